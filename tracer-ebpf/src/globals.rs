@@ -1,0 +1,24 @@
+//! Read-only globals, overridden by the loader (`EbpfLoader::override_global`). They live in
+//! a frozen `.rodata` map, so reading them costs a load, and the verifier knows their values.
+use tracer_common::record::Offsets;
+
+/// TID of the tracer thread that will fork the command of `tracer run` (0: none). Its
+/// child joins the target set at birth, so no event of the command is missed.
+#[unsafe(no_mangle)]
+static LAUNCHER_TID: u32 = 0;
+
+/// Tracepoint field offsets, from the running kernel's tracefs format files.
+#[unsafe(no_mangle)]
+static OFFSETS: Offsets = Offsets::LINUX_6_18;
+
+#[inline(always)]
+pub fn launcher_tid() -> u32 {
+    // SAFETY: a plain static; volatile so the compiler does not fold the default value.
+    unsafe { core::ptr::read_volatile(&LAUNCHER_TID) }
+}
+
+#[inline(always)]
+pub fn offsets() -> Offsets {
+    // SAFETY: as above.
+    unsafe { core::ptr::read_volatile(&OFFSETS) }
+}

@@ -1,0 +1,80 @@
+//! Maps shared by every probe, and the two ways a fact leaves the kernel: a finished
+//! record through the ring buffer, or a counter user space reads at the end.
+use aya_ebpf::{
+    bindings::{BPF_NOEXIST, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP},
+    helpers::{bpf_get_smp_processor_id, bpf_ktime_get_ns},
+    macros::map,
+    maps::{HashMap, PerCpuArray, RingBuf},
+};
+use tracer_common::record::{Header, ThreadState};
+
+/// Default size; user space sets the real one with `EbpfLoader::map_max_entries`.
+const RING_BYTES: u32 = 4 << 20;
+/// Above this much unread data, a submit wakes the consumer at once; below it the consumer
+/// polls on a timer. Per-record wakeups cost ~5x the record itself (shared/perf-notes.md).
+const WAKEUP_HIGH_WATER: u64 = 512 << 10;
+
+#[map(name = "EVENTS")]
+pub static EVENTS: RingBuf = RingBuf::with_byte_size(RING_BYTES, 0);
+
+#[map(name = "LOST")]
+pub static LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
+
+#[map(name = "TARGETS")]
+pub static TARGETS: HashMap<u32, u32> = HashMap::with_max_entries(4096, 0);
+
+#[map(name = "THREADS")]
+pub static THREADS: HashMap<u32, ThreadState> = HashMap::with_max_entries(32768, 0);
+
+/// Counts one fact the kernel could not hand over (ring full, map full).
+#[inline(always)]
+pub fn count_lost() {
+    if let Some(n) = LOST.get_ptr_mut(0) {
+        // SAFETY: per-CPU slot, programs do not migrate while running.
+        unsafe { *n += 1 };
+    }
+}
+
+#[inline(always)]
+pub fn is_target(tgid: u32) -> bool {
+    // SAFETY: the value is not read.
+    unsafe { TARGETS.get(&tgid).is_some() }
+}
+
+/// The state of thread `tid` of process `tgid`, created on first sight.
+#[inline(always)]
+pub fn thread_state(tid: u32, tgid: u32) -> Option<*mut ThreadState> {
+    if let Some(t) = THREADS.get_ptr_mut(&tid) {
+        return Some(t);
+    }
+    let fresh = ThreadState { tgid, ..ThreadState::default() };
+    if THREADS.insert(&tid, &fresh, u64::from(BPF_NOEXIST)).is_err() && THREADS.get_ptr_mut(&tid).is_none() {
+        count_lost();
+        return None;
+    }
+    THREADS.get_ptr_mut(&tid)
+}
+
+pub fn header(kind: u32, tid: u32, tgid: u32) -> Header {
+    Header {
+        kind,
+        // SAFETY: plain helper calls.
+        cpu: unsafe { bpf_get_smp_processor_id() },
+        tid,
+        tgid,
+        ts_ns: unsafe { bpf_ktime_get_ns() },
+    }
+}
+
+/// Sends one record; counts it as lost when the ring buffer is full.
+#[inline(always)]
+pub fn emit<T: 'static>(record: &T) {
+    let flags = if EVENTS.query(0 /* BPF_RB_AVAIL_DATA */) > WAKEUP_HIGH_WATER {
+        BPF_RB_FORCE_WAKEUP
+    } else {
+        BPF_RB_NO_WAKEUP
+    };
+    if EVENTS.output::<T>(record, u64::from(flags)).is_err() {
+        count_lost();
+    }
+}

@@ -1,0 +1,2 @@
+//! One module per subsystem.
+pub mod sched;
