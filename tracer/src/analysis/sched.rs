@@ -1,0 +1,111 @@
+//! Context switches per thread. The kernel classifies and counts each switch
+//! (`tracer_common::sched::classify_switch`); here a thread's counters arrive once, when it
+//! exits, or as a snapshot of a thread still alive at the end of the trace.
+use std::collections::BTreeMap;
+
+use tracer_common::record::ThreadRecord;
+
+use crate::report::{Sched, ThreadRow};
+
+#[derive(Debug, Default)]
+pub struct SchedAnalysis {
+    /// One row per thread life that ended during the trace (a TID can be reused).
+    exited: Vec<ThreadRow>,
+    /// Latest snapshot of threads still alive, by TID.
+    live: BTreeMap<u32, ThreadRow>,
+}
+
+impl SchedAnalysis {
+    pub fn push(&mut self, exited: bool, r: &ThreadRecord) {
+        let row = ThreadRow {
+            tid: r.header.tid,
+            pid: r.state.tgid,
+            comm: comm_str(&r.state.comm),
+            voluntary: r.state.switches.voluntary,
+            involuntary: r.state.switches.involuntary,
+            exited,
+        };
+        if exited {
+            // A thread that exits is no longer live, whatever an earlier snapshot said.
+            self.live.remove(&row.tid);
+            self.exited.push(row);
+        } else {
+            self.live.insert(row.tid, row);
+        }
+    }
+
+    pub fn report(&self) -> Sched {
+        let mut threads: Vec<ThreadRow> = self.exited.iter().chain(self.live.values()).cloned().collect();
+        threads.sort_by_key(|t| (t.pid, t.tid, !t.exited));
+        Sched {
+            voluntary: threads.iter().map(|t| t.voluntary).sum(),
+            involuntary: threads.iter().map(|t| t.involuntary).sum(),
+            threads,
+        }
+    }
+}
+
+/// A kernel `comm` (NUL-padded, not always valid UTF-8) as text.
+pub fn comm_str(comm: &[u8]) -> String {
+    let end = comm.iter().position(|&b| b == 0).unwrap_or(comm.len());
+    String::from_utf8_lossy(&comm[..end]).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use tracer_common::record::{Header, SwitchCounts, ThreadState};
+
+    use super::*;
+
+    fn rec(tid: u32, tgid: u32, comm: &str, vol: u64, invol: u64) -> ThreadRecord {
+        let mut c = [0u8; 16];
+        c[..comm.len()].copy_from_slice(comm.as_bytes());
+        ThreadRecord {
+            header: Header { kind: 0, cpu: 0, tid, tgid, ts_ns: 0 },
+            state: ThreadState {
+                tgid,
+                _pad: 0,
+                comm: c,
+                switches: SwitchCounts { voluntary: vol, involuntary: invol },
+            },
+        }
+    }
+
+    #[test]
+    fn sums_exited_and_live_threads() {
+        let mut a = SchedAnalysis::default();
+        a.push(true, &rec(11, 10, "worker", 5, 2));
+        a.push(false, &rec(10, 10, "main", 100, 1));
+        let s = a.report();
+        assert_eq!((s.voluntary, s.involuntary), (105, 3));
+        assert_eq!(s.threads.iter().map(|t| (t.tid, t.exited)).collect::<Vec<_>>(), [(10, false), (11, true)]);
+        assert_eq!(s.threads[0].comm, "main");
+    }
+
+    #[test]
+    fn exit_replaces_an_earlier_snapshot_and_later_snapshots_replace_earlier_ones() {
+        let mut a = SchedAnalysis::default();
+        a.push(false, &rec(11, 10, "w", 1, 0));
+        a.push(false, &rec(11, 10, "w", 2, 0));
+        assert_eq!(a.report().voluntary, 2);
+        a.push(true, &rec(11, 10, "w", 3, 1));
+        let s = a.report();
+        assert_eq!((s.voluntary, s.involuntary, s.threads.len()), (3, 1, 1));
+    }
+
+    #[test]
+    fn a_reused_tid_is_a_second_thread() {
+        let mut a = SchedAnalysis::default();
+        a.push(true, &rec(11, 10, "w", 3, 0));
+        a.push(true, &rec(11, 10, "w", 4, 0));
+        let s = a.report();
+        assert_eq!((s.voluntary, s.threads.len()), (7, 2));
+    }
+
+    #[test]
+    fn comm_stops_at_nul_and_tolerates_bad_utf8() {
+        assert_eq!(comm_str(b"abc\0zzz"), "abc");
+        assert_eq!(comm_str(&[0xff, b'a']), "\u{fffd}a");
+        assert_eq!(comm_str(b"0123456789abcdef"), "0123456789abcdef");
+    }
+}

@@ -1,0 +1,117 @@
+//! Command line (clap derive). Doc comments are the `--help` text.
+use std::{ffi::OsString, path::PathBuf, time::Duration};
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::report::Format;
+
+/// What a process's I/O really costs inside the kernel: context switches, syscalls,
+/// epoll wakeups, copies and page faults, traced with eBPF.
+#[derive(Debug, Parser)]
+#[command(name = "tracer", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Trace a running process: all its threads and the processes it forks from now on.
+    /// Stops at --duration, Ctrl-C or the process's exit, then prints the report.
+    Attach {
+        /// Process ID to trace.
+        #[arg(short, long)]
+        pid: u32,
+        /// Stop after this long (e.g. 10s, 500ms, 2m; a bare number is seconds).
+        #[arg(short, long, value_parser = parse_duration)]
+        duration: Option<Duration>,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Launch a command and trace it (and what it forks) from its first instruction to its
+    /// exit. Exits with the command's exit status.
+    Run {
+        #[command(flatten)]
+        output: OutputArgs,
+        /// The command and its arguments (put `--` before it if it starts with `-`).
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
+        command: Vec<OsString>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Report format.
+    #[arg(short, long, value_enum, default_value_t)]
+    pub format: Format,
+    /// Write the report to this file instead of standard output.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Ring buffer size in KiB (a power of two, at least 4): raise it if events are lost.
+    #[arg(long, default_value_t = 4096, value_parser = parse_ring_kib)]
+    pub ring_kib: u32,
+}
+
+/// "10s", "250ms", "2m", "1h", "1.5s" or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let value: f64 = num.parse().map_err(|_| format!("`{text}` is not a duration (try 10s, 500ms or 2m)"))?;
+    let scale = match unit {
+        "" | "s" => 1.0,
+        "ms" => 1e-3,
+        "us" => 1e-6,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(format!("`{text}` has an unknown unit `{unit}` (use ms, s, m or h)")),
+    };
+    let secs = value * scale;
+    if !secs.is_finite() || secs <= 0.0 {
+        return Err(format!("`{text}` must be a positive duration"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn parse_ring_kib(text: &str) -> Result<u32, String> {
+    match text.parse::<u32>() {
+        Ok(k) if k >= 4 && k.is_power_of_two() && k <= 1 << 20 => Ok(k),
+        _ => Err(format!("`{text}` must be a power of two between 4 and 1048576 (KiB)")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("ten").unwrap_err().contains("not a duration"));
+        assert!(parse_duration("3days").unwrap_err().contains("unknown unit"));
+    }
+
+    #[test]
+    fn run_takes_the_rest_of_the_line_as_the_command() {
+        let cli = Cli::try_parse_from(["tracer", "run", "--format", "json", "ls", "-l", "--format"]).unwrap();
+        let Command::Run { output, command } = cli.command else { panic!() };
+        assert_eq!(output.format, Format::Json);
+        assert_eq!(command, ["ls", "-l", "--format"]);
+        let cli = Cli::try_parse_from(["tracer", "run", "--", "-weird"]).unwrap();
+        assert!(matches!(cli.command, Command::Run { command, .. } if command == ["-weird"]));
+    }
+
+    #[test]
+    fn bad_flags_are_rejected() {
+        assert!(Cli::try_parse_from(["tracer", "attach"]).is_err());
+        assert!(Cli::try_parse_from(["tracer", "attach", "--pid", "x"]).is_err());
+        assert!(Cli::try_parse_from(["tracer", "attach", "--pid", "1", "--format", "xml"]).is_err());
+        assert!(Cli::try_parse_from(["tracer", "attach", "--pid", "1", "--ring-kib", "1000"]).is_err());
+        assert!(Cli::try_parse_from(["tracer", "run"]).is_err());
+    }
+}

@@ -1,0 +1,93 @@
+//! Bytes from the ring buffer (or a recording) -> typed records. Pure and total: any input
+//! gives a record or a [`DecodeError`], never a panic.
+use std::mem::size_of;
+
+use tracer_common::record::{Header, RecordKind, ThreadRecord};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Record {
+    /// A thread's switch counters; `exited` when it is final (the thread's last switch).
+    Thread { exited: bool, record: ThreadRecord },
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DecodeError {
+    #[error("record of {got} bytes is shorter than its {need}-byte header")]
+    NotEnoughBytes { need: usize, got: usize },
+    #[error("record of kind {kind} has {got} bytes, expected {want}")]
+    SizeMismatch { kind: u32, want: usize, got: usize },
+    #[error("unknown record kind {0}")]
+    Unsupported(u32),
+}
+
+pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
+    let header: Header = read(bytes)?;
+    match RecordKind::from_u32(header.kind) {
+        Some(kind @ (RecordKind::ThreadExit | RecordKind::ThreadSnapshot)) => {
+            Ok(Record::Thread { exited: kind == RecordKind::ThreadExit, record: read_exact(bytes, header.kind)? })
+        }
+        None => Err(DecodeError::Unsupported(header.kind)),
+    }
+}
+
+/// The bytes of a record, as the kernel lays it out (used for snapshots and recordings).
+pub fn encode<T: aya::Pod>(record: &T) -> &[u8] {
+    // SAFETY: `Pod` types are plain integers with no padding; every byte is initialised.
+    unsafe { std::slice::from_raw_parts((record as *const T).cast::<u8>(), size_of::<T>()) }
+}
+
+fn read<T: aya::Pod>(bytes: &[u8]) -> Result<T, DecodeError> {
+    if bytes.len() < size_of::<T>() {
+        return Err(DecodeError::NotEnoughBytes { need: size_of::<T>(), got: bytes.len() });
+    }
+    // SAFETY: length checked; `Pod` accepts any bit pattern; unaligned read.
+    Ok(unsafe { bytes.as_ptr().cast::<T>().read_unaligned() })
+}
+
+fn read_exact<T: aya::Pod>(bytes: &[u8], kind: u32) -> Result<T, DecodeError> {
+    if bytes.len() != size_of::<T>() {
+        return Err(DecodeError::SizeMismatch { kind, want: size_of::<T>(), got: bytes.len() });
+    }
+    read(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use tracer_common::record::{SwitchCounts, ThreadState};
+
+    use super::*;
+
+    fn thread(kind: RecordKind) -> ThreadRecord {
+        ThreadRecord {
+            header: Header { kind: kind as u32, cpu: 1, tid: 42, tgid: 40, ts_ns: 123 },
+            state: ThreadState {
+                tgid: 40,
+                _pad: 0,
+                comm: *b"worker\0\0\0\0\0\0\0\0\0\0",
+                switches: SwitchCounts { voluntary: 7, involuntary: 3 },
+            },
+        }
+    }
+
+    #[test]
+    fn encode_decode_round_trip() {
+        for (kind, exited) in [(RecordKind::ThreadExit, true), (RecordKind::ThreadSnapshot, false)] {
+            let r = thread(kind);
+            assert_eq!(decode(encode(&r)), Ok(Record::Thread { exited, record: r }));
+        }
+    }
+
+    #[test]
+    fn rejects_short_long_and_unknown_records() {
+        let r = thread(RecordKind::ThreadExit);
+        let bytes = encode(&r);
+        assert_eq!(decode(&bytes[..10]), Err(DecodeError::NotEnoughBytes { need: 24, got: 10 }));
+        assert!(matches!(decode(&bytes[..30]), Err(DecodeError::SizeMismatch { kind: 1, .. })));
+        let mut long = bytes.to_vec();
+        long.push(0);
+        assert!(matches!(decode(&long), Err(DecodeError::SizeMismatch { .. })));
+        let mut unknown = bytes.to_vec();
+        unknown[0] = 99;
+        assert_eq!(decode(&unknown), Err(DecodeError::Unsupported(99)));
+    }
+}

@@ -1,0 +1,89 @@
+//! What to trace: an existing process (by PID) or a command the tracer launches.
+use std::{
+    ffi::OsString,
+    fs,
+    os::fd::{FromRawFd, OwnedFd},
+};
+
+use anyhow::{Result, bail};
+
+/// The process a report is about.
+#[derive(Clone, Debug)]
+pub struct ProcessInfo {
+    pub pid: u32,
+    pub comm: String,
+    /// The command line, or `[comm]` for a kernel thread.
+    pub command: String,
+}
+
+/// Looks up a running process, with a clear error when there is none.
+pub fn describe(pid: u32) -> Result<ProcessInfo> {
+    if pid == 0 {
+        bail!("PID 0 is the idle task, not a process: pass the PID of a running process (see `ps`)");
+    }
+    if pid == std::process::id() {
+        bail!("tracer cannot trace itself (PID {pid}): pass the PID of another process");
+    }
+    let Ok(comm) = fs::read_to_string(format!("/proc/{pid}/comm")) else {
+        bail!("no such process: PID {pid} is not running (check it with `ps -p {pid}`)");
+    };
+    let comm = comm.trim_end().to_owned();
+    let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let command = join_cmdline(&cmdline).unwrap_or_else(|| format!("[{comm}]"));
+    Ok(ProcessInfo { pid, comm, command })
+}
+
+/// /proc/PID/cmdline (NUL-separated) as one line.
+fn join_cmdline(raw: &[u8]) -> Option<String> {
+    let parts: Vec<String> =
+        raw.split(|&b| b == 0).filter(|p| !p.is_empty()).map(|p| String::from_utf8_lossy(p).into_owned()).collect();
+    (!parts.is_empty()).then(|| parts.join(" "))
+}
+
+/// A launched command's words as one line, for the report.
+pub fn command_line(words: &[OsString]) -> String {
+    words.iter().map(|w| w.to_string_lossy()).collect::<Vec<_>>().join(" ")
+}
+
+/// A pidfd that becomes readable when the process exits (Linux 5.3+).
+pub fn pidfd(pid: u32) -> Result<OwnedFd> {
+    // SAFETY: plain syscall; on success the fd is ours.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    if fd < 0 {
+        bail!("no such process: PID {pid} exited before tracing started ({})", std::io::Error::last_os_error());
+    }
+    // SAFETY: a fresh fd returned by the kernel.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// The calling thread's TID.
+pub fn gettid() -> u32 {
+    // SAFETY: no arguments, cannot fail.
+    unsafe { libc::gettid() as u32 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cmdline_is_joined_and_empty_is_none() {
+        assert_eq!(join_cmdline(b"nginx\0-g\0daemon off;\0").as_deref(), Some("nginx -g daemon off;"));
+        assert_eq!(join_cmdline(b""), None);
+    }
+
+    #[test]
+    fn missing_and_silly_pids_are_explained() {
+        let e = describe(u32::MAX - 1).unwrap_err().to_string();
+        assert!(e.starts_with("no such process: PID"), "{e}");
+        assert!(describe(0).unwrap_err().to_string().contains("idle task"));
+        assert!(describe(std::process::id()).unwrap_err().to_string().contains("cannot trace itself"));
+    }
+
+    #[test]
+    fn describes_a_live_process() {
+        let me = describe(1).unwrap();
+        assert_eq!(me.pid, 1);
+        assert!(!me.comm.is_empty());
+    }
+}
