@@ -1,0 +1,117 @@
+//! A process with known scheduling behaviour, and its own account of it.
+//!
+//! The main thread sleeps `--sleeps` times (one voluntary switch each); `--spinners` threads
+//! each burn `--spin-ms` of CPU time (with more spinners than cores they preempt each
+//! other: involuntary switches). Then every spinner records getrusage(RUSAGE_THREAD) and
+//! parks; the main thread reads /proc/self/task/*/status while all threads are alive,
+//! releases and joins them, and prints one JSON line: the oracle the tests compare with.
+//! With `--start-delay-ms` it first sleeps once, so a tracer can attach before the
+//! threads exist.
+use std::{
+    sync::{Arc, Barrier, Condvar, Mutex},
+    thread,
+    time::Duration,
+};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let (mut sleeps, mut spinners, mut spin_ms, mut start_delay_ms) = (100u32, 3u32, 200u64, 0u64);
+    while let Some(flag) = args.next() {
+        let value = args.next().expect("flag value");
+        match flag.as_str() {
+            "--sleeps" => sleeps = value.parse().unwrap(),
+            "--spinners" => spinners = value.parse().unwrap(),
+            "--spin-ms" => spin_ms = value.parse().unwrap(),
+            // Lets a test attach before any worker thread exists.
+            "--start-delay-ms" => start_delay_ms = value.parse().unwrap(),
+            _ => panic!("unknown flag {flag}"),
+        }
+    }
+    thread::sleep(Duration::from_millis(start_delay_ms));
+    let parked = Arc::new(Barrier::new(spinners as usize + 1));
+    let release = Arc::new((Mutex::new(false), Condvar::new()));
+    let handles: Vec<_> = (0..spinners)
+        .map(|_| {
+            let (parked, release) = (parked.clone(), release.clone());
+            thread::spawn(move || {
+                burn_cpu(Duration::from_millis(spin_ms));
+                parked.wait();
+                let (lock, cv) = &*release;
+                let mut go = lock.lock().unwrap();
+                while !*go {
+                    go = cv.wait(go).unwrap();
+                }
+                drop(go);
+                let (v, i) = rusage(libc::RUSAGE_THREAD);
+                (gettid(), v, i)
+            })
+        })
+        .collect();
+    for _ in 0..sleeps {
+        thread::sleep(Duration::from_millis(1));
+    }
+    parked.wait();
+    // Give every spinner time to block on the condvar before reading /proc.
+    thread::sleep(Duration::from_millis(50));
+    let status = task_status();
+    *release.0.lock().unwrap() = true;
+    release.1.notify_all();
+    let threads: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let (main_v, main_i) = rusage(libc::RUSAGE_THREAD);
+    let (self_v, self_i) = rusage(libc::RUSAGE_SELF);
+    let threads_json: Vec<String> =
+        threads.iter().map(|(t, v, i)| format!(r#"{{"tid":{t},"nvcsw":{v},"nivcsw":{i}}}"#)).collect();
+    let status_json: Vec<String> =
+        status.iter().map(|(t, v, i)| format!(r#"{{"tid":{t},"voluntary":{v},"nonvoluntary":{i}}}"#)).collect();
+    println!(
+        r#"{{"pid":{},"main":{{"tid":{},"nvcsw":{main_v},"nivcsw":{main_i}}},"threads":[{}],"self":{{"nvcsw":{self_v},"nivcsw":{self_i}}},"task_status":[{}]}}"#,
+        std::process::id(),
+        gettid(),
+        threads_json.join(","),
+        status_json.join(",")
+    );
+}
+
+fn burn_cpu(budget: Duration) {
+    let start = thread_cpu();
+    let mut x = 0u64;
+    while thread_cpu() - start < budget {
+        for i in 0..10_000 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(i);
+        }
+        std::hint::black_box(x);
+    }
+}
+
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: valid out pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+fn rusage(who: i32) -> (i64, i64) {
+    // SAFETY: zeroed rusage is valid; out pointer.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(who, &mut ru) };
+    (ru.ru_nvcsw, ru.ru_nivcsw)
+}
+
+fn gettid() -> i32 {
+    // SAFETY: no arguments.
+    unsafe { libc::gettid() }
+}
+
+/// (tid, voluntary_ctxt_switches, nonvoluntary_ctxt_switches) of every thread.
+fn task_status() -> Vec<(u32, u64, u64)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc/self/task").unwrap() {
+        let entry = entry.unwrap();
+        let tid: u32 = entry.file_name().to_string_lossy().parse().unwrap();
+        let text = std::fs::read_to_string(entry.path().join("status")).unwrap();
+        let field =
+            |name: &str| -> u64 { text.lines().find_map(|l| l.strip_prefix(name)).unwrap().trim().parse().unwrap() };
+        out.push((tid, field("voluntary_ctxt_switches:"), field("nonvoluntary_ctxt_switches:")));
+    }
+    out
+}

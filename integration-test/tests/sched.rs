@@ -1,0 +1,132 @@
+//! Context switches: the tracer against the traced program's own getrusage and
+//! /proc/PID/task/*/status (shared/kernel-notes.md §4: voluntary exact, ±1 when the window
+//! includes a thread's exit; involuntary within 2%).
+use std::{
+    io::{BufRead, BufReader},
+    process::{Command, Stdio},
+};
+
+use integration_test::{binary, json_file, last_json_line, scratch, tracer};
+use serde_json::Value;
+
+fn rows_of(report: &Value, pid: u64) -> Vec<Value> {
+    report["sched"]["threads"].as_array().unwrap().iter().filter(|t| t["pid"] == pid).cloned().collect()
+}
+
+fn row(rows: &[Value], tid: u64) -> &Value {
+    rows.iter().find(|t| t["tid"] == tid).unwrap_or_else(|| panic!("no row for tid {tid} in {rows:#?}"))
+}
+
+fn n(v: &Value) -> i64 {
+    v.as_i64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+/// |traced - oracle| within 2% of the oracle, or within `floor` for small counts.
+fn within_2pct(traced: i64, oracle: i64, floor: i64, what: &str) {
+    let tol = (oracle as f64 * 0.02).ceil() as i64;
+    assert!((traced - oracle).abs() <= tol.max(floor), "{what}: traced {traced} vs oracle {oracle} (tolerance 2%)");
+}
+
+/// A thread's counts against its own getrusage(RUSAGE_THREAD), taken just before it
+/// returned: the tracer may see at most one more switch, on the way out.
+fn exit_tolerance(traced: i64, oracle: i64, what: &str) {
+    assert!((0..=1).contains(&(traced - oracle)), "{what}: traced {traced} vs getrusage {oracle} (allowed: +0..1)");
+}
+
+#[test]
+fn run_counts_match_getrusage_and_proc() {
+    let out_path = scratch("sched-run.json");
+    let child = binary("sched-child");
+    let out = tracer(&[
+        "run",
+        "--format",
+        "json",
+        "--output",
+        out_path.to_str().unwrap(),
+        "--",
+        child.to_str().unwrap(),
+        "--sleeps",
+        "200",
+        "--spinners",
+        "5",
+        "--spin-ms",
+        "300",
+    ]);
+    let truth = last_json_line(&out.stdout);
+    let report = json_file(&out_path);
+    let pid = truth["pid"].as_u64().unwrap();
+    assert_eq!(report["target"]["pid"], pid);
+    assert_eq!(report["lost_events"], 0);
+    assert_eq!(report["complete"], true);
+
+    let rows = rows_of(&report, pid);
+    assert_eq!(rows.len(), 6, "main + 5 spinners: {rows:#?}");
+    // Whole process: RUSAGE_SELF at the end of main includes every dead thread.
+    let (vol, invol) = (n(&report["sched"]["voluntary"]), n(&report["sched"]["involuntary"]));
+    let (self_v, self_i) = (n(&truth["self"]["nvcsw"]), n(&truth["self"]["nivcsw"]));
+    assert!(self_v >= 200, "the child slept 200 times: {truth}");
+    assert!(self_i >= 20, "5 spinners on {} CPUs must preempt each other: {truth}", num_cpus());
+    assert!((0..=1).contains(&(vol - self_v)), "voluntary: traced {vol} vs getrusage {self_v}");
+    within_2pct(invol, self_i, 1, "involuntary");
+
+    // Per thread: getrusage(RUSAGE_THREAD) just before each thread returned.
+    let main = &truth["main"];
+    let m = row(&rows, main["tid"].as_u64().unwrap());
+    exit_tolerance(n(&m["voluntary"]), n(&main["nvcsw"]), "main voluntary");
+    exit_tolerance(n(&m["involuntary"]), n(&main["nivcsw"]), "main involuntary");
+    for t in truth["threads"].as_array().unwrap() {
+        let r = row(&rows, t["tid"].as_u64().unwrap());
+        assert_eq!(r["exited"], true);
+        exit_tolerance(n(&r["voluntary"]), n(&t["nvcsw"]), "spinner voluntary");
+        exit_tolerance(n(&r["involuntary"]), n(&t["nivcsw"]), "spinner involuntary");
+    }
+    // /proc/PID/task/*/status, read while every thread was alive and the spinners parked:
+    // after it a spinner only wakes and exits (+0..1); main also joins 5 threads.
+    for s in truth["task_status"].as_array().unwrap() {
+        let tid = s["tid"].as_u64().unwrap();
+        let r = row(&rows, tid);
+        let slack = if tid == pid { 6 } else { 1 };
+        for (traced, proc) in [(&r["voluntary"], &s["voluntary"]), (&r["involuntary"], &s["nonvoluntary"])] {
+            let d = n(traced) - n(proc);
+            assert!((0..=slack).contains(&d), "tid {tid}: traced {traced} vs /proc {proc} (allowed +0..{slack})");
+        }
+    }
+}
+
+#[test]
+fn attach_sees_threads_created_after_it_and_stops_when_the_target_exits() {
+    let out_path = scratch("sched-attach.json");
+    let child = Command::new(binary("sched-child"))
+        .args(["--start-delay-ms", "1500", "--sleeps", "50", "--spinners", "3", "--spin-ms", "200"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    let mut tracer = Command::new(binary("tracer"))
+        .args(["attach", "--pid", &pid, "--format", "json", "--output", out_path.to_str().unwrap()])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(tracer.stderr.take().unwrap()).read_line(&mut first).unwrap();
+    assert!(first.starts_with(&format!("tracing PID {pid} (sched-child)")), "{first}");
+    let truth_out = child.wait_with_output().unwrap();
+    let status = tracer.wait().unwrap();
+    assert!(status.success(), "tracer stops by itself when the target exits: {status}");
+    let truth = last_json_line(&truth_out.stdout);
+    let report = json_file(&out_path);
+    let rows = rows_of(&report, truth["pid"].as_u64().unwrap());
+    // Spinners were born after the probes went live: their whole lives were traced.
+    for t in truth["threads"].as_array().unwrap() {
+        let r = row(&rows, t["tid"].as_u64().unwrap());
+        exit_tolerance(n(&r["voluntary"]), n(&t["nvcsw"]), "spinner voluntary");
+        exit_tolerance(n(&r["involuntary"]), n(&t["nivcsw"]), "spinner involuntary");
+    }
+    // Main was traced from the attach on: at least its 50 sleeps, at most its whole life.
+    let m = row(&rows, truth["main"]["tid"].as_u64().unwrap());
+    assert!(n(&m["voluntary"]) >= 50 && n(&m["voluntary"]) <= n(&truth["main"]["nvcsw"]) + 1, "{m}");
+}
+
+fn num_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}

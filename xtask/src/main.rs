@@ -1,0 +1,95 @@
+//! Orchestration only: install what a fresh machine lacks, then build and test. The eBPF
+//! object is built by `tracer/build.rs` alone; nothing here builds it another way.
+use std::{
+    env,
+    path::Path,
+    process::{Command, ExitCode},
+};
+
+/// Debian's Rust 1.96 (LLVM 22) and its library source, for `-Z build-std=core`.
+const APT_PACKAGES: &[&str] = &["rustc-web", "rust-web-src"];
+const BPF_LINKER_VERSION: &str = "0.13.0";
+const TRACEFS: &str = "/sys/kernel/tracing";
+
+type Result<T = ()> = std::result::Result<T, String>;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("setup") => setup(),
+        Some("test") => setup().and_then(|()| test(&args[1..])),
+        _ => Err("usage: cargo xtask <setup|test> (setup installs the eBPF toolchain; test runs every test)".into()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Installs, idempotently and quietly when all is there: the Debian compiler, bpf-linker
+/// built against the same LLVM, and a mounted tracefs.
+fn setup() -> Result {
+    let missing: Vec<&str> = APT_PACKAGES.iter().copied().filter(|p| !dpkg_installed(p)).collect();
+    if !missing.is_empty() {
+        eprintln!("setup: installing Debian packages: {}", missing.join(" "));
+        run(Command::new("apt-get").args(["update", "-qq"]))?;
+        run(Command::new("apt-get")
+            .args(["install", "-y", "-qq"])
+            .args(&missing)
+            .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    }
+    if !bpf_linker_ok() {
+        eprintln!("setup: building bpf-linker {BPF_LINKER_VERSION} against LLVM 22 (about a minute)");
+        run(Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args(["install", "bpf-linker", "--version", BPF_LINKER_VERSION, "--locked", "--no-default-features"])
+            .args(["--features", "llvm-22"])
+            .env("LLVM_PREFIX", "/usr/lib/llvm-22"))?;
+    }
+    if !Path::new(TRACEFS).join("events").is_dir() {
+        eprintln!("setup: mounting tracefs at {TRACEFS}");
+        run(Command::new("mount").args(["-t", "tracefs", "nodev", TRACEFS]))?;
+    }
+    eprintln!("setup: ok (rustc-web, rust-web-src, bpf-linker {BPF_LINKER_VERSION}, tracefs at {TRACEFS})");
+    Ok(())
+}
+
+/// Unit tests (no root needed) for the host crates, then the privileged integration tests,
+/// one at a time: they measure scheduling, so they must not compete for the CPUs.
+fn test(extra: &[String]) -> Result {
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    run(Command::new(&cargo).args(["build", "--release", "--workspace", "--exclude", "tracer-ebpf", "--bins"]))?;
+    run(Command::new(&cargo).args(["test", "--release"]).args(extra))?;
+    if !is_root() {
+        return Err("the integration tests load eBPF programs: run `cargo xtask test` as root".into());
+    }
+    run(Command::new(&cargo)
+        .args(["test", "--release", "--package", "integration-test"])
+        .args(extra)
+        .args(["--", "--test-threads=1"]))
+}
+
+fn dpkg_installed(package: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", package])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+}
+
+fn bpf_linker_ok() -> bool {
+    Command::new("bpf-linker")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(BPF_LINKER_VERSION))
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+}
+
+fn run(cmd: &mut Command) -> Result {
+    let status = cmd.status().map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    if status.success() { Ok(()) } else { Err(format!("{cmd:?} failed ({status})")) }
+}
