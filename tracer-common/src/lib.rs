@@ -6,6 +6,7 @@
 pub mod names;
 pub mod record;
 pub mod sched;
+pub mod units;
 
 #[cfg(feature = "user")]
 mod user;
