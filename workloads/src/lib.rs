@@ -1,1 +1,20 @@
+//! The programs `tracer` ships to trace: `epoll-server` (an echo server in epoll LT/ET,
+//! poll, select and thread-per-connection modes), `epoll-client` (its load generator) and
+//! `zerocopy` (a file sent over loopback TCP by read+write, mmap+write, sendfile, splice,
+//! vmsplice, or copied with copy_file_range).
+//!
+//! Each counts every I/O syscall it makes ([`sys::Sys`]) and prints, when it ends, one JSON
+//! line saying what it did: the ground truth `tracer`'s tests hold its numbers against.
+pub mod args;
+pub mod client;
+pub mod net;
+pub mod server;
+pub mod stop;
+pub mod sys;
+pub mod zerocopy;
 
+/// Exits with one line on stderr: `<program>: error: <message>`.
+pub fn fail(program: &str, message: impl std::fmt::Display) -> ! {
+    eprintln!("{program}: error: {message}");
+    std::process::exit(1)
+}

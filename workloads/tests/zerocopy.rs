@@ -1,0 +1,132 @@
+//! Every mode of `zerocopy` moves every byte, and its summary's counts are consistent with
+//! what the mode must do.
+mod common;
+
+use common::{bin, calls, fails_with_one_line, field, n, ok};
+
+const SIZE: u64 = (3 << 20) + 123; // not a multiple of the chunk: the last call is short
+const CHUNK: u64 = 64 << 10;
+const REPEAT: u64 = 2;
+
+fn run(mode: &str, extra: &[&str]) -> serde_json::Value {
+    run_chunked(mode, CHUNK, extra)
+}
+
+fn run_chunked(mode: &str, chunk: u64, extra: &[&str]) -> serde_json::Value {
+    let (size, chunk, repeat) = (SIZE.to_string(), chunk.to_string(), REPEAT.to_string());
+    let s =
+        ok(bin("zerocopy").args(["--mode", mode, "--size", &size, "--chunk", &chunk, "--repeat", &repeat]).args(extra));
+    assert_eq!(s["mode"], mode);
+    assert_eq!(s["checksum_ok"], true, "{s}");
+    assert_eq!(n(&s["bytes_sent"]), SIZE * REPEAT);
+    assert_eq!(n(&s["bytes_received"]), SIZE * REPEAT);
+    assert_eq!(n(&s["errors"]), 0);
+    // The generated file is written with pwrite64, never with the transfer's calls.
+    assert_eq!(field(&s["setup"], "pwrite64", "bytes"), SIZE);
+    if mode != "copy-file-range" {
+        // The receiver read exactly what was sent, and nothing else read the socket.
+        assert_eq!(field(&s["receiver"], "read", "bytes"), SIZE * REPEAT);
+        assert_eq!(calls(&s["receiver"], "accept4"), 1);
+    }
+    // Totals are the sum of the roles.
+    for name in ["read", "write", "splice", "close", "pread64"] {
+        let parts: u64 = ["setup", "sender", "receiver", "verify"].iter().map(|r| calls(&s[r], name)).sum();
+        assert_eq!(calls(&s["syscalls"], name), parts, "{name}");
+    }
+    s
+}
+
+fn chunks() -> u64 {
+    SIZE.div_ceil(CHUNK) * REPEAT
+}
+
+#[test]
+fn read_write_reads_then_writes_each_chunk() {
+    let s = run("read-write", &[]);
+    let snd = &s["sender"];
+    assert_eq!(calls(snd, "read"), chunks());
+    assert_eq!(field(snd, "read", "bytes"), SIZE * REPEAT);
+    assert!(calls(snd, "write") >= chunks());
+    assert_eq!(field(snd, "write", "bytes"), SIZE * REPEAT);
+    assert_eq!(calls(snd, "lseek"), REPEAT);
+}
+
+#[test]
+fn mmap_write_maps_once_per_copy_and_only_writes() {
+    let s = run("mmap-write", &[]);
+    let snd = &s["sender"];
+    assert_eq!((calls(snd, "mmap"), calls(snd, "munmap")), (REPEAT, REPEAT));
+    assert_eq!(calls(snd, "read"), 0);
+    assert_eq!(field(snd, "write", "bytes"), SIZE * REPEAT);
+}
+
+#[test]
+fn sendfile_is_one_call_per_chunk() {
+    let s = run("sendfile", &[]);
+    let snd = &s["sender"];
+    assert_eq!(calls(snd, "sendfile"), chunks());
+    assert_eq!(field(snd, "sendfile", "bytes"), SIZE * REPEAT);
+    assert_eq!(calls(snd, "read") + calls(snd, "write"), 0);
+}
+
+#[test]
+fn splice_goes_file_to_pipe_to_socket() {
+    let s = run("splice", &[]);
+    let snd = &s["sender"];
+    assert!(calls(snd, "splice") >= 2 * chunks());
+    assert_eq!(field(snd, "splice", "bytes"), 2 * SIZE * REPEAT, "both legs move every byte");
+    assert_eq!(calls(snd, "pipe2"), REPEAT);
+}
+
+#[test]
+fn vmsplice_gifts_the_mapping_to_a_pipe() {
+    let s = run("vmsplice", &[]);
+    let snd = &s["sender"];
+    assert_eq!(field(snd, "vmsplice", "bytes"), SIZE * REPEAT);
+    assert_eq!(field(snd, "splice", "bytes"), SIZE * REPEAT);
+    assert_eq!(calls(snd, "mmap"), REPEAT);
+}
+
+#[test]
+fn copy_file_range_copies_file_to_file() {
+    let s = run("copy-file-range", &[]);
+    let snd = &s["sender"];
+    assert_eq!(calls(snd, "copy_file_range"), chunks());
+    assert_eq!(field(snd, "copy_file_range", "bytes"), SIZE * REPEAT);
+    assert_eq!(calls(&s["syscalls"], "socket"), 0, "no network for a file-to-file copy");
+}
+
+#[test]
+fn big_chunks_resize_the_pipe_and_cold_runs_drop_the_cache() {
+    let s = run_chunked("splice", 1 << 20, &["--cold"]);
+    assert_eq!(calls(&s["sender"], "fcntl"), REPEAT, "F_SETPIPE_SZ for a 1 MiB chunk");
+    assert_eq!(calls(&s["setup"], "fadvise64"), REPEAT);
+    assert_eq!(s["cold"], true);
+}
+
+#[test]
+fn an_existing_file_is_sent_and_verified_with_pread() {
+    let path = std::env::temp_dir().join(format!("zerocopy-test-{}.bin", std::process::id()));
+    std::fs::write(&path, (0..200_000u32).map(|i| (i * 7) as u8).collect::<Vec<u8>>()).unwrap();
+    let s = ok(bin("zerocopy").args(["--mode", "sendfile", "--file", path.to_str().unwrap()]));
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(s["checksum_ok"], true);
+    assert_eq!(n(&s["file_size"]), 200_000);
+    assert_eq!(field(&s["verify"], "pread64", "bytes"), 200_000);
+    assert_eq!(calls(&s["setup"], "pwrite64"), 0);
+}
+
+#[test]
+fn bad_input_gets_one_line() {
+    fails_with_one_line(
+        &bin("zerocopy").args(["--file", "/no/such/file"]).output().unwrap(),
+        "cannot read /no/such/file",
+    );
+    fails_with_one_line(&bin("zerocopy").args(["--mode", "teleport"]).output().unwrap(), "invalid value 'teleport'");
+    fails_with_one_line(&bin("zerocopy").args(["--size", "12x"]).output().unwrap(), "unknown unit");
+    fails_with_one_line(
+        &bin("zerocopy").args(["--size", "1M", "--file", "/etc/hostname"]).output().unwrap(),
+        "cannot be used with",
+    );
+    fails_with_one_line(&bin("zerocopy").args(["--file", "/dev/null"]).output().unwrap(), "nothing to send");
+}
