@@ -3,9 +3,14 @@
 //! `#[repr(C)]`, no implicit padding, plain integers only.
 #![no_std]
 
+#[cfg(feature = "user")]
+extern crate alloc;
+
 pub mod names;
 pub mod record;
 pub mod sched;
+mod syscall_names;
+pub mod syscalls;
 pub mod units;
 
 #[cfg(feature = "user")]

@@ -8,10 +8,23 @@ pub const MAP_LOST: &str = "LOST";
 pub const MAP_TARGETS: &str = "TARGETS";
 /// Per-thread state and counters (key: tid).
 pub const MAP_THREADS: &str = "THREADS";
+/// Per-CPU statistics per syscall number.
+pub const MAP_SYSCALLS: &str = "SYSCALLS";
+/// Per-CPU copy ledger per data path.
+pub const MAP_LEDGER: &str = "LEDGER";
+/// Per-CPU named counters (`record::Counter`).
+pub const MAP_COUNTERS: &str = "COUNTERS";
 
+// Program names are the BTF tracepoints they attach to.
 pub const PROG_SCHED_SWITCH: &str = "sched_switch";
 pub const PROG_TASK_NEWTASK: &str = "task_newtask";
 pub const PROG_PROCESS_EXIT: &str = "sched_process_exit";
+pub const PROG_SYS_ENTER: &str = "sys_enter";
+pub const PROG_SYS_EXIT: &str = "sys_exit";
+pub const PROG_SKB_COPY: &str = "skb_copy_datagram_iovec";
+pub const PROG_SOCK_RECV: &str = "sock_recv_length";
+pub const PROG_BLOCK_ISSUE: &str = "block_rq_issue";
+pub const PROG_NET_XMIT: &str = "net_dev_xmit";
 
 /// Globals the loader overrides; see `tracer-ebpf/src/globals.rs` for their meaning.
 pub const GLOBAL_LAUNCHER_TID: &str = "LAUNCHER_TID";

@@ -10,6 +10,15 @@ pub enum RecordKind {
     /// Counters of a thread still alive when the trace ended (taken from `THREADS` by user
     /// space, so a recording holds everything a report needs).
     ThreadSnapshot = 2,
+    /// One finished epoll_wait/epoll_pwait/epoll_pwait2 call.
+    EpollCycle = 3,
+    /// Totals of one syscall number at the end of the trace (from `SYSCALLS`, summed over
+    /// CPUs by user space, so a recording holds them).
+    SyscallTotals = 4,
+    /// Totals of one copy-ledger path (from `LEDGER`).
+    PathTotals = 5,
+    /// One named counter (from `COUNTERS`).
+    CounterTotal = 6,
 }
 
 impl RecordKind {
@@ -17,6 +26,10 @@ impl RecordKind {
         match v {
             1 => Some(Self::ThreadExit),
             2 => Some(Self::ThreadSnapshot),
+            3 => Some(Self::EpollCycle),
+            4 => Some(Self::SyscallTotals),
+            5 => Some(Self::PathTotals),
+            6 => Some(Self::CounterTotal),
             _ => None,
         }
     }
@@ -42,6 +55,54 @@ pub struct SwitchCounts {
     pub involuntary: u64,
 }
 
+/// No syscall in flight.
+pub const NO_SYSCALL: u64 = u64::MAX;
+
+/// The syscall a thread is in, from sys_enter to sys_exit.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InFlight {
+    /// Syscall number, or [`NO_SYSCALL`].
+    pub nr: u64,
+    pub t0: u64,
+    /// Arguments kept for sys_exit (only for the calls that need them: mmap, splice).
+    pub args: [u64; 4],
+    /// The copy-ledger [`Path`] chosen at entry.
+    pub path: u32,
+    /// `SPLICE_*` facts about the fds, found at entry.
+    pub flags: u32,
+}
+
+impl Default for InFlight {
+    fn default() -> Self {
+        Self { nr: NO_SYSCALL, t0: 0, args: [0; 4], path: 0, flags: 0 }
+    }
+}
+
+/// splice/vmsplice/tee fd facts, in [`InFlight::flags`].
+pub const SPLICE_IN_PIPE: u32 = 1;
+pub const SPLICE_OUT_PIPE: u32 = 2;
+/// vmsplice on a pipe's write end: user pages gifted to the pipe, not copied.
+pub const VMSPLICE_GIFT: u32 = 4;
+/// The call received from a socket (sock:sock_recv_length fired inside it).
+pub const SOCK_RECV: u32 = 8;
+
+/// The epoll wait a thread is in.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EpollState {
+    pub epfd: i32,
+    pub maxevents: i32,
+    /// Milliseconds; -1 waits forever.
+    pub timeout_ms: i32,
+    /// Times the thread went to sleep inside this call.
+    pub blocks: u32,
+    /// First time it went off-CPU inside the call (0: never).
+    pub t_block: u64,
+    /// Last time it came back on-CPU after blocking.
+    pub t_run: u64,
+}
+
 /// Per-thread state kept in the kernel's `THREADS` map (key: tid).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -50,6 +111,8 @@ pub struct ThreadState {
     pub _pad: u32,
     pub comm: [u8; 16],
     pub switches: SwitchCounts,
+    pub sys: InFlight,
+    pub ep: EpollState,
 }
 
 /// A thread's counters: [`RecordKind::ThreadExit`] or [`RecordKind::ThreadSnapshot`].
@@ -60,35 +123,230 @@ pub struct ThreadRecord {
     pub state: ThreadState,
 }
 
-/// Field offsets inside tracepoint records, read from tracefs `format` files at start-up
-/// (they change between kernel versions) and handed to the kernel programs as a global.
-/// `u32::MAX` marks a field this kernel does not have.
+/// A finished epoll wait ([`RecordKind::EpollCycle`]); `header.ts_ns` is the exit time.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EpollRecord {
+    pub header: Header,
+    /// epoll_wait, epoll_pwait or epoll_pwait2.
+    pub nr: u32,
+    pub epfd: i32,
+    /// Ready events returned, or -errno.
+    pub ret: i64,
+    pub maxevents: i32,
+    pub timeout_ms: i32,
+    pub blocks: u32,
+    pub _pad: u32,
+    pub t_enter: u64,
+    pub t_block: u64,
+    pub t_run: u64,
+}
+
+/// [`RecordKind::SyscallTotals`]: `index` is the syscall number.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SyscallTotals {
+    pub header: Header,
+    pub nr: u32,
+    pub _pad: u32,
+    pub stat: SyscallStat,
+}
+
+/// [`RecordKind::PathTotals`]: `path` is a [`Path`] index.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PathTotals {
+    pub header: Header,
+    pub path: u32,
+    pub _pad: u32,
+    pub stat: PathStat,
+}
+
+/// [`RecordKind::CounterTotal`]: `index` is a [`Counter`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CounterTotal {
+    pub header: Header,
+    pub index: u32,
+    pub _pad: u32,
+    pub value: u64,
+}
+
+/// File mappings a process made while traced, for telling mmap+write from read+write.
+pub const MAX_MAPS: usize = 4;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MapRange {
+    pub start: u64,
+    pub end: u64,
+}
+
+/// Per-process state: the value of the `TARGETS` map (key: tgid).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProcState {
+    pub maps: [MapRange; MAX_MAPS],
+}
+
+/// Per-syscall statistics (per-CPU array `SYSCALLS`, index: syscall number).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SyscallStat {
+    /// Calls entered while traced.
+    pub count: u64,
+    /// Calls that returned -errno.
+    pub errors: u64,
+    /// Calls whose exit was seen (the others never returned, or the trace ended first).
+    pub returned: u64,
+    pub total_ns: u64,
+    /// Bytes returned by data-moving calls.
+    pub bytes: u64,
+    pub latency: [u64; crate::syscalls::LATENCY_BUCKETS],
+}
+
+impl Default for SyscallStat {
+    fn default() -> Self {
+        Self { count: 0, errors: 0, returned: 0, total_ns: 0, bytes: 0, latency: [0; crate::syscalls::LATENCY_BUCKETS] }
+    }
+}
+
+/// Copy-ledger paths (index of the per-CPU array `LEDGER`); names match `zerocopy --mode`.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Path {
+    ReadWrite = 0,
+    MmapWrite = 1,
+    Sendfile = 2,
+    Splice = 3,
+    Vmsplice = 4,
+    CopyFileRange = 5,
+    /// Socket receives: the one CPU copy (skb -> user) every receiver makes.
+    Recv = 6,
+}
+
+impl Path {
+    pub const ALL: [Path; 7] = [
+        Path::ReadWrite,
+        Path::MmapWrite,
+        Path::Sendfile,
+        Path::Splice,
+        Path::Vmsplice,
+        Path::CopyFileRange,
+        Path::Recv,
+    ];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Path::ReadWrite => "read-write",
+            Path::MmapWrite => "mmap-write",
+            Path::Sendfile => "sendfile",
+            Path::Splice => "splice",
+            Path::Vmsplice => "vmsplice",
+            Path::CopyFileRange => "copy-file-range",
+            Path::Recv => "recv",
+        }
+    }
+}
+
+/// What one path moved (see the kernel's `copies` probe for the rules).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PathStat {
+    pub calls: u64,
+    /// Bytes delivered to their destination (counted once per payload).
+    pub bytes_out: u64,
+    /// Bytes brought into user memory.
+    pub bytes_in: u64,
+    /// Bytes the CPU copied kernel -> user and user -> kernel.
+    pub cpu_k2u: u64,
+    pub cpu_u2k: u64,
+    /// Bytes moved without a user-space copy.
+    pub zero_copy: u64,
+}
+
+/// Named slots of the per-CPU counter array `COUNTERS`.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Counter {
+    /// skb -> user bytes copied in the target's socket receives (skb_copy_datagram_iovec).
+    SockCopyBytes = 0,
+    /// Block requests the target issued: bytes read / written (disk DMA).
+    DiskReadBytes = 1,
+    DiskWriteBytes = 2,
+    /// Bytes the target handed to a real (non-loopback) network device (NIC DMA).
+    NicTxBytes = 3,
+    EpollCtlAdd = 4,
+    EpollCtlMod = 5,
+    EpollCtlDel = 6,
+    /// Flags seen in epoll_ctl ADD/MOD.
+    EpollFlagEt = 7,
+    EpollFlagOneshot = 8,
+    EpollFlagExclusive = 9,
+    EpollFlagWakeup = 10,
+}
+
+pub const COUNTERS: u32 = 16;
+
+impl Counter {
+    pub const ALL: [Counter; 11] = [
+        Counter::SockCopyBytes,
+        Counter::DiskReadBytes,
+        Counter::DiskWriteBytes,
+        Counter::NicTxBytes,
+        Counter::EpollCtlAdd,
+        Counter::EpollCtlMod,
+        Counter::EpollCtlDel,
+        Counter::EpollFlagEt,
+        Counter::EpollFlagOneshot,
+        Counter::EpollFlagExclusive,
+        Counter::EpollFlagWakeup,
+    ];
+
+    pub const fn from_u32(v: u32) -> Option<Self> {
+        if (v as usize) < Self::ALL.len() { Some(Self::ALL[v as usize]) } else { None }
+    }
+}
+
+/// Kernel struct member offsets, read from vmlinux BTF at start-up (aya has no CO-RE for
+/// Rust programs) and handed to the programs as a global. [`Offsets::ABSENT`] marks a
+/// member this kernel does not have; the programs then skip what needs it.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Offsets {
-    pub switch_prev_pid: u32,
-    pub switch_prev_state: u32,
-    pub switch_next_pid: u32,
-    pub newtask_pid: u32,
-    pub newtask_clone_flags: u32,
-    pub exit_pid: u32,
-    pub exit_group_dead: u32,
-    pub _pad: u32,
+    pub task_pid: u32,
+    pub task_tgid: u32,
+    /// current->files->fdt->fd[n]->f_inode->i_mode, for the rare calls that need to know
+    /// whether an fd is a pipe.
+    pub task_files: u32,
+    pub files_fdt: u32,
+    pub fdt_fd: u32,
+    pub fdt_max_fds: u32,
+    pub file_inode: u32,
+    pub file_mode: u32,
+    pub inode_mode: u32,
+    /// struct request: bytes and operation of a block request (disk DMA).
+    pub request_data_len: u32,
+    pub request_cmd_flags: u32,
+    /// struct net_device: flags (IFF_LOOPBACK) of the device a packet leaves by.
+    pub netdev_flags: u32,
 }
 
 impl Offsets {
     pub const ABSENT: u32 = u32::MAX;
-    /// Values measured on Linux 6.18 (shared/kernel-notes.md); the loader always replaces
-    /// them with what the running kernel's format files say.
-    pub const LINUX_6_18: Self = Self {
-        switch_prev_pid: 24,
-        switch_prev_state: 32,
-        switch_next_pid: 56,
-        newtask_pid: 8,
-        newtask_clone_flags: 32,
-        exit_pid: 24,
-        exit_group_dead: 32,
-        _pad: 0,
+    pub const NONE: Self = Self {
+        task_pid: Self::ABSENT,
+        task_tgid: Self::ABSENT,
+        task_files: Self::ABSENT,
+        files_fdt: Self::ABSENT,
+        fdt_fd: Self::ABSENT,
+        fdt_max_fds: Self::ABSENT,
+        file_inode: Self::ABSENT,
+        file_mode: Self::ABSENT,
+        inode_mode: Self::ABSENT,
+        request_data_len: Self::ABSENT,
+        request_cmd_flags: Self::ABSENT,
+        netdev_flags: Self::ABSENT,
     };
 }
 
@@ -105,16 +363,41 @@ mod tests {
     fn layouts_have_no_implicit_padding() {
         assert_eq!(size_of::<Header>(), 24);
         assert_eq!(size_of::<SwitchCounts>(), 16);
-        assert_eq!(size_of::<ThreadState>(), 4 + 4 + 16 + 16);
-        assert_eq!(size_of::<ThreadRecord>(), 24 + 40);
-        assert_eq!(size_of::<Offsets>(), 32);
+        assert_eq!(size_of::<InFlight>(), 8 + 8 + 32 + 4 + 4);
+        assert_eq!(size_of::<EpollState>(), 4 * 4 + 16);
+        assert_eq!(size_of::<ThreadState>(), 4 + 4 + 16 + 16 + 56 + 32);
+        assert_eq!(size_of::<ThreadRecord>(), 24 + size_of::<ThreadState>());
+        assert_eq!(size_of::<EpollRecord>(), 24 + 4 + 4 + 8 + 4 + 4 + 4 + 4 + 24);
+        assert_eq!(size_of::<SyscallStat>(), 5 * 8 + 32 * 8);
+        assert_eq!(size_of::<PathStat>(), 6 * 8);
+        assert_eq!(size_of::<ProcState>(), MAX_MAPS * 16);
+        assert_eq!(size_of::<Offsets>(), 12 * 4);
+        assert_eq!(size_of::<SyscallTotals>(), 32 + size_of::<SyscallStat>());
+        assert_eq!(size_of::<PathTotals>(), 32 + size_of::<PathStat>());
+        assert_eq!(size_of::<CounterTotal>(), 40);
         // Ring-buffer records must be at most 8-aligned.
-        assert!(align_of::<ThreadRecord>() <= 8);
+        assert!(align_of::<ThreadRecord>() <= 8 && align_of::<EpollRecord>() <= 8);
+    }
+
+    #[test]
+    fn path_names_are_the_zerocopy_modes() {
+        let names: [&str; 7] = Path::ALL.map(Path::name);
+        assert_eq!(names, ["read-write", "mmap-write", "sendfile", "splice", "vmsplice", "copy-file-range", "recv"]);
+        for (i, p) in Path::ALL.iter().enumerate() {
+            assert_eq!(*p as usize, i);
+        }
     }
 
     #[test]
     fn kinds_round_trip() {
-        for k in [RecordKind::ThreadExit, RecordKind::ThreadSnapshot] {
+        for k in [
+            RecordKind::ThreadExit,
+            RecordKind::ThreadSnapshot,
+            RecordKind::EpollCycle,
+            RecordKind::SyscallTotals,
+            RecordKind::PathTotals,
+            RecordKind::CounterTotal,
+        ] {
             assert_eq!(RecordKind::from_u32(k as u32), Some(k));
         }
         assert_eq!(RecordKind::from_u32(0), None);

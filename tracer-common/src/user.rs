@@ -1,10 +1,23 @@
 //! User-space only: lets aya copy these types in and out of maps.
-use crate::record::{Header, Offsets, SwitchCounts, ThreadRecord, ThreadState};
+use crate::record::{
+    CounterTotal, EpollRecord, EpollState, Header, InFlight, MapRange, Offsets, PathStat, PathTotals, ProcState,
+    SwitchCounts, SyscallStat, SyscallTotals, ThreadRecord, ThreadState,
+};
 
 // SAFETY: all are #[repr(C)], Copy, made of integers, with no implicit padding (checked by
 // `layouts_have_no_implicit_padding`), so every bit pattern is valid.
 unsafe impl aya::Pod for Header {}
 unsafe impl aya::Pod for SwitchCounts {}
+unsafe impl aya::Pod for InFlight {}
+unsafe impl aya::Pod for EpollState {}
 unsafe impl aya::Pod for ThreadState {}
 unsafe impl aya::Pod for ThreadRecord {}
+unsafe impl aya::Pod for EpollRecord {}
+unsafe impl aya::Pod for MapRange {}
+unsafe impl aya::Pod for ProcState {}
+unsafe impl aya::Pod for SyscallStat {}
+unsafe impl aya::Pod for PathStat {}
 unsafe impl aya::Pod for Offsets {}
+unsafe impl aya::Pod for SyscallTotals {}
+unsafe impl aya::Pod for PathTotals {}
+unsafe impl aya::Pod for CounterTotal {}

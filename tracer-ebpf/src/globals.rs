@@ -7,9 +7,9 @@ use tracer_common::record::Offsets;
 #[unsafe(no_mangle)]
 static LAUNCHER_TID: u32 = 0;
 
-/// Tracepoint field offsets, from the running kernel's tracefs format files.
+/// Kernel struct member offsets, from the running kernel's BTF.
 #[unsafe(no_mangle)]
-static OFFSETS: Offsets = Offsets::LINUX_6_18;
+static OFFSETS: Offsets = Offsets::NONE;
 
 #[inline(always)]
 pub fn launcher_tid() -> u32 {

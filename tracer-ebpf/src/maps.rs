@@ -4,9 +4,12 @@ use aya_ebpf::{
     bindings::{BPF_NOEXIST, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP},
     helpers::{bpf_get_smp_processor_id, bpf_ktime_get_ns},
     macros::map,
-    maps::{HashMap, PerCpuArray, RingBuf},
+    maps::{HashMap, LruHashMap, PerCpuArray, RingBuf},
 };
-use tracer_common::record::{Header, ThreadState};
+use tracer_common::{
+    record::{COUNTERS as COUNTER_SLOTS, Counter, Header, Path, PathStat, ProcState, SyscallStat, ThreadState},
+    syscalls,
+};
 
 /// Default size; user space sets the real one with `EbpfLoader::map_max_entries`.
 const RING_BYTES: u32 = 4 << 20;
@@ -21,10 +24,51 @@ pub static EVENTS: RingBuf = RingBuf::with_byte_size(RING_BYTES, 0);
 pub static LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
 
 #[map(name = "TARGETS")]
-pub static TARGETS: HashMap<u32, u32> = HashMap::with_max_entries(4096, 0);
+pub static TARGETS: HashMap<u32, ProcState> = HashMap::with_max_entries(4096, 0);
 
 #[map(name = "THREADS")]
 pub static THREADS: HashMap<u32, ThreadState> = HashMap::with_max_entries(32768, 0);
+
+#[map(name = "SYSCALLS")]
+pub static SYSCALLS: PerCpuArray<SyscallStat> = PerCpuArray::with_max_entries(syscalls::SLOTS, 0);
+
+#[map(name = "LEDGER")]
+pub static LEDGER: PerCpuArray<PathStat> = PerCpuArray::with_max_entries(Path::ALL.len() as u32, 0);
+
+#[map(name = "COUNTERS")]
+pub static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(COUNTER_SLOTS, 0);
+
+/// Which call last fed a pipe (key: the pipe's inode address; value: a `Path`), so the
+/// splice that drains it is booked to the vmsplice path when user pages went in.
+#[map(name = "PIPE_FEEDERS")]
+pub static PIPE_FEEDERS: LruHashMap<u64, u32> = LruHashMap::with_max_entries(4096, 0);
+
+#[inline(always)]
+pub fn count(counter: Counter, n: u64) {
+    if let Some(c) = COUNTERS.get_ptr_mut(counter as u32) {
+        // SAFETY: per-CPU slot.
+        unsafe { *c += n };
+    }
+}
+
+#[inline(always)]
+pub fn syscall_stat(nr: u64) -> Option<&'static mut SyscallStat> {
+    // SAFETY: per-CPU slot; bounds are checked by the map.
+    SYSCALLS.get_ptr_mut(nr as u32).map(|p| unsafe { &mut *p })
+}
+
+#[inline(always)]
+pub fn ledger(path: u32) -> Option<&'static mut PathStat> {
+    // SAFETY: per-CPU slot.
+    LEDGER.get_ptr_mut(path).map(|p| unsafe { &mut *p })
+}
+
+/// The per-process state of a traced TGID; `None` for everyone else.
+#[inline(always)]
+pub fn target_state(tgid: u32) -> Option<&'static mut ProcState> {
+    // SAFETY: a map value; only threads of that process write it.
+    TARGETS.get_ptr_mut(&tgid).map(|p| unsafe { &mut *p })
+}
 
 /// Counts one fact the kernel could not hand over (ring full, map full).
 #[inline(always)]

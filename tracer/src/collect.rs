@@ -18,7 +18,7 @@ use tokio::{
 
 use crate::{
     analysis::{Analysis, TraceMeta},
-    decode::{decode, encode},
+    decode::decode,
     session::Session,
 };
 
@@ -51,6 +51,8 @@ pub struct Outcome {
     pub lost_events: u64,
     /// Records the decoder rejected (a kernel/user mismatch; should be 0).
     pub undecodable: u64,
+    /// What this kernel could not measure.
+    pub notes: Vec<String>,
 }
 
 /// Feeds every record to `analysis` until a stop condition; the session is detached on
@@ -115,10 +117,16 @@ pub async fn trace(
     session.detach();
     let duration_ns = started.elapsed().as_nanos() as u64;
     drain(ring.get_mut(), &mut sink);
-    for snap in session.thread_snapshots() {
-        sink(encode(&snap));
+    for record in session.snapshot()? {
+        sink(&record);
     }
-    Ok(Outcome { reason, meta_duration_ns: duration_ns, lost_events: session.lost()?, undecodable })
+    Ok(Outcome {
+        reason,
+        meta_duration_ns: duration_ns,
+        lost_events: session.lost()?,
+        undecodable,
+        notes: session.notes.clone(),
+    })
 }
 
 /// Waits (bounded) until the exited target's threads have all made their last switch,
@@ -175,6 +183,12 @@ pub fn exit_code(status: std::process::ExitStatus) -> i32 {
 
 impl Outcome {
     pub fn meta(&self, pid: u32, command: String) -> TraceMeta {
-        TraceMeta { pid, command, duration_ns: self.meta_duration_ns, lost_events: self.lost_events }
+        TraceMeta {
+            pid,
+            command,
+            duration_ns: self.meta_duration_ns,
+            lost_events: self.lost_events,
+            notes: self.notes.clone(),
+        }
     }
 }

@@ -2,12 +2,19 @@
 //! gives a record or a [`DecodeError`], never a panic.
 use std::mem::size_of;
 
-use tracer_common::record::{Header, RecordKind, ThreadRecord};
+use tracer_common::record::{CounterTotal, EpollRecord, Header, PathTotals, RecordKind, SyscallTotals, ThreadRecord};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Record {
     /// A thread's switch counters; `exited` when it is final (the thread's last switch).
-    Thread { exited: bool, record: ThreadRecord },
+    Thread {
+        exited: bool,
+        record: ThreadRecord,
+    },
+    Epoll(EpollRecord),
+    Syscall(SyscallTotals),
+    Path(PathTotals),
+    Counter(CounterTotal),
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -22,12 +29,17 @@ pub enum DecodeError {
 
 pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
     let header: Header = read(bytes)?;
-    match RecordKind::from_u32(header.kind) {
-        Some(kind @ (RecordKind::ThreadExit | RecordKind::ThreadSnapshot)) => {
-            Ok(Record::Thread { exited: kind == RecordKind::ThreadExit, record: read_exact(bytes, header.kind)? })
+    let kind = header.kind;
+    Ok(match RecordKind::from_u32(kind) {
+        Some(k @ (RecordKind::ThreadExit | RecordKind::ThreadSnapshot)) => {
+            Record::Thread { exited: k == RecordKind::ThreadExit, record: read_exact(bytes, kind)? }
         }
-        None => Err(DecodeError::Unsupported(header.kind)),
-    }
+        Some(RecordKind::EpollCycle) => Record::Epoll(read_exact(bytes, kind)?),
+        Some(RecordKind::SyscallTotals) => Record::Syscall(read_exact(bytes, kind)?),
+        Some(RecordKind::PathTotals) => Record::Path(read_exact(bytes, kind)?),
+        Some(RecordKind::CounterTotal) => Record::Counter(read_exact(bytes, kind)?),
+        None => return Err(DecodeError::Unsupported(kind)),
+    })
 }
 
 /// The bytes of a record, as the kernel lays it out (used for snapshots and recordings).
@@ -51,6 +63,11 @@ fn read_exact<T: aya::Pod>(bytes: &[u8], kind: u32) -> Result<T, DecodeError> {
     read(bytes)
 }
 
+/// A header for records user space makes from map snapshots.
+pub fn snapshot_header(kind: RecordKind) -> Header {
+    Header { kind: kind as u32, ..Header::default() }
+}
+
 #[cfg(test)]
 mod tests {
     use tracer_common::record::{SwitchCounts, ThreadState};
@@ -62,9 +79,9 @@ mod tests {
             header: Header { kind: kind as u32, cpu: 1, tid: 42, tgid: 40, ts_ns: 123 },
             state: ThreadState {
                 tgid: 40,
-                _pad: 0,
                 comm: *b"worker\0\0\0\0\0\0\0\0\0\0",
                 switches: SwitchCounts { voluntary: 7, involuntary: 3 },
+                ..ThreadState::default()
             },
         }
     }
@@ -75,6 +92,20 @@ mod tests {
             let r = thread(kind);
             assert_eq!(decode(encode(&r)), Ok(Record::Thread { exited, record: r }));
         }
+        let e = EpollRecord { header: snapshot_header(RecordKind::EpollCycle), epfd: 5, ret: 3, ..Default::default() };
+        assert_eq!(decode(encode(&e)), Ok(Record::Epoll(e)));
+        let mut s = SyscallTotals { header: snapshot_header(RecordKind::SyscallTotals), nr: 232, ..Default::default() };
+        s.stat.latency[4] = 9;
+        assert_eq!(decode(encode(&s)), Ok(Record::Syscall(s)));
+        let p = PathTotals { header: snapshot_header(RecordKind::PathTotals), path: 2, ..Default::default() };
+        assert_eq!(decode(encode(&p)), Ok(Record::Path(p)));
+        let c = CounterTotal {
+            header: snapshot_header(RecordKind::CounterTotal),
+            index: 1,
+            value: 7,
+            ..Default::default()
+        };
+        assert_eq!(decode(encode(&c)), Ok(Record::Counter(c)));
     }
 
     #[test]

@@ -6,10 +6,11 @@
 //! [`target`] resolves what to trace, [`tracefs`] reads this kernel's tracepoint formats.
 
 pub mod analysis;
+pub mod btf;
 pub mod cli;
 pub mod collect;
 pub mod decode;
+pub mod layout;
 pub mod report;
 pub mod session;
 pub mod target;
-pub mod tracefs;

@@ -3,29 +3,47 @@
 //! Detaching is dropping: every link and program belongs to the [`aya::Ebpf`] held here,
 //! and aya detaches and unloads them on drop (nothing is pinned), so an error path, a
 //! Ctrl-C or a panic leaves nothing attached.
-use std::{fs, path::Path};
+use std::fs;
 
 use anyhow::{Context, Result, bail};
 use aya::{
     Ebpf, EbpfLoader,
     maps::{HashMap, MapData, PerCpuArray, RingBuf},
-    programs::TracePoint,
+    programs::BtfTracePoint,
 };
 use tracer_common::{
     names::*,
-    record::{Header, RecordKind, ThreadRecord, ThreadState},
+    record::{
+        COUNTERS, Counter, CounterTotal, Path as CopyPath, PathStat, PathTotals, ProcState, RecordKind, SyscallStat,
+        SyscallTotals, ThreadRecord, ThreadState,
+    },
+    syscalls,
 };
 
-use crate::tracefs;
+use crate::{
+    btf::Btf,
+    decode::{encode, snapshot_header},
+    layout,
+};
 
 /// The eBPF object, built by build.rs and embedded so the binary needs no source tree.
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/tracer.bpf.o"));
 
-/// (program, tracepoint category, tracepoint name).
-const TRACEPOINTS: &[(&str, &str, &str)] = &[
-    (PROG_SCHED_SWITCH, "sched", "sched_switch"),
-    (PROG_TASK_NEWTASK, "task", "task_newtask"),
-    (PROG_PROCESS_EXIT, "sched", "sched_process_exit"),
+/// Every program: (BTF tracepoint = program name, required). All are tp_btf: typed
+/// arguments, no perf-event plumbing per hit, no tracefs, and links that detach at once.
+/// Optional ones are skipped with a note when this kernel lacks them.
+const PROBES: &[(&str, bool)] = &[
+    (PROG_SCHED_SWITCH, true),
+    (PROG_TASK_NEWTASK, true),
+    (PROG_SYS_ENTER, true),
+    (PROG_SYS_EXIT, true),
+    // The group_dead argument exists since 6.16; without it finished processes simply
+    // stay in the target set.
+    (PROG_PROCESS_EXIT, false),
+    (PROG_SOCK_RECV, false),
+    (PROG_SKB_COPY, false),
+    (PROG_BLOCK_ISSUE, false),
+    (PROG_NET_XMIT, false),
 ];
 
 pub struct Options {
@@ -41,9 +59,14 @@ pub struct Options {
 pub struct Session {
     ebpf: Option<Ebpf>,
     /// Kept open: programs are relocated against its fd when they load.
-    _targets: HashMap<MapData, u32, u32>,
+    _targets: HashMap<MapData, u32, ProcState>,
     threads: HashMap<MapData, u32, ThreadState>,
     lost: PerCpuArray<MapData, u64>,
+    syscalls: PerCpuArray<MapData, SyscallStat>,
+    ledger: PerCpuArray<MapData, PathStat>,
+    counters: PerCpuArray<MapData, u64>,
+    /// What this kernel could not measure.
+    pub notes: Vec<String>,
 }
 
 impl Session {
@@ -51,25 +74,42 @@ impl Session {
     /// its records arrive on.
     pub fn start(opts: &Options) -> Result<(Self, RingBuf<MapData>)> {
         check_privileges()?;
-        let tracefs = tracefs::locate_or_mount()?;
-        let offsets = tracefs::offsets(&tracefs)?;
+        let btf = Btf::from_sys_fs()?;
+        let (offsets, mut notes) = layout::resolve(&btf)?;
         let mut ebpf = EbpfLoader::new()
             .override_global(GLOBAL_OFFSETS, &offsets, true)
             .override_global(GLOBAL_LAUNCHER_TID, &opts.launcher_tid, true)
             .map_max_entries(MAP_EVENTS, opts.ring_bytes)
             .load(OBJECT)
             .map_err(|e| explain_eperm(anyhow::Error::new(e).context("loading the eBPF object failed")))?;
-        let mut targets: HashMap<_, u32, u32> = HashMap::try_from(take(&mut ebpf, MAP_TARGETS)?)?;
+        let mut targets: HashMap<_, u32, ProcState> = HashMap::try_from(take(&mut ebpf, MAP_TARGETS)?)?;
         for &pid in &opts.targets {
-            targets.insert(pid, 1, 0).with_context(|| format!("adding PID {pid} to the target set"))?;
+            targets
+                .insert(pid, ProcState::default(), 0)
+                .with_context(|| format!("adding PID {pid} to the target set"))?;
         }
         let ring = RingBuf::try_from(take(&mut ebpf, MAP_EVENTS)?)?;
-        let threads = HashMap::try_from(take(&mut ebpf, MAP_THREADS)?)?;
-        let lost = PerCpuArray::try_from(take(&mut ebpf, MAP_LOST)?)?;
-        for &(prog, category, name) in TRACEPOINTS {
-            attach(&mut ebpf, &tracefs, prog, category, name)?;
+        let mut session = Self {
+            _targets: targets,
+            threads: HashMap::try_from(take(&mut ebpf, MAP_THREADS)?)?,
+            lost: PerCpuArray::try_from(take(&mut ebpf, MAP_LOST)?)?,
+            syscalls: PerCpuArray::try_from(take(&mut ebpf, MAP_SYSCALLS)?)?,
+            ledger: PerCpuArray::try_from(take(&mut ebpf, MAP_LEDGER)?)?,
+            counters: PerCpuArray::try_from(take(&mut ebpf, MAP_COUNTERS)?)?,
+            ebpf: None,
+            notes: Vec::new(),
+        };
+        let btf = aya::Btf::from_sys_fs().context("reading the kernel's BTF (/sys/kernel/btf/vmlinux)")?;
+        for &(prog, required) in PROBES {
+            match attach(&mut ebpf, &btf, prog) {
+                Ok(()) => {}
+                Err(e) if !required => notes.push(format!("{prog} not attached: {e:#}")),
+                Err(e) => return Err(e),
+            }
         }
-        Ok((Self { ebpf: Some(ebpf), _targets: targets, threads, lost }, ring))
+        session.ebpf = Some(ebpf);
+        session.notes = notes;
+        Ok((session, ring))
     }
 
     /// Detaches and unloads every program; the maps stay readable.
@@ -87,37 +127,82 @@ impl Session {
         self.threads.iter().filter_map(Result::ok).filter(|(_, t)| t.tgid == tgid).count()
     }
 
-    /// Counters of every thread still alive, as records (so a recording holds them too).
-    pub fn thread_snapshots(&self) -> Vec<ThreadRecord> {
-        self.threads
-            .iter()
-            .filter_map(Result::ok)
-            .map(|(tid, state)| ThreadRecord {
-                header: Header { kind: RecordKind::ThreadSnapshot as u32, cpu: 0, tid, tgid: state.tgid, ts_ns: 0 },
-                state,
-            })
-            .collect()
+    /// What the kernel holds in maps, as records (so a recording holds them too): live
+    /// threads, and the per-CPU totals summed over CPUs.
+    pub fn snapshot(&self) -> Result<Vec<Vec<u8>>> {
+        let mut out = Vec::new();
+        for (tid, state) in self.threads.iter().filter_map(Result::ok) {
+            let mut header = snapshot_header(RecordKind::ThreadSnapshot);
+            (header.tid, header.tgid) = (tid, state.tgid);
+            out.push(encode(&ThreadRecord { header, state }).to_vec());
+        }
+        for nr in 0..syscalls::SLOTS {
+            let stat = sum_syscalls(&self.syscalls.get(&nr, 0)?);
+            if stat.count > 0 || stat.returned > 0 {
+                let header = snapshot_header(RecordKind::SyscallTotals);
+                out.push(encode(&SyscallTotals { header, nr, _pad: 0, stat }).to_vec());
+            }
+        }
+        for path in CopyPath::ALL {
+            let stat = sum_paths(&self.ledger.get(&(path as u32), 0)?);
+            if stat != PathStat::default() {
+                let header = snapshot_header(RecordKind::PathTotals);
+                out.push(encode(&PathTotals { header, path: path as u32, _pad: 0, stat }).to_vec());
+            }
+        }
+        for index in 0..COUNTERS.min(Counter::ALL.len() as u32) {
+            let value: u64 = self.counters.get(&index, 0)?.iter().sum();
+            if value > 0 {
+                let header = snapshot_header(RecordKind::CounterTotal);
+                out.push(encode(&CounterTotal { header, index, _pad: 0, value }).to_vec());
+            }
+        }
+        Ok(out)
     }
+}
+
+fn sum_syscalls(per_cpu: &[SyscallStat]) -> SyscallStat {
+    per_cpu.iter().fold(SyscallStat::default(), |mut a, s| {
+        a.count += s.count;
+        a.errors += s.errors;
+        a.returned += s.returned;
+        a.total_ns += s.total_ns;
+        a.bytes += s.bytes;
+        for (x, y) in a.latency.iter_mut().zip(s.latency) {
+            *x += y;
+        }
+        a
+    })
+}
+
+fn sum_paths(per_cpu: &[PathStat]) -> PathStat {
+    per_cpu.iter().fold(PathStat::default(), |mut a, s| {
+        a.calls += s.calls;
+        a.bytes_out += s.bytes_out;
+        a.bytes_in += s.bytes_in;
+        a.cpu_k2u += s.cpu_k2u;
+        a.cpu_u2k += s.cpu_u2k;
+        a.zero_copy += s.zero_copy;
+        a
+    })
 }
 
 fn take(ebpf: &mut Ebpf, name: &str) -> Result<aya::maps::Map> {
     ebpf.take_map(name).with_context(|| format!("the eBPF object has no map {name} (build mismatch)"))
 }
 
-fn attach(ebpf: &mut Ebpf, tracefs: &Path, prog: &str, category: &str, name: &str) -> Result<()> {
-    if !tracefs.join("events").join(category).join(name).is_dir() {
-        bail!("tracepoint {category}:{name} is missing on this kernel: tracer needs it (kernel 6.x with tracepoints)");
-    }
-    let program: &mut TracePoint = ebpf
-        .program_mut(prog)
-        .with_context(|| format!("the eBPF object has no program {prog} (build mismatch)"))?
-        .try_into()?;
-    program
-        .load()
-        .map_err(|e| explain_eperm(anyhow::Error::new(e).context(format!("the kernel refused program {prog}"))))?;
-    program
-        .attach(category, name)
-        .map_err(|e| explain_eperm(anyhow::Error::new(e).context(format!("attaching to {category}:{name} failed"))))?;
+fn attach(ebpf: &mut Ebpf, btf: &aya::Btf, prog: &str) -> Result<()> {
+    let program =
+        ebpf.program_mut(prog).with_context(|| format!("the eBPF object has no program {prog} (build mismatch)"))?;
+    let refused = |e: aya::programs::ProgramError, what: String| explain_eperm(anyhow::Error::new(e).context(what));
+    let p: &mut BtfTracePoint = program.try_into()?;
+    p.load(prog, btf).map_err(|e| {
+        refused(
+            e,
+            format!("tracepoint {prog} is missing on this kernel or refused the program (needs Linux 6.x with BTF)"),
+        )
+    })?;
+    p.attach().map_err(|e| refused(e, format!("attaching to tracepoint {prog} failed")))?;
     Ok(())
 }
 

@@ -1,53 +1,63 @@
-//! Scheduler: context switches per thread, and the target set following fork.
+//! Scheduler: context switches per thread, epoll waits that block, and the target set
+//! following fork. All BTF tracepoints: typed arguments, no perf-event plumbing per hit,
+//! and links that detach at once (a perf-event tracepoint link takes ~75 ms to close).
 //!
-//! `sched:sched_switch` runs in the context of `prev`, so `bpf_get_current_pid_tgid()` gives
-//! prev's TGID without reading the task. Counters are aggregated in `THREADS`; the only
-//! record sent is a thread's final counters, at its last switch, after which its entry is
-//! deleted (TIDs are reused, and the map must not fill up on thread churn).
+//! `sched_switch` runs in the context of `prev`, so `bpf_get_current_pid_tgid()` gives
+//! prev's TID and TGID without reading the task. Counters are aggregated in `THREADS`; the
+//! only record sent is a thread's final counters, at its last switch, after which its
+//! entry is deleted (TIDs are reused, and the map must not fill up on thread churn).
 use aya_ebpf::{
-    helpers::{bpf_get_current_comm, bpf_get_current_pid_tgid},
-    macros::tracepoint,
-    programs::TracePointContext,
+    helpers::{bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_ktime_get_ns},
+    macros::btf_tracepoint,
+    programs::BtfTracePointContext,
 };
 use tracer_common::{
-    record::{CLONE_THREAD, RecordKind, ThreadRecord},
+    record::{CLONE_THREAD, ProcState, RecordKind, ThreadRecord},
     sched::{SwitchKind, classify_switch},
 };
 
+use super::{epoll, read_u32};
 use crate::{
     globals::{launcher_tid, offsets},
     maps::{TARGETS, THREADS, count_lost, emit, header, is_target, thread_state},
 };
 
-#[tracepoint]
-pub fn sched_switch(ctx: TracePointContext) -> u32 {
-    let off = offsets();
-    // SAFETY: offsets come from this kernel's format file for sched:sched_switch.
-    let (Ok(prev_pid), Ok(prev_state)) = (unsafe { ctx.read_at::<i32>(off.switch_prev_pid as usize) }, unsafe {
-        ctx.read_at::<i64>(off.switch_prev_state as usize)
-    }) else {
-        return 0;
-    };
-    let tid = prev_pid as u32;
-    match classify_switch(prev_state as u64) {
+/// sched_switch(bool preempt, struct task_struct *prev, struct task_struct *next,
+/// unsigned int prev_state)
+#[btf_tracepoint(function = "sched_switch")]
+pub fn sched_switch(ctx: BtfTracePointContext) -> i32 {
+    let preempt: u64 = ctx.arg(0);
+    let next: u64 = ctx.arg(2);
+    let prev_state: u64 = ctx.arg(3);
+    let pid_tgid = bpf_get_current_pid_tgid();
+    let (tid, tgid) = (pid_tgid as u32, (pid_tgid >> 32) as u32);
+    let now = unsafe { bpf_ktime_get_ns() };
+    match classify_switch(preempt & 0xff != 0, prev_state & 0xffff_ffff) {
         SwitchKind::Exit => on_thread_exit(tid),
         kind => {
-            let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
             if is_target(tgid) {
-                count_switch(tid, tgid, kind);
+                switch_out(tid, tgid, kind, now);
             }
+        }
+    }
+    // The thread switched in, if it is one of ours (only targets have entries).
+    if let Some(next_tid) = read_u32(next, offsets().task_pid) {
+        if let Some(n) = THREADS.get_ptr_mut(&next_tid) {
+            // SAFETY: the next thread's map value; it is not running anywhere else.
+            epoll::on_run(unsafe { &mut *n }, now);
         }
     }
     0
 }
 
 #[inline(always)]
-fn count_switch(tid: u32, tgid: u32, kind: SwitchKind) {
+fn switch_out(tid: u32, tgid: u32, kind: SwitchKind, now: u64) {
     let Some(t) = thread_state(tid, tgid) else { return };
     // SAFETY: a map value of this thread; only this thread's switches write it.
     let t = unsafe { &mut *t };
     if kind == SwitchKind::Voluntary {
         t.switches.voluntary += 1;
+        epoll::on_block(t, now);
     } else {
         t.switches.involuntary += 1;
     }
@@ -67,44 +77,37 @@ fn on_thread_exit(tid: u32) {
     let _ = THREADS.remove(&tid);
 }
 
-/// A new task: a new process forked by a target (or by the tracer's launcher thread)
-/// joins the target set. Threads need nothing: they share their process's TGID.
-#[tracepoint]
-pub fn task_newtask(ctx: TracePointContext) -> u32 {
-    let off = offsets();
-    // SAFETY: offsets from the format file of task:task_newtask.
-    let (Ok(pid), Ok(flags)) = (unsafe { ctx.read_at::<i32>(off.newtask_pid as usize) }, unsafe {
-        ctx.read_at::<u64>(off.newtask_clone_flags as usize)
-    }) else {
-        return 0;
-    };
+/// task_newtask(struct task_struct *task, u64 clone_flags): a new process forked by a
+/// target (or by the tracer's launcher thread) joins the target set. Threads need nothing:
+/// they share their process's TGID.
+#[btf_tracepoint(function = "task_newtask")]
+pub fn task_newtask(ctx: BtfTracePointContext) -> i32 {
+    let task: u64 = ctx.arg(0);
+    let flags: u64 = ctx.arg(1);
     if flags & CLONE_THREAD != 0 {
         return 0;
     }
     let pid_tgid = bpf_get_current_pid_tgid();
-    let parent_is_target = is_target((pid_tgid >> 32) as u32);
     let launcher = launcher_tid();
-    if parent_is_target || (launcher != 0 && pid_tgid as u32 == launcher) {
-        if TARGETS.insert(&(pid as u32), &1, 0).is_err() {
+    let by_target = is_target((pid_tgid >> 32) as u32);
+    if !by_target && (launcher == 0 || pid_tgid as u32 != launcher) {
+        return 0;
+    }
+    if let Some(pid) = read_u32(task, offsets().task_pid) {
+        if TARGETS.insert(&pid, &ProcState::default(), 0).is_err() {
             count_lost();
         }
     }
     0
 }
 
-/// The whole process is gone: stop matching its TGID (a reused PID must not be traced).
-/// Its threads' last switches still hand over their counters (see `on_thread_exit`).
-#[tracepoint]
-pub fn sched_process_exit(ctx: TracePointContext) -> u32 {
-    let off = offsets();
-    if off.exit_group_dead == tracer_common::record::Offsets::ABSENT {
-        return 0;
-    }
-    // SAFETY: offset from the format file of sched:sched_process_exit.
-    let Ok(group_dead) = (unsafe { ctx.read_at::<u8>(off.exit_group_dead as usize) }) else {
-        return 0;
-    };
-    if group_dead != 0 {
+/// sched_process_exit(struct task_struct *p, bool group_dead) (6.16+): the whole process
+/// is gone, so stop matching its TGID (a reused PID must not be traced). Its threads' last
+/// switches still hand over their counters (see `on_thread_exit`).
+#[btf_tracepoint(function = "sched_process_exit")]
+pub fn sched_process_exit(ctx: BtfTracePointContext) -> i32 {
+    let group_dead: u64 = ctx.arg(1);
+    if group_dead & 0xff != 0 {
         let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
         let _ = TARGETS.remove(&tgid);
     }

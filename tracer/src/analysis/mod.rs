@@ -1,6 +1,11 @@
 //! Pure reconstruction: records in, [`Report`] out. No I/O, so every rule here is unit
 //! tested on synthetic record streams, and a replayed recording gives the live numbers.
+pub mod copies;
+pub mod epoll;
 pub mod sched;
+pub mod syscalls;
+
+use tracer_common::record::Counter;
 
 use crate::{
     decode::Record,
@@ -15,18 +20,32 @@ pub struct TraceMeta {
     pub duration_ns: u64,
     /// Facts the kernel could not deliver (ring buffer or map full), summed over CPUs.
     pub lost_events: u64,
+    /// What this kernel could not measure.
+    pub notes: Vec<String>,
 }
 
 /// Folds records, one at a time, into per-subsystem state.
 #[derive(Debug, Default)]
 pub struct Analysis {
     sched: sched::SchedAnalysis,
+    syscalls: syscalls::SyscallAnalysis,
+    epoll: epoll::EpollAnalysis,
+    copies: copies::CopyAnalysis,
 }
 
 impl Analysis {
     pub fn push(&mut self, record: &Record) {
         match record {
             Record::Thread { exited, record } => self.sched.push(*exited, record),
+            Record::Epoll(r) => self.epoll.push(r),
+            Record::Syscall(r) => self.syscalls.push(r),
+            Record::Path(r) => self.copies.push_path(r.path, r.stat),
+            Record::Counter(r) => {
+                if let Some(c) = Counter::from_u32(r.index) {
+                    self.epoll.push_counter(c, r.value);
+                    self.copies.push_counter(c, r.value);
+                }
+            }
         }
     }
 
@@ -37,7 +56,12 @@ impl Analysis {
             duration_ns: meta.duration_ns,
             lost_events: meta.lost_events,
             complete: meta.lost_events == 0,
+            notes: meta.notes.clone(),
+            mode_switches: self.syscalls.mode_switches(),
+            syscalls: self.syscalls.rows(),
             sched: self.sched.report(),
+            epoll: self.epoll.report(),
+            copies: self.copies.report(),
         }
     }
 }

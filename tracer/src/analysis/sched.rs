@@ -64,9 +64,9 @@ mod tests {
             header: Header { kind: 0, cpu: 0, tid, tgid, ts_ns: 0 },
             state: ThreadState {
                 tgid,
-                _pad: 0,
                 comm: c,
                 switches: SwitchCounts { voluntary: vol, involuntary: invol },
+                ..ThreadState::default()
             },
         }
     }

@@ -1,64 +1,127 @@
-//! CSV: one table per section, separated by a blank line. Every table's first column is
-//! `section`, so `grep '^sched.threads,'` or a split on blank lines recovers a table.
+//! CSV: the JSON report flattened, so both always carry the same numbers. Scalars go to a
+//! `summary` table (`section,key,value` with dotted keys); every array becomes its own
+//! table named by its path (`sched.threads`, `syscalls`, `copies.paths`, ...), whose first
+//! column is the section name. Tables are separated by a blank line. A nested array inside
+//! a row (a latency histogram) is one cell: `from_ns:count` pairs joined by `;`.
 use std::io::Write;
+
+use serde_json::Value;
 
 use super::Report;
 
 pub fn render(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let summary = [
-        ("schema_version", r.schema_version.to_string()),
-        ("target.pid", r.target.pid.to_string()),
-        ("target.command", r.target.command.clone()),
-        ("duration_ns", r.duration_ns.to_string()),
-        ("lost_events", r.lost_events.to_string()),
-        ("complete", r.complete.to_string()),
-        ("sched.voluntary", r.sched.voluntary.to_string()),
-        ("sched.involuntary", r.sched.involuntary.to_string()),
-    ];
-    w.write_record(["section", "key", "value"])?;
-    for (k, v) in summary {
-        w.write_record(["summary", k, &v])?;
+    let json = serde_json::to_value(r).map_err(std::io::Error::other)?;
+    let mut summary = Vec::new();
+    let mut tables = Vec::new();
+    flatten("", &json, &mut summary, &mut tables);
+    let mut first = true;
+    let mut emit = |name: &str, header: Vec<String>, rows: Vec<Vec<String>>| -> std::io::Result<()> {
+        if !first {
+            out.write_all(b"\n")?;
+        }
+        first = false;
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(std::iter::once("section".to_owned()).chain(header))?;
+        for row in rows {
+            w.write_record(std::iter::once(name.to_owned()).chain(row))?;
+        }
+        out.write_all(&w.into_inner().map_err(|e| e.into_error())?)
+    };
+    let rows = summary.into_iter().map(|(k, v)| vec![k, v]).collect();
+    emit("summary", vec!["key".into(), "value".into()], rows)?;
+    for (name, items) in tables {
+        let (header, rows) = table(&items);
+        emit(&name, header, rows)?;
     }
-    let mut text = w.into_inner().map_err(|e| e.into_error())?;
-    text.push(b'\n');
+    Ok(())
+}
 
-    let mut w = csv::Writer::from_writer(text);
-    w.write_record(["section", "pid", "tid", "comm", "voluntary", "involuntary", "exited"])?;
-    for t in &r.sched.threads {
-        let exited = t.exited.to_string();
-        let (pid, tid, vol, invol) =
-            (t.pid.to_string(), t.tid.to_string(), t.voluntary.to_string(), t.involuntary.to_string());
-        w.write_record(["sched.threads", &pid, &tid, &t.comm, &vol, &invol, &exited])?;
+fn flatten(prefix: &str, v: &Value, summary: &mut Vec<(String, String)>, tables: &mut Vec<(String, Vec<Value>)>) {
+    match v {
+        Value::Object(map) => {
+            for (k, child) in map {
+                let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                flatten(&key, child, summary, tables);
+            }
+        }
+        Value::Array(items) => tables.push((prefix.to_owned(), items.clone())),
+        scalar => summary.push((prefix.to_owned(), cell(scalar))),
     }
-    out.write_all(&w.into_inner().map_err(|e| e.into_error())?)
+}
+
+/// Columns: the keys of the first object (all rows of one array share a shape), or a
+/// single `value` column for an array of scalars.
+fn table(items: &[Value]) -> (Vec<String>, Vec<Vec<String>>) {
+    match items.first() {
+        Some(Value::Object(first)) => {
+            let header: Vec<String> = first.keys().cloned().collect();
+            let rows = items.iter().map(|item| header.iter().map(|k| cell(&item[k])).collect()).collect();
+            (header, rows)
+        }
+        _ => (vec!["value".into()], items.iter().map(|v| vec![cell(v)]).collect()),
+    }
+}
+
+fn cell(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items
+            .iter()
+            .map(|i| match i {
+                Value::Object(o) => o.values().map(cell).collect::<Vec<_>>().join(":"),
+                other => cell(other),
+            })
+            .collect::<Vec<_>>()
+            .join(";"),
+        other => other.to_string(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use crate::report::{Format, render, sample};
 
+    fn tables(text: &str) -> Vec<(String, Vec<csv::StringRecord>)> {
+        text.split("\n\n")
+            .map(|t| {
+                let mut r = csv::Reader::from_reader(t.as_bytes());
+                let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+                (rows.first().map(|r| r[0].to_owned()).unwrap_or_default(), rows)
+            })
+            .collect()
+    }
+
     #[test]
     fn sections_parse_back_to_the_same_numbers() {
         let mut out = Vec::new();
         render(&sample(), Format::Csv, &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
-        let tables: Vec<&str> = text.split("\n\n").collect();
-        assert_eq!(tables.len(), 2);
-        let mut summary = csv::Reader::from_reader(tables[0].as_bytes());
-        let kv: Vec<(String, String)> = summary
-            .records()
-            .map(|r| {
-                let r = r.unwrap();
-                (r[1].to_owned(), r[2].to_owned())
-            })
-            .collect();
-        assert!(kv.contains(&("sched.voluntary".into(), "305".into())));
-        assert!(kv.contains(&("target.command".into(), "sched-child --sleeps 3".into())));
-        let mut threads = csv::Reader::from_reader(tables[1].as_bytes());
-        let rows: Vec<csv::StringRecord> = threads.records().map(Result::unwrap).collect();
-        assert_eq!(rows.len(), 2);
-        assert_eq!(&rows[1][3], "spin, \"0\"", "quoting survives");
-        assert_eq!((&rows[1][4], &rows[1][5], &rows[1][6]), ("5", "120", "true"));
+        let t = tables(&text);
+        let names: Vec<&str> = t.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "summary",
+                "notes",
+                "syscalls",
+                "sched.threads",
+                "epoll.events_hist",
+                "epoll.by_epfd",
+                "copies.paths",
+                "copies.notes"
+            ]
+        );
+        let summary = &t[0].1;
+        let get = |k: &str| summary.iter().find(|r| &r[1] == k).map(|r| r[2].to_owned());
+        assert_eq!(get("sched.voluntary").as_deref(), Some("305"));
+        assert_eq!(get("target.command").as_deref(), Some("sched-child --sleeps 3"));
+        assert_eq!(get("epoll.ctl.edge_triggered").as_deref(), Some("2"));
+        assert_eq!(get("copies.cpu_copy_bytes").as_deref(), Some("33554432"));
+        let threads = &t[3].1;
+        assert_eq!(&threads[1][3], "spin, \"0\"", "quoting survives");
+        assert_eq!((&threads[1][4], &threads[1][5], &threads[1][6]), ("5", "120", "true"));
+        let syscalls = &t[2].1;
+        assert_eq!(&syscalls[0][1], "write");
+        assert!(syscalls[0].iter().any(|c| c == "8192:500;65536:12"), "{:?}", syscalls[0]);
     }
 }

@@ -1,9 +1,13 @@
-//! Human rendering with comfy-table.
+//! Human rendering with comfy-table: a summary line per section, then its table.
 use std::fmt::Write;
 
 use comfy_table::{CellAlignment, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 
 use super::Report;
+use crate::analysis::syscalls::quantile_bound_ns;
+
+/// Syscall rows shown in the table (JSON and CSV have all).
+const TOP_SYSCALLS: usize = 25;
 
 /// A comfy-table with the house preset and numeric columns right-aligned.
 struct Grid(Table);
@@ -34,9 +38,45 @@ pub fn render(r: &Report) -> String {
         "tracer: pid {} ({}), traced {}, {} lost events ({completeness})",
         r.target.pid,
         r.target.command,
-        seconds(r.duration_ns),
+        duration(r.duration_ns),
         r.lost_events
     );
+    for note in &r.notes {
+        let _ = writeln!(s, "note: {note}");
+    }
+    syscalls(&mut s, r);
+    sched(&mut s, r);
+    epoll(&mut s, r);
+    copies(&mut s, r);
+    s
+}
+
+fn syscalls(s: &mut String, r: &Report) {
+    let calls: u64 = r.syscalls.iter().map(|c| c.count).sum();
+    let _ = writeln!(s, "\nSyscalls: {calls} calls, {} mode switches (user<->kernel, 2 per call)", r.mode_switches);
+    if r.syscalls.is_empty() {
+        return;
+    }
+    let mut g = Grid::new(&["syscall", "calls", "errors", "bytes", "total time", "p50 <", "p99 <"], 1);
+    for c in r.syscalls.iter().take(TOP_SYSCALLS) {
+        let q = |p: f64| quantile_bound_ns(&c.latency, p).map_or_else(|| "-".into(), duration);
+        g.row(vec![
+            c.name.clone(),
+            c.count.to_string(),
+            c.errors.to_string(),
+            if c.bytes > 0 { bytes(c.bytes) } else { String::new() },
+            duration(c.total_ns),
+            q(0.5),
+            q(0.99),
+        ]);
+    }
+    if r.syscalls.len() > TOP_SYSCALLS {
+        g.row(vec![format!("... {} more", r.syscalls.len() - TOP_SYSCALLS), String::new()]);
+    }
+    let _ = writeln!(s, "{}", g.0);
+}
+
+fn sched(s: &mut String, r: &Report) {
     let _ = writeln!(s, "\nContext switches: {} voluntary, {} involuntary", r.sched.voluntary, r.sched.involuntary);
     let mut g = Grid::new(&["pid", "tid", "comm", "voluntary", "involuntary"], 3);
     for t in &r.sched.threads {
@@ -50,12 +90,126 @@ pub fn render(r: &Report) -> String {
         r.sched.voluntary.to_string(),
         r.sched.involuntary.to_string(),
     ]);
-    let _ = write!(s, "{}", g.0);
-    s
+    let _ = writeln!(s, "{}", g.0);
 }
 
-fn seconds(ns: u64) -> String {
-    format!("{:.3} s", ns as f64 / 1e9)
+fn epoll(s: &mut String, r: &Report) {
+    let e = &r.epoll;
+    if e.waits == 0 && e.ctl.add == 0 {
+        return;
+    }
+    let per_wait = if e.waits > 0 { e.events_returned as f64 / e.waits as f64 } else { 0.0 };
+    let _ = writeln!(
+        s,
+        "\nEpoll: {} waits ({} blocked), {} events returned ({per_wait:.2} per wait), {} timeouts, {} errors ({} EINTR); {} waiting, {} of it asleep",
+        e.waits,
+        e.blocked_waits,
+        e.events_returned,
+        e.timeouts,
+        e.errors,
+        e.eintr,
+        duration(e.wait_ns),
+        duration(e.blocked_ns),
+    );
+    let c = &e.ctl;
+    let _ = writeln!(
+        s,
+        "epoll_ctl: {} add, {} mod, {} del; flags asked for: EPOLLET {}, EPOLLONESHOT {}, EPOLLEXCLUSIVE {}, EPOLLWAKEUP {}",
+        c.add, c.modify, c.delete, c.edge_triggered, c.oneshot, c.exclusive, c.wakeup
+    );
+    if !e.events_hist.is_empty() {
+        let hist: Vec<String> = e
+            .events_hist
+            .iter()
+            .map(|b| {
+                let range = if b.events_min == b.events_max {
+                    b.events_min.to_string()
+                } else {
+                    format!("{}-{}", b.events_min, b.events_max)
+                };
+                format!("{range}: {}", b.waits)
+            })
+            .collect();
+        let _ = writeln!(s, "events per wait: {}", hist.join(", "));
+    }
+    let mut g = Grid::new(&["pid", "epfd", "waits", "blocked", "events", "timeouts"], 2);
+    for f in &e.by_epfd {
+        g.row(vec![
+            f.pid.to_string(),
+            f.epfd.to_string(),
+            f.waits.to_string(),
+            f.blocked_waits.to_string(),
+            f.events_returned.to_string(),
+            f.timeouts.to_string(),
+        ]);
+    }
+    let _ = writeln!(s, "{}", g.0);
+}
+
+fn copies(s: &mut String, r: &Report) {
+    let c = &r.copies;
+    if c.paths.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "\nCopies: {} copied by the CPU between user and kernel memory, {} moved without that copy",
+        bytes(c.cpu_copy_bytes),
+        bytes(c.zero_copy_bytes)
+    );
+    let _ = writeln!(
+        s,
+        "measured by the kernel: socket receives copied {}; disk DMA {} read, {} written; NIC DMA {}",
+        bytes(c.socket_copy_bytes),
+        bytes(c.disk_read_bytes),
+        bytes(c.disk_write_bytes),
+        bytes(c.nic_tx_bytes)
+    );
+    let mut g = Grid::new(
+        &["path", "calls", "bytes", "mode switches", "model: switches/CPU/DMA copies", "CPU-copied", "zero-copy"],
+        1,
+    );
+    for p in &c.paths {
+        g.row(vec![
+            p.path.clone(),
+            p.calls.to_string(),
+            bytes(p.bytes),
+            p.mode_switches.to_string(),
+            format!("{} / {} / {}", p.model_mode_switches, p.cpu_copies, p.dma_copies),
+            bytes(p.cpu_copied_bytes),
+            bytes(p.zero_copy_bytes),
+        ]);
+    }
+    let _ = writeln!(s, "{}", g.0);
+    for p in &c.paths {
+        let _ = writeln!(s, "  {}: {}", p.path, p.note);
+    }
+    for n in &c.notes {
+        let _ = writeln!(s, "note: {n}");
+    }
+}
+
+pub fn duration(ns: u64) -> String {
+    match ns {
+        0..1_000 => format!("{ns} ns"),
+        1_000..1_000_000 => format!("{:.1} us", ns as f64 / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1} ms", ns as f64 / 1e6),
+        _ => format!("{:.3} s", ns as f64 / 1e9),
+    }
+}
+
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut v = n as f64 / 1024.0;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    format!("{v:.1} {}", UNITS[unit])
 }
 
 #[cfg(test)]
@@ -63,17 +217,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn shows_summary_threads_and_totals() {
+    fn shows_every_section() {
         let text = render(&crate::report::sample());
         assert!(
             text.starts_with("tracer: pid 4242 (sched-child --sleeps 3), traced 1.523 s, 0 lost events (complete)")
         );
+        assert!(text.contains("note: NIC DMA not measured: example"));
+        let line = |needle: &str| {
+            text.lines().find(|l| l.contains(needle)).unwrap_or_else(|| panic!("{needle}: {text}")).to_owned()
+        };
+        assert!(text.contains("Syscalls: 515 calls, 1030 mode switches"));
+        let w = line("│ write");
+        assert!(w.contains("512") && w.contains("32.0 MiB") && w.contains("16.4 us") && w.contains("131.1 us"), "{w}");
         assert!(text.contains("Context switches: 305 voluntary, 121 involuntary"));
-        let line = |needle: &str| text.lines().find(|l| l.contains(needle)).unwrap().to_owned();
-        let main = line("4242 ┆ sched-child");
-        assert!(main.contains("300") && main.contains("┆           1 │"), "{main}");
+        assert!(line("4242 ┆ sched-child").contains("┆           1 │"));
         assert!(line("(exited)").contains("120"));
         assert!(line("2 threads").contains("305"));
+        assert!(
+            text.contains(
+                "Epoll: 3 waits (2 blocked), 4 events returned (1.33 per wait), 1 timeouts, 1 errors (1 EINTR)"
+            )
+        );
+        assert!(text.contains("epoll_ctl: 2 add, 1 mod, 1 del; flags asked for: EPOLLET 2"));
+        assert!(text.contains("events per wait: 0: 1, 4: 1"));
+        assert!(text.contains("Copies: 32.0 MiB copied by the CPU"));
+        assert!(line("│ read-write").contains("4 / 2 / 2"));
+        assert!(text.contains("note: no NIC DMA measured"));
     }
 
     #[test]
@@ -82,5 +251,13 @@ mod tests {
         r.lost_events = 7;
         r.complete = false;
         assert!(render(&r).lines().next().unwrap().ends_with("(INCOMPLETE: 7 events lost)"));
+    }
+
+    #[test]
+    fn units() {
+        assert_eq!(bytes(1023), "1023 B");
+        assert_eq!(bytes(16 << 20), "16.0 MiB");
+        assert_eq!(duration(999), "999 ns");
+        assert_eq!(duration(1_500_000), "1.5 ms");
     }
 }

@@ -1,0 +1,85 @@
+//! Every syscall of the target, from `sys_enter`/`sys_exit` (tp_btf: typed arguments, and
+//! two programs instead of hundreds of per-syscall tracepoints, which also detach in
+//! milliseconds instead of tens of seconds; shared/perf-notes.md).
+//!
+//! Enter: count the call and remember it in the thread's state. Exit: errors, latency
+//! histogram and bytes into the per-CPU `SYSCALLS` slot of its number, then the epoll and
+//! copy-ledger bookkeeping. Nothing is streamed but finished epoll waits.
+use aya_ebpf::{
+    helpers::{bpf_get_current_pid_tgid, bpf_ktime_get_ns},
+    macros::btf_tracepoint,
+    programs::BtfTracePointContext,
+};
+use tracer_common::{
+    record::{InFlight, NO_SYSCALL},
+    syscalls::{DataClass, EPOLL_CTL, data_class, is_epoll_wait, log2_bucket},
+};
+
+use super::{copies, epoll};
+use crate::maps::{THREADS, syscall_stat, target_state, thread_state};
+
+#[btf_tracepoint(function = "sys_enter")]
+pub fn sys_enter(ctx: BtfTracePointContext) -> i32 {
+    let pid_tgid = bpf_get_current_pid_tgid();
+    let tgid = (pid_tgid >> 32) as u32;
+    let Some(proc_state) = target_state(tgid) else { return 0 };
+    let Some(t) = thread_state(pid_tgid as u32, tgid) else { return 0 };
+    // SAFETY: this thread's own map value.
+    let t = unsafe { &mut *t };
+    let regs: *const u64 = ctx.arg(0);
+    let nr: i64 = ctx.arg(1);
+    let nr = nr as u64;
+    let now = unsafe { bpf_ktime_get_ns() };
+    t.sys = InFlight { nr, t0: now, ..InFlight::default() };
+    if let Some(s) = syscall_stat(nr) {
+        s.count += 1;
+    }
+    if is_epoll_wait(nr) {
+        epoll::enter(t, regs, nr);
+    } else if nr == EPOLL_CTL {
+        epoll::ctl(regs);
+    } else {
+        copies::enter(t, proc_state, regs, nr);
+    }
+    0
+}
+
+#[btf_tracepoint(function = "sys_exit")]
+pub fn sys_exit(ctx: BtfTracePointContext) -> i32 {
+    let tid = bpf_get_current_pid_tgid() as u32;
+    let Some(t) = THREADS.get_ptr_mut(&tid) else { return 0 };
+    // SAFETY: this thread's own map value.
+    let t = unsafe { &mut *t };
+    let nr = t.sys.nr;
+    if nr == NO_SYSCALL {
+        return 0; // entered before the trace started
+    }
+    let ret: i64 = ctx.arg(1);
+    let now = unsafe { bpf_ktime_get_ns() };
+    let latency = now.wrapping_sub(t.sys.t0);
+    if let Some(s) = syscall_stat(nr) {
+        s.returned += 1;
+        s.total_ns += latency;
+        if let Some(b) = s.latency.get_mut(log2_bucket(latency)) {
+            *b += 1;
+        }
+        if is_error(ret) {
+            s.errors += 1;
+        } else if data_class(nr) != DataClass::None {
+            s.bytes += ret as u64;
+        }
+    }
+    if is_epoll_wait(nr) {
+        epoll::exit(t, tid, ret, now);
+    } else {
+        copies::exit(t, nr, ret);
+    }
+    t.sys.nr = NO_SYSCALL;
+    0
+}
+
+/// Syscalls return -errno in [-4095, -1].
+#[inline(always)]
+pub fn is_error(ret: i64) -> bool {
+    (-4095..0).contains(&ret)
+}

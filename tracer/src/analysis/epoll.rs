@@ -1,0 +1,138 @@
+//! Epoll wait cycles: one record per epoll_wait/epoll_pwait/epoll_pwait2 the target made,
+//! folded into totals, a histogram of events returned per wait, and per-epoll-fd rows;
+//! epoll_ctl operations come from kernel counters.
+use std::collections::BTreeMap;
+
+use tracer_common::record::{Counter, EpollRecord};
+
+use crate::report::{Epoll, EpollCtl, EpollFd, EventsBucket};
+
+const EINTR: i64 = 4;
+
+#[derive(Debug, Default)]
+pub struct EpollAnalysis {
+    totals: EpollFd,
+    errors: u64,
+    eintr: u64,
+    wait_ns: u64,
+    blocked_ns: u64,
+    /// Bucket lower bound -> waits (see [`bucket`]).
+    events: BTreeMap<u64, u64>,
+    by_fd: BTreeMap<(u32, i32), EpollFd>,
+    ctl: EpollCtl,
+}
+
+/// Exact counts below 16 events, then power-of-two buckets.
+fn bucket(n: u64) -> (u64, u64) {
+    if n < 16 {
+        (n, n)
+    } else {
+        let lo = 1 << (63 - n.leading_zeros());
+        (lo, lo * 2 - 1)
+    }
+}
+
+impl EpollAnalysis {
+    pub fn push(&mut self, r: &EpollRecord) {
+        let fd = self.by_fd.entry((r.header.tgid, r.epfd)).or_insert_with(|| EpollFd {
+            pid: r.header.tgid,
+            epfd: r.epfd,
+            ..EpollFd::default()
+        });
+        for row in [&mut self.totals, fd] {
+            row.waits += 1;
+            row.blocked_waits += u64::from(r.blocks > 0);
+            if r.ret > 0 {
+                row.events_returned += r.ret as u64;
+            } else if r.ret == 0 {
+                row.timeouts += 1;
+            }
+        }
+        if r.ret < 0 {
+            self.errors += 1;
+            self.eintr += u64::from(r.ret == -EINTR);
+        } else {
+            *self.events.entry(bucket(r.ret as u64).0).or_default() += 1;
+        }
+        self.wait_ns += r.header.ts_ns.saturating_sub(r.t_enter);
+        if r.blocks > 0 && r.t_run >= r.t_block {
+            self.blocked_ns += r.t_run - r.t_block;
+        }
+    }
+
+    pub fn push_counter(&mut self, c: Counter, value: u64) {
+        let slot = match c {
+            Counter::EpollCtlAdd => &mut self.ctl.add,
+            Counter::EpollCtlMod => &mut self.ctl.modify,
+            Counter::EpollCtlDel => &mut self.ctl.delete,
+            Counter::EpollFlagEt => &mut self.ctl.edge_triggered,
+            Counter::EpollFlagOneshot => &mut self.ctl.oneshot,
+            Counter::EpollFlagExclusive => &mut self.ctl.exclusive,
+            Counter::EpollFlagWakeup => &mut self.ctl.wakeup,
+            _ => return,
+        };
+        *slot = value;
+    }
+
+    pub fn report(&self) -> Epoll {
+        Epoll {
+            waits: self.totals.waits,
+            blocked_waits: self.totals.blocked_waits,
+            events_returned: self.totals.events_returned,
+            timeouts: self.totals.timeouts,
+            errors: self.errors,
+            eintr: self.eintr,
+            wait_ns: self.wait_ns,
+            blocked_ns: self.blocked_ns,
+            events_hist: self
+                .events
+                .iter()
+                .map(|(&lo, &waits)| EventsBucket { events_min: lo, events_max: bucket(lo).1, waits })
+                .collect(),
+            by_epfd: self.by_fd.values().cloned().collect(),
+            ctl: self.ctl.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tracer_common::record::Header;
+
+    use super::*;
+
+    fn cycle(tgid: u32, epfd: i32, ret: i64, blocks: u32) -> EpollRecord {
+        EpollRecord {
+            header: Header { tgid, ts_ns: 1_000, ..Header::default() },
+            epfd,
+            ret,
+            blocks,
+            t_enter: 100,
+            t_block: if blocks > 0 { 200 } else { 0 },
+            t_run: if blocks > 0 { 900 } else { 0 },
+            ..EpollRecord::default()
+        }
+    }
+
+    #[test]
+    fn folds_cycles_into_totals_histogram_and_fds() {
+        let mut a = EpollAnalysis::default();
+        a.push(&cycle(7, 3, 1, 1));
+        a.push(&cycle(7, 3, 3, 0));
+        a.push(&cycle(7, 3, 0, 1));
+        a.push(&cycle(7, 5, 40, 1));
+        a.push(&cycle(7, 5, -EINTR, 1));
+        a.push_counter(Counter::EpollCtlAdd, 9);
+        a.push_counter(Counter::EpollFlagEt, 8);
+        let e = a.report();
+        assert_eq!((e.waits, e.blocked_waits, e.events_returned, e.timeouts), (5, 4, 44, 1));
+        assert_eq!((e.errors, e.eintr), (1, 1));
+        assert_eq!(e.wait_ns, 5 * 900);
+        assert_eq!(e.blocked_ns, 4 * 700);
+        let hist: Vec<(u64, u64, u64)> = e.events_hist.iter().map(|b| (b.events_min, b.events_max, b.waits)).collect();
+        assert_eq!(hist, [(0, 0, 1), (1, 1, 1), (3, 3, 1), (32, 63, 1)]);
+        assert_eq!(e.by_epfd.len(), 2);
+        assert_eq!((e.by_epfd[1].epfd, e.by_epfd[1].waits, e.by_epfd[1].events_returned), (5, 2, 40));
+        assert_eq!((e.ctl.add, e.ctl.edge_triggered, e.ctl.modify), (9, 8, 0));
+    }
+}

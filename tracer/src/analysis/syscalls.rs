@@ -1,0 +1,105 @@
+//! Syscalls by name: counts, errors, bytes and latency come aggregated from the kernel's
+//! per-CPU `SYSCALLS` array (one totals record per syscall number).
+use std::collections::BTreeMap;
+
+use tracer_common::{record::SyscallTotals, syscalls};
+
+use crate::report::{LatencyBucket, SyscallRow};
+
+#[derive(Debug, Default)]
+pub struct SyscallAnalysis {
+    by_nr: BTreeMap<u32, SyscallRow>,
+}
+
+impl SyscallAnalysis {
+    pub fn push(&mut self, r: &SyscallTotals) {
+        let s = &r.stat;
+        let latency = s
+            .latency
+            .iter()
+            .enumerate()
+            .filter(|&(_, &n)| n > 0)
+            .map(|(b, &count)| LatencyBucket { from_ns: if b == 0 { 0 } else { 1 << b }, count })
+            .collect();
+        let row = SyscallRow {
+            name: syscalls::name(r.nr).into_owned(),
+            nr: r.nr,
+            count: s.count,
+            errors: s.errors,
+            bytes: s.bytes,
+            total_ns: s.total_ns,
+            returned: s.returned,
+            latency,
+        };
+        self.by_nr.insert(r.nr, row);
+    }
+
+    /// Busiest first; ties by number.
+    pub fn rows(&self) -> Vec<SyscallRow> {
+        let mut rows: Vec<SyscallRow> = self.by_nr.values().cloned().collect();
+        rows.sort_by(|a, b| b.count.cmp(&a.count).then(a.nr.cmp(&b.nr)));
+        rows
+    }
+
+    /// User <-> kernel transitions: two per syscall entered.
+    pub fn mode_switches(&self) -> u64 {
+        2 * self.by_nr.values().map(|r| r.count).sum::<u64>()
+    }
+}
+
+/// The upper bound of the log2 bucket holding quantile `q` (0..=1) of the samples.
+pub fn quantile_bound_ns(buckets: &[LatencyBucket], q: f64) -> Option<u64> {
+    let total: u64 = buckets.iter().map(|b| b.count).sum();
+    if total == 0 {
+        return None;
+    }
+    let want = (q * total as f64).ceil().max(1.0) as u64;
+    let mut seen = 0;
+    for b in buckets {
+        seen += b.count;
+        if seen >= want {
+            return Some(if b.from_ns == 0 { 2 } else { b.from_ns * 2 });
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use tracer_common::record::SyscallStat;
+
+    use super::*;
+
+    fn totals(nr: u32, count: u64, lat: &[(usize, u64)]) -> SyscallTotals {
+        let mut stat = SyscallStat { count, returned: count, errors: 1, bytes: 10, total_ns: 99, ..Default::default() };
+        for &(b, n) in lat {
+            stat.latency[b] = n;
+        }
+        SyscallTotals { nr, stat, ..Default::default() }
+    }
+
+    #[test]
+    fn names_sorts_and_counts_mode_switches() {
+        let mut a = SyscallAnalysis::default();
+        a.push(&totals(0, 5, &[(10, 5)]));
+        a.push(&totals(1, 9, &[]));
+        a.push(&totals(499, 1, &[]));
+        let rows = a.rows();
+        assert_eq!(rows.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["write", "read", "syscall_499"]);
+        assert_eq!(a.mode_switches(), 30);
+        assert_eq!(rows[1].latency, [LatencyBucket { from_ns: 1024, count: 5 }]);
+    }
+
+    #[test]
+    fn quantiles_come_from_bucket_bounds() {
+        let b = [
+            LatencyBucket { from_ns: 0, count: 1 },
+            LatencyBucket { from_ns: 1024, count: 98 },
+            LatencyBucket { from_ns: 1 << 20, count: 1 },
+        ];
+        assert_eq!(quantile_bound_ns(&b, 0.5), Some(2048));
+        assert_eq!(quantile_bound_ns(&b, 0.01), Some(2));
+        assert_eq!(quantile_bound_ns(&b, 1.0), Some(2 << 20));
+        assert_eq!(quantile_bound_ns(&[], 0.5), None);
+    }
+}

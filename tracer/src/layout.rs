@@ -1,0 +1,62 @@
+//! Where the kernel keeps the few struct members the programs read, from vmlinux BTF (aya
+//! has no CO-RE for Rust programs, aya #349). Required ones fail with a clear error;
+//! optional ones degrade to [`Offsets::ABSENT`] with a note for the report.
+use anyhow::{Context, Result};
+use tracer_common::record::Offsets;
+
+use crate::btf::Btf;
+
+/// Offsets, plus one note per optional facility this kernel lacks.
+pub fn resolve(btf: &Btf) -> Result<(Offsets, Vec<String>)> {
+    let mut notes = Vec::new();
+    let required = |s: &str, m: &str| btf.member_offset(s, m).context("tracer does not support this kernel's layout");
+    let mut o = Offsets {
+        task_pid: required("task_struct", "pid")?,
+        task_tgid: required("task_struct", "tgid")?,
+        ..Offsets::NONE
+    };
+    let optional = |members: &[(&str, &str)]| -> Result<Vec<u32>> {
+        members.iter().map(|&(s, m)| btf.member_offset(s, m)).collect()
+    };
+    match optional(&[
+        ("task_struct", "files"),
+        ("files_struct", "fdt"),
+        ("fdtable", "fd"),
+        ("fdtable", "max_fds"),
+        ("file", "f_inode"),
+        ("file", "f_mode"),
+        ("inode", "i_mode"),
+    ]) {
+        Ok(v) => {
+            (o.task_files, o.files_fdt, o.fdt_fd, o.fdt_max_fds, o.file_inode, o.file_mode, o.inode_mode) =
+                (v[0], v[1], v[2], v[3], v[4], v[5], v[6])
+        }
+        Err(e) => {
+            notes.push(format!("splice legs cannot tell pipes from files ({e:#}): every leg counts as leaving a pipe"))
+        }
+    }
+    match optional(&[("request", "__data_len"), ("request", "cmd_flags")]) {
+        Ok(v) => (o.request_data_len, o.request_cmd_flags) = (v[0], v[1]),
+        Err(e) => notes.push(format!("disk DMA not measured ({e:#})")),
+    }
+    match optional(&[("net_device", "flags")]) {
+        Ok(v) => o.netdev_flags = v[0],
+        Err(e) => notes.push(format!("NIC DMA not measured ({e:#})")),
+    }
+    Ok((o, notes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_kernel_has_every_member() {
+        let (o, notes) = resolve(&Btf::from_sys_fs().unwrap()).unwrap();
+        assert!(notes.is_empty(), "{notes:?}");
+        assert_eq!(o.task_pid + 4, o.task_tgid);
+        for v in [o.task_files, o.files_fdt, o.fdt_fd, o.file_inode, o.inode_mode, o.request_data_len, o.netdev_flags] {
+            assert_ne!(v, Offsets::ABSENT);
+        }
+    }
+}
