@@ -40,3 +40,123 @@ pub fn last_json_line(stdout: &[u8]) -> serde_json::Value {
     let line = text.lines().rev().find(|l| l.starts_with('{')).unwrap_or_else(|| panic!("no JSON line in {text}"));
     serde_json::from_str(line).unwrap()
 }
+
+/// The data-moving calls, whose non-negative returns are bytes.
+pub const DATA_SYSCALLS: &[&str] = &[
+    "read",
+    "write",
+    "pread64",
+    "pwrite64",
+    "readv",
+    "writev",
+    "sendto",
+    "recvfrom",
+    "sendmsg",
+    "recvmsg",
+    "sendfile",
+    "splice",
+    "tee",
+    "vmsplice",
+    "copy_file_range",
+    "preadv",
+    "pwritev",
+    "preadv2",
+    "pwritev2",
+];
+
+/// Per syscall name: (calls, errors, bytes moved by data calls).
+pub type Counts = std::collections::BTreeMap<String, (u64, u64, u64)>;
+
+/// Runs `cmd` under `strace -f` (the independent oracle for syscall counts) and returns
+/// what strace saw and the command's own output.
+pub fn strace(cmd: &[&str]) -> (Counts, Output) {
+    let log = scratch(&format!(
+        "strace-{}.txt",
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+    ));
+    let out = Command::new("strace")
+        .args(["-f", "-qq", "-o"])
+        .arg(&log)
+        .args(cmd)
+        .output()
+        .expect("strace is installed by `cargo xtask setup`");
+    assert!(out.status.success(), "strace {cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let _ = std::fs::remove_file(&log);
+    (parse_strace(&text), out)
+}
+
+/// Counts calls from `strace -f -o` lines: `PID name(args) = RET`, or an `<unfinished
+/// ...>` line completed later by `PID <... name resumed> ...) = RET`.
+pub fn parse_strace(text: &str) -> Counts {
+    let mut counts = Counts::new();
+    for line in text.lines() {
+        let body = line.split_once(' ').map_or(line, |(_, rest)| rest).trim_start();
+        if body.starts_with("+++") || body.starts_with("---") || body.ends_with("<unfinished ...>") {
+            continue;
+        }
+        let name = match body.strip_prefix("<... ") {
+            Some(rest) => rest.split_whitespace().next().unwrap_or(""),
+            None => body.split('(').next().unwrap_or(""),
+        };
+        let Some((_, ret)) = body.rsplit_once(" = ") else { continue };
+        let entry = counts.entry(name.to_owned()).or_default();
+        entry.0 += 1;
+        match ret.split_whitespace().next().and_then(|r| r.parse::<i64>().ok()) {
+            Some(r) if r >= 0 && DATA_SYSCALLS.contains(&name) => entry.2 += r as u64,
+            Some(r) if r >= 0 => {}
+            Some(_) => entry.1 += 1,
+            None => {} // "?" (never returned)
+        }
+    }
+    counts
+}
+
+/// The calls a workload made that its own summary cannot count: ld.so loading libraries,
+/// the Rust runtime reading /proc/self/maps, thread start-up, and the summary's own
+/// write(2). `observed` is a full count (strace or tracer) of the run that printed
+/// `stdout`. Deterministic for a given binary and arguments.
+pub fn uncounted(observed: &Counts, stdout: &[u8]) -> Counts {
+    let summary = last_json_line(stdout);
+    let line_len = String::from_utf8_lossy(stdout).lines().last().unwrap().len() as u64 + 1;
+    let mut rest = observed.clone();
+    for (name, s) in summary["syscalls"].as_object().unwrap() {
+        let get = |k: &str| s.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
+        let e = rest.entry(name.clone()).or_default();
+        e.0 -= get("calls");
+        e.1 -= get("errors") + get("eagain");
+        if DATA_SYSCALLS.contains(&name.as_str()) {
+            e.2 -= get("bytes");
+        }
+    }
+    let w = rest.entry("write".into()).or_default();
+    w.0 -= 1;
+    w.2 -= line_len;
+    rest
+}
+
+/// The tracer's `syscalls[]` as counts.
+pub fn report_counts(report: &serde_json::Value) -> Counts {
+    report["syscalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let n = |k: &str| s[k].as_u64().unwrap();
+            (s["name"].as_str().unwrap().to_owned(), (n("count"), n("errors"), n("bytes")))
+        })
+        .collect()
+}
+
+/// `tracer run --format json` of `cmd`: the report and the command's output.
+pub fn traced(cmd: &[&str]) -> (serde_json::Value, Output) {
+    let path = scratch(&format!(
+        "report-{}.json",
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+    ));
+    let out = tracer(&[&["run", "--format", "json", "--output", path.to_str().unwrap(), "--"], cmd].concat());
+    let report = json_file(&path);
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(report["lost_events"], 0, "{report}");
+    (report, out)
+}

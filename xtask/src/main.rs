@@ -6,8 +6,9 @@ use std::{
     process::{Command, ExitCode},
 };
 
-/// Debian's Rust 1.96 (LLVM 22) and its library source, for `-Z build-std=core`.
-const APT_PACKAGES: &[&str] = &["rustc-web", "rust-web-src"];
+/// Debian's Rust 1.96 (LLVM 22) and its library source, for `-Z build-std=core`; strace
+/// is the tests' independent oracle for syscall counts.
+const APT_PACKAGES: &[&str] = &["rustc-web", "rust-web-src", "strace"];
 const BPF_LINKER_VERSION: &str = "0.13.0";
 const TRACEFS: &str = "/sys/kernel/tracing";
 

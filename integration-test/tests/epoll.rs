@@ -1,0 +1,129 @@
+//! Epoll cycles and syscalls against `epoll-server`'s own counters (exact), under load
+//! from an untraced `epoll-client`; and a plain command against `strace -f` (exact).
+use std::{
+    io::{BufRead, BufReader, Read},
+    process::{Command, Stdio},
+};
+
+use integration_test::{binary, json_file, last_json_line, report_counts, scratch, strace, traced};
+use serde_json::Value;
+
+fn n(v: &Value) -> u64 {
+    v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
+}
+
+/// Traces `epoll-server --mode MODE` while a client sends `client_args`; returns the report
+/// and the server's own summary.
+fn serve(mode: &str, client_args: &[&str]) -> (Value, Value) {
+    let out_path = scratch(&format!("epoll-{mode}.json"));
+    let mut tracer = Command::new(binary("tracer"))
+        .args(["run", "--format", "json", "--output", out_path.to_str().unwrap(), "--"])
+        .arg(binary("epoll-server"))
+        .args(["--mode", mode])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(tracer.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let port = first.split(':').nth(1).and_then(|p| p.split_whitespace().next()).unwrap().to_owned();
+    let client = Command::new(binary("epoll-client")).args(["--port", &port]).args(client_args).output().unwrap();
+    assert!(client.status.success(), "{}", String::from_utf8_lossy(&client.stderr));
+    // Stop the server (the tracer's child) the way a user would.
+    let children = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", tracer.id())).unwrap();
+    let server: i32 = children.split_whitespace().next().unwrap().parse().unwrap();
+    // SAFETY: signalling the server this test started (through the tracer).
+    unsafe { libc::kill(server, libc::SIGINT) };
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    assert!(tracer.wait().unwrap().success());
+    (json_file(&out_path), last_json_line(rest.as_bytes()))
+}
+
+fn syscall<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["syscalls"].as_array().unwrap().iter().find(|s| s["name"] == name).unwrap_or_else(|| panic!("no {name}"))
+}
+
+const LOAD: &[&str] = &["--connections", "16", "--size", "100", "--pipeline", "4", "--requests", "20000"];
+
+/// What both triggers must agree on exactly with the server's own counters.
+fn agree(mode: &str, report: &Value, server: &Value) {
+    let connections = n(&server["connections"]);
+    let e = &report["epoll"];
+    assert_eq!(report["lost_events"], 0);
+    assert_eq!(n(&e["waits"]), n(&server["waits"]), "{mode}: waits");
+    assert_eq!(n(&e["events_returned"]), n(&server["events_returned"]), "{mode}: events returned");
+    assert_eq!(n(&e["timeouts"]), n(&server["timeouts"]), "{mode}: timeouts");
+    assert_eq!(n(&e["errors"]), 0);
+    assert_eq!(n(&syscall(report, "epoll_wait")["count"]), n(&server["waits"]));
+    assert!(n(&e["blocked_waits"]) > 0 && n(&e["blocked_waits"]) <= n(&e["waits"]), "{mode}: {e}");
+    let hist_waits: u64 = e["events_hist"].as_array().unwrap().iter().map(|b| n(&b["waits"])).sum();
+    assert_eq!(hist_waits, n(&e["waits"]), "{mode}: every wait is in the histogram");
+    let by_fd = e["by_epfd"].as_array().unwrap();
+    assert_eq!(by_fd.len(), 1, "one reactor, one epoll fd");
+    assert_eq!(n(&by_fd[0]["waits"]), n(&server["waits"]));
+    let ctl = &e["ctl"];
+    let ops = n(&ctl["add"]) + n(&ctl["modify"]) + n(&ctl["delete"]);
+    assert_eq!(ops, n(&server["syscalls"]["epoll_ctl"]["calls"]), "{mode}: epoll_ctl operations");
+    assert_eq!(n(&ctl["delete"]), connections, "{mode}: one DEL per closed connection");
+    // Reads the tracer saw failing are the server's EAGAINs and errors.
+    let reads = &server["syscalls"]["read"];
+    assert_eq!(
+        n(&syscall(report, "read")["errors"]),
+        n(&reads["eagain"]) + n(&reads["errors"]),
+        "{mode}: failed reads"
+    );
+    // Bytes the server received came through socket copies the kernel measured.
+    assert!(n(&report["copies"]["socket_copy_bytes"]) >= n(&server["bytes_received"]));
+}
+
+#[test]
+fn edge_triggered_waits_events_and_eagain_reads() {
+    let (report, server) = serve("epoll-et", LOAD);
+    agree("epoll-et", &report, &server);
+    let ctl = &report["epoll"]["ctl"];
+    // Every ADD/MOD asks for EPOLLET except the server's level-triggered stop eventfd.
+    assert_eq!(n(&ctl["edge_triggered"]), n(&ctl["add"]) + n(&ctl["modify"]) - 1);
+    assert!(n(&server["syscalls"]["read"]["eagain"]) > 0, "ET drains to EAGAIN");
+}
+
+#[test]
+fn level_triggered_reads_once_per_readiness() {
+    // 256 KiB messages: more than one 64 KiB read, so a socket stays ready across waits.
+    let (report, server) =
+        serve("epoll-lt", &["--connections", "4", "--size", "256k", "--pipeline", "2", "--requests", "64"]);
+    agree("epoll-lt", &report, &server);
+    assert_eq!(n(&report["epoll"]["ctl"]["edge_triggered"]), 0);
+    assert_eq!(n(&syscall(&report, "read")["errors"]), 0, "LT never reads a socket that is not ready");
+    // Each event is one read (or one accept, or the final stop): readiness is reported
+    // again and again until the data is gone.
+    let events = n(&report["epoll"]["events_returned"]);
+    let (reads, accepts) = (n(&server["syscalls"]["read"]["calls"]), n(&server["syscalls"]["accept4"]["calls"]));
+    assert_eq!(events, reads + accepts + 1);
+    assert!(reads > n(&server["requests"]) / 2, "many reads per message: {reads} for {} requests", server["requests"]);
+}
+
+/// A command nobody here wrote, against `strace -f` on an identical run.
+#[test]
+fn dd_reads_and_writes_match_strace() {
+    let cmd = ["dd", "if=/dev/zero", "of=/dev/null", "bs=4096", "count=3000"];
+    let (mut st, st_out) = strace(&cmd);
+    let (report, out) = traced(&cmd);
+    let mut tr = report_counts(&report);
+    // dd's closing statistics (on stderr) carry a timing, so their length can differ by a
+    // byte between runs: compare what is left once each run's own stderr is taken out.
+    st.get_mut("write").unwrap().2 -= st_out.stderr.len() as u64;
+    tr.get_mut("write").unwrap().2 -= out.stderr.len() as u64;
+    for name in ["read", "write", "openat", "close"] {
+        assert_eq!(tr.get(name), st.get(name), "{name} (calls, errors, bytes): tracer vs strace -f");
+    }
+    assert!(tr["read"].0 >= 3000 && tr["write"].2 >= 3000 * 4096);
+    let rw = report["copies"]["paths"].as_array().unwrap().iter().find(|p| p["path"] == "read-write").unwrap();
+    // No sockets: every read/write-family call (ld.so's pread64s too) is on this path.
+    let family: u64 = ["read", "write", "pread64", "pwrite64", "readv", "writev"]
+        .iter()
+        .filter_map(|c| tr.get(*c))
+        .map(|t| t.0)
+        .sum();
+    assert_eq!(n(&rw["calls"]), family);
+}
