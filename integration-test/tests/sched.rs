@@ -27,10 +27,20 @@ fn within_2pct(traced: i64, oracle: i64, floor: i64, what: &str) {
     assert!((traced - oracle).abs() <= tol.max(floor), "{what}: traced {traced} vs oracle {oracle} (tolerance 2%)");
 }
 
-/// A thread's counts against its own getrusage(RUSAGE_THREAD), taken just before it
-/// returned: the tracer may see at most one more switch, on the way out.
+/// A thread's voluntary switches against its own getrusage(RUSAGE_THREAD), taken just
+/// before it returned: the tracer may see one more, on the way out.
 fn exit_tolerance(traced: i64, oracle: i64, what: &str) {
     assert!((0..=1).contains(&(traced - oracle)), "{what}: traced {traced} vs getrusage {oracle} (allowed: +0..1)");
+}
+
+/// Involuntary switches per thread: within 2%, at least +0..2 (the exiting thread can be
+/// preempted by the joiner its exit wakes, after its last getrusage).
+fn involuntary_tolerance(traced: i64, oracle: i64, what: &str) {
+    let tol = ((oracle as f64 * 0.02).ceil() as i64).max(2);
+    assert!(
+        (0..=tol).contains(&(traced - oracle)),
+        "{what}: traced {traced} vs getrusage {oracle} (allowed +0..{tol})"
+    );
 }
 
 #[test]
@@ -73,20 +83,23 @@ fn run_counts_match_getrusage_and_proc() {
     let main = &truth["main"];
     let m = row(&rows, main["tid"].as_u64().unwrap());
     exit_tolerance(n(&m["voluntary"]), n(&main["nvcsw"]), "main voluntary");
-    exit_tolerance(n(&m["involuntary"]), n(&main["nivcsw"]), "main involuntary");
+    involuntary_tolerance(n(&m["involuntary"]), n(&main["nivcsw"]), "main involuntary");
     for t in truth["threads"].as_array().unwrap() {
         let r = row(&rows, t["tid"].as_u64().unwrap());
         assert_eq!(r["exited"], true);
         exit_tolerance(n(&r["voluntary"]), n(&t["nvcsw"]), "spinner voluntary");
-        exit_tolerance(n(&r["involuntary"]), n(&t["nivcsw"]), "spinner involuntary");
+        involuntary_tolerance(n(&r["involuntary"]), n(&t["nivcsw"]), "spinner involuntary");
     }
     // /proc/PID/task/*/status, read while every thread was alive and the spinners parked:
-    // after it a spinner only wakes and exits (+0..1); main also joins 5 threads.
+    // after it a spinner only wakes and exits (voluntary +0..1, involuntary +0..2); main
+    // also releases and joins 5 threads, blocking at most once per join.
     for s in truth["task_status"].as_array().unwrap() {
         let tid = s["tid"].as_u64().unwrap();
         let r = row(&rows, tid);
-        let slack = if tid == pid { 6 } else { 1 };
-        for (traced, proc) in [(&r["voluntary"], &s["voluntary"]), (&r["involuntary"], &s["nonvoluntary"])] {
+        let (vol_slack, invol_slack) = if tid == pid { (5, 5) } else { (1, 2) };
+        for (traced, proc, slack) in
+            [(&r["voluntary"], &s["voluntary"], vol_slack), (&r["involuntary"], &s["nonvoluntary"], invol_slack)]
+        {
             let d = n(traced) - n(proc);
             assert!((0..=slack).contains(&d), "tid {tid}: traced {traced} vs /proc {proc} (allowed +0..{slack})");
         }
@@ -120,7 +133,7 @@ fn attach_sees_threads_created_after_it_and_stops_when_the_target_exits() {
     for t in truth["threads"].as_array().unwrap() {
         let r = row(&rows, t["tid"].as_u64().unwrap());
         exit_tolerance(n(&r["voluntary"]), n(&t["nvcsw"]), "spinner voluntary");
-        exit_tolerance(n(&r["involuntary"]), n(&t["nivcsw"]), "spinner involuntary");
+        involuntary_tolerance(n(&r["involuntary"]), n(&t["nivcsw"]), "spinner involuntary");
     }
     // Main was traced from the attach on: at least its 50 sleeps, at most its whole life.
     let m = row(&rows, truth["main"]["tid"].as_u64().unwrap());

@@ -14,6 +14,12 @@ pub const MAP_SYSCALLS: &str = "SYSCALLS";
 pub const MAP_LEDGER: &str = "LEDGER";
 /// Per-CPU named counters (`record::Counter`).
 pub const MAP_COUNTERS: &str = "COUNTERS";
+/// Waker -> wakee edges.
+pub const MAP_WAKE_EDGES: &str = "WAKE_EDGES";
+/// Per-CPU switches by the syscall the thread was in.
+pub const MAP_SWITCHES: &str = "SWITCHES";
+/// Per-CPU softirq statistics by vector.
+pub const MAP_SOFTIRQS: &str = "SOFTIRQS";
 
 // Program names are the BTF tracepoints they attach to.
 pub const PROG_SCHED_SWITCH: &str = "sched_switch";
@@ -25,6 +31,19 @@ pub const PROG_SKB_COPY: &str = "skb_copy_datagram_iovec";
 pub const PROG_SOCK_RECV: &str = "sock_recv_length";
 pub const PROG_BLOCK_ISSUE: &str = "block_rq_issue";
 pub const PROG_NET_XMIT: &str = "net_dev_xmit";
+pub const PROG_SCHED_WAKING: &str = "sched_waking";
+pub const PROG_SCHED_WAKEUP: &str = "sched_wakeup";
+pub const PROG_SCHED_WAKEUP_NEW: &str = "sched_wakeup_new";
+pub const PROG_SOFTIRQ_ENTRY: &str = "softirq_entry";
+pub const PROG_SOFTIRQ_EXIT: &str = "softirq_exit";
+pub const PROG_SOFTIRQ_RAISE: &str = "softirq_raise";
+pub const PROG_IRQ_ENTRY: &str = "irq_handler_entry";
+pub const PROG_IRQ_EXIT: &str = "irq_handler_exit";
+pub const PROG_TIMER_ENTRY: &str = "local_timer_entry";
+pub const PROG_TIMER_EXIT: &str = "local_timer_exit";
+pub const PROG_IRQ_WORK_ENTRY: &str = "irq_work_entry";
+pub const PROG_IRQ_WORK_EXIT: &str = "irq_work_exit";
+pub const PROG_SK_DATA_READY: &str = "sk_data_ready";
 
 /// Globals the loader overrides; see `tracer-ebpf/src/globals.rs` for their meaning.
 pub const GLOBAL_LAUNCHER_TID: &str = "LAUNCHER_TID";

@@ -19,6 +19,12 @@ pub enum RecordKind {
     PathTotals = 5,
     /// One named counter (from `COUNTERS`).
     CounterTotal = 6,
+    /// One waker -> wakee edge (from `WAKE_EDGES`).
+    WakeEdgeTotals = 7,
+    /// Context switches taken inside one syscall (from `SWITCHES`; `nr` 511: user mode).
+    SwitchTotals = 8,
+    /// One softirq vector on one CPU (from `SOFTIRQS`).
+    SoftirqTotals = 9,
 }
 
 impl RecordKind {
@@ -30,6 +36,9 @@ impl RecordKind {
             4 => Some(Self::SyscallTotals),
             5 => Some(Self::PathTotals),
             6 => Some(Self::CounterTotal),
+            7 => Some(Self::WakeEdgeTotals),
+            8 => Some(Self::SwitchTotals),
+            9 => Some(Self::SoftirqTotals),
             _ => None,
         }
     }
@@ -101,6 +110,57 @@ pub struct EpollState {
     pub t_block: u64,
     /// Last time it came back on-CPU after blocking.
     pub t_run: u64,
+    /// Who woke the blocked wait (the first wakeup after it blocked).
+    pub waker: Waker,
+    pub t_wake: u64,
+}
+
+/// Who woke a thread: a task, a softirq, a hardirq or the local timer (hrtimers).
+/// Attributed from per-CPU interrupt state, never from "current" alone.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Waker {
+    /// One of the `WAKER_*` kinds (0: nobody seen).
+    pub kind: u32,
+    /// Task: TID; softirq: vector; hardirq: IRQ number; timer: the vector.
+    pub id: u32,
+    /// Task: TGID; interrupts: the CPU they ran on.
+    pub extra: u32,
+    pub _pad: u32,
+    /// The socket whose data arrival led to the wakeup (its inode number, as in
+    /// /proc/PID/fd's `socket:[ino]`), or 0.
+    pub sock_ino: u64,
+}
+
+pub const WAKER_NONE: u32 = 0;
+pub const WAKER_TASK: u32 = 1;
+pub const WAKER_SOFTIRQ: u32 = 2;
+pub const WAKER_HARDIRQ: u32 = 3;
+/// The local APIC timer interrupt: hrtimers (sleeps, epoll/poll timeouts) fire here.
+pub const WAKER_TIMER: u32 = 4;
+pub const WAKER_IRQ_WORK: u32 = 5;
+
+/// Scheduling time accounting of one thread.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SchedTimes {
+    /// Last switch-in (0: not seen on a CPU yet) and switch-out.
+    pub in_ts: u64,
+    pub out_ts: u64,
+    /// Runnable since (sched_wakeup / sched_wakeup_new), 0: none pending.
+    pub wake_ts: u64,
+    pub oncpu_ns: u64,
+    pub offcpu_ns: u64,
+    /// Runnable but waiting for a CPU (preempted, or woken and not yet running).
+    pub runq_ns: u64,
+    /// Times the thread was switched in.
+    pub slices: u64,
+    /// The last switch-out left the thread runnable (preempted).
+    pub out_runnable: u32,
+    pub _pad: u32,
+    /// A wakeup not yet followed by a switch-in: who, and when (sched_waking).
+    pub waker: Waker,
+    pub waking_ts: u64,
 }
 
 /// Per-thread state kept in the kernel's `THREADS` map (key: tid).
@@ -113,6 +173,7 @@ pub struct ThreadState {
     pub switches: SwitchCounts,
     pub sys: InFlight,
     pub ep: EpollState,
+    pub times: SchedTimes,
 }
 
 /// A thread's counters: [`RecordKind::ThreadExit`] or [`RecordKind::ThreadSnapshot`].
@@ -140,6 +201,8 @@ pub struct EpollRecord {
     pub t_enter: u64,
     pub t_block: u64,
     pub t_run: u64,
+    pub t_wake: u64,
+    pub waker: Waker,
 }
 
 /// [`RecordKind::SyscallTotals`]: `index` is the syscall number.
@@ -171,6 +234,132 @@ pub struct CounterTotal {
     pub _pad: u32,
     pub value: u64,
 }
+
+/// Key of the `WAKE_EDGES` map: who woke which thread.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct WakeKey {
+    pub wakee: u32,
+    pub kind: u32,
+    /// `Waker::id`, and `Waker::extra` for interrupts (their CPU); 0 for tasks.
+    pub id: u32,
+    pub cpu: u32,
+}
+
+/// Value of the `WAKE_EDGES` map.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WakeEdge {
+    /// sched_waking events.
+    pub count: u64,
+    /// Of those, followed by the wakee's switch-in (the others woke a thread that had
+    /// not gone to sleep yet).
+    pub paired: u64,
+    pub latency_ns: u64,
+    pub latency: [u64; crate::syscalls::LATENCY_BUCKETS],
+    /// Task wakers: their TGID and comm at the first wakeup.
+    pub waker_tgid: u32,
+    pub wakee_tgid: u32,
+    pub waker_comm: [u8; 16],
+}
+
+impl Default for WakeEdge {
+    fn default() -> Self {
+        Self {
+            count: 0,
+            paired: 0,
+            latency_ns: 0,
+            latency: [0; crate::syscalls::LATENCY_BUCKETS],
+            waker_tgid: 0,
+            wakee_tgid: 0,
+            waker_comm: [0; 16],
+        }
+    }
+}
+
+/// [`RecordKind::WakeEdgeTotals`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WakeEdgeTotals {
+    pub header: Header,
+    pub key: WakeKey,
+    pub edge: WakeEdge,
+}
+
+/// Context switches of target threads by the syscall they were in (per-CPU array
+/// `SWITCHES`, index: syscall number, [`USER_MODE`] outside syscalls).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SwitchCount {
+    pub voluntary: u64,
+    pub involuntary: u64,
+}
+
+pub const USER_MODE: u32 = crate::syscalls::SLOTS - 1;
+
+/// [`RecordKind::SwitchTotals`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SwitchTotals {
+    pub header: Header,
+    pub nr: u32,
+    pub _pad: u32,
+    pub counts: SwitchCount,
+}
+
+/// Softirq vectors (include/linux/interrupt.h).
+pub const SOFTIRQ_NAMES: [&str; 10] =
+    ["HI", "TIMER", "NET_TX", "NET_RX", "BLOCK", "IRQ_POLL", "TASKLET", "SCHED", "HRTIMER", "RCU"];
+pub const SOFTIRQ_VECTORS: u32 = 10;
+pub const NET_RX: u32 = 3;
+
+/// Per-CPU statistics of one softirq vector (per-CPU array `SOFTIRQS`, index: vector).
+/// System-wide, not only the target's.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SoftirqStat {
+    pub count: u64,
+    pub time_ns: u64,
+    /// Raise -> entry: how long a raised softirq waited to run, over `raised` entries.
+    pub raise_wait_ns: u64,
+    pub raised: u64,
+    /// Runs that woke a target thread, their time, and the wakeups.
+    pub target_runs: u64,
+    pub target_ns: u64,
+    pub target_wakeups: u64,
+}
+
+/// [`RecordKind::SoftirqTotals`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SoftirqTotals {
+    pub header: Header,
+    pub vector: u32,
+    pub cpu: u32,
+    pub stat: SoftirqStat,
+}
+
+/// What a CPU is doing, for attributing wakeups (per-CPU array `CPU_STATE`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CpuState {
+    /// Softirq vector running, or [`NO_SOFTIRQ`].
+    pub softirq: u32,
+    /// A `WAKER_*` interrupt kind running (0: none) and its id.
+    pub hardirq: u32,
+    pub hardirq_id: u32,
+    /// Target wakeups made by the running softirq.
+    pub softirq_wakeups: u32,
+    pub softirq_t0: u64,
+    /// Bumped by every event that ends a wakeup chain's context (switch, softirq
+    /// entry/exit); sk_data_ready's socket belongs to a wakeup only while it is unchanged.
+    pub seq: u64,
+    pub sdr_seq: u64,
+    pub sdr_sk: u64,
+    pub raised_at: [u64; SOFTIRQ_VECTORS as usize],
+}
+
+pub const NO_SOFTIRQ: u32 = u32::MAX;
 
 /// File mappings a process made while traced, for telling mmap+write from read+write.
 pub const MAX_MAPS: usize = 4;
@@ -330,6 +519,10 @@ pub struct Offsets {
     pub request_cmd_flags: u32,
     /// struct net_device: flags (IFF_LOOPBACK) of the device a packet leaves by.
     pub netdev_flags: u32,
+    /// sk->sk_socket->file->f_inode->i_ino: the socket a wakeup came from.
+    pub sock_socket: u32,
+    pub socket_file: u32,
+    pub inode_ino: u32,
 }
 
 impl Offsets {
@@ -347,6 +540,9 @@ impl Offsets {
         request_data_len: Self::ABSENT,
         request_cmd_flags: Self::ABSENT,
         netdev_flags: Self::ABSENT,
+        sock_socket: Self::ABSENT,
+        socket_file: Self::ABSENT,
+        inode_ino: Self::ABSENT,
     };
 }
 
@@ -364,14 +560,23 @@ mod tests {
         assert_eq!(size_of::<Header>(), 24);
         assert_eq!(size_of::<SwitchCounts>(), 16);
         assert_eq!(size_of::<InFlight>(), 8 + 8 + 32 + 4 + 4);
-        assert_eq!(size_of::<EpollState>(), 4 * 4 + 16);
-        assert_eq!(size_of::<ThreadState>(), 4 + 4 + 16 + 16 + 56 + 32);
+        assert_eq!(size_of::<Waker>(), 24);
+        assert_eq!(size_of::<EpollState>(), 4 * 4 + 16 + 24 + 8);
+        assert_eq!(size_of::<SchedTimes>(), 7 * 8 + 8 + 24 + 8);
+        assert_eq!(size_of::<ThreadState>(), 4 + 4 + 16 + 16 + 56 + 64 + 96);
+        assert_eq!(size_of::<WakeKey>(), 16);
+        assert_eq!(size_of::<WakeEdge>(), 3 * 8 + 32 * 8 + 8 + 16);
+        assert_eq!(size_of::<WakeEdgeTotals>(), 24 + 16 + size_of::<WakeEdge>());
+        assert_eq!(size_of::<SwitchTotals>(), 24 + 8 + 16);
+        assert_eq!(size_of::<SoftirqStat>(), 7 * 8);
+        assert_eq!(size_of::<SoftirqTotals>(), 24 + 8 + 56);
+        assert_eq!(size_of::<CpuState>(), 16 + 8 * 4 + 80);
         assert_eq!(size_of::<ThreadRecord>(), 24 + size_of::<ThreadState>());
-        assert_eq!(size_of::<EpollRecord>(), 24 + 4 + 4 + 8 + 4 + 4 + 4 + 4 + 24);
+        assert_eq!(size_of::<EpollRecord>(), 24 + 4 + 4 + 8 + 4 + 4 + 4 + 4 + 32 + 24);
         assert_eq!(size_of::<SyscallStat>(), 5 * 8 + 32 * 8);
         assert_eq!(size_of::<PathStat>(), 6 * 8);
         assert_eq!(size_of::<ProcState>(), MAX_MAPS * 16);
-        assert_eq!(size_of::<Offsets>(), 12 * 4);
+        assert_eq!(size_of::<Offsets>(), 15 * 4);
         assert_eq!(size_of::<SyscallTotals>(), 32 + size_of::<SyscallStat>());
         assert_eq!(size_of::<PathTotals>(), 32 + size_of::<PathStat>());
         assert_eq!(size_of::<CounterTotal>(), 40);
@@ -397,6 +602,9 @@ mod tests {
             RecordKind::SyscallTotals,
             RecordKind::PathTotals,
             RecordKind::CounterTotal,
+            RecordKind::WakeEdgeTotals,
+            RecordKind::SwitchTotals,
+            RecordKind::SoftirqTotals,
         ] {
             assert_eq!(RecordKind::from_u32(k as u32), Some(k));
         }

@@ -1,7 +1,8 @@
 //! User-space only: lets aya copy these types in and out of maps.
 use crate::record::{
-    CounterTotal, EpollRecord, EpollState, Header, InFlight, MapRange, Offsets, PathStat, PathTotals, ProcState,
-    SwitchCounts, SyscallStat, SyscallTotals, ThreadRecord, ThreadState,
+    CounterTotal, CpuState, EpollRecord, EpollState, Header, InFlight, MapRange, Offsets, PathStat, PathTotals,
+    ProcState, SchedTimes, SoftirqStat, SoftirqTotals, SwitchCount, SwitchCounts, SwitchTotals, SyscallStat,
+    SyscallTotals, ThreadRecord, ThreadState, WakeEdge, WakeEdgeTotals, WakeKey, Waker,
 };
 
 // SAFETY: all are #[repr(C)], Copy, made of integers, with no implicit padding (checked by
@@ -21,3 +22,13 @@ unsafe impl aya::Pod for Offsets {}
 unsafe impl aya::Pod for SyscallTotals {}
 unsafe impl aya::Pod for PathTotals {}
 unsafe impl aya::Pod for CounterTotal {}
+unsafe impl aya::Pod for Waker {}
+unsafe impl aya::Pod for SchedTimes {}
+unsafe impl aya::Pod for WakeKey {}
+unsafe impl aya::Pod for WakeEdge {}
+unsafe impl aya::Pod for WakeEdgeTotals {}
+unsafe impl aya::Pod for SwitchCount {}
+unsafe impl aya::Pod for SwitchTotals {}
+unsafe impl aya::Pod for SoftirqStat {}
+unsafe impl aya::Pod for SoftirqTotals {}
+unsafe impl aya::Pod for CpuState {}

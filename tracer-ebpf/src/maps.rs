@@ -1,5 +1,6 @@
 //! Maps shared by every probe, and the two ways a fact leaves the kernel: a finished
 //! record through the ring buffer, or a counter user space reads at the end.
+use aya_ebpf::maps::ring_buf::RingBufEntry;
 use aya_ebpf::{
     bindings::{BPF_NOEXIST, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP},
     helpers::{bpf_get_smp_processor_id, bpf_ktime_get_ns},
@@ -7,7 +8,10 @@ use aya_ebpf::{
     maps::{HashMap, LruHashMap, PerCpuArray, RingBuf},
 };
 use tracer_common::{
-    record::{COUNTERS as COUNTER_SLOTS, Counter, Header, Path, PathStat, ProcState, SyscallStat, ThreadState},
+    record::{
+        COUNTERS as COUNTER_SLOTS, Counter, CpuState, Header, NO_SOFTIRQ, Path, PathStat, ProcState, SOFTIRQ_VECTORS,
+        SoftirqStat, SwitchCount, SyscallStat, ThreadState, WakeEdge, WakeKey,
+    },
     syscalls,
 };
 
@@ -37,6 +41,30 @@ pub static LEDGER: PerCpuArray<PathStat> = PerCpuArray::with_max_entries(Path::A
 
 #[map(name = "COUNTERS")]
 pub static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(COUNTER_SLOTS, 0);
+
+#[map(name = "WAKE_EDGES")]
+pub static WAKE_EDGES: HashMap<WakeKey, WakeEdge> = HashMap::with_max_entries(16384, 0);
+
+#[map(name = "SWITCHES")]
+pub static SWITCHES: PerCpuArray<SwitchCount> = PerCpuArray::with_max_entries(syscalls::SLOTS, 0);
+
+#[map(name = "SOFTIRQS")]
+pub static SOFTIRQS: PerCpuArray<SoftirqStat> = PerCpuArray::with_max_entries(SOFTIRQ_VECTORS, 0);
+
+#[map(name = "CPU_STATE")]
+pub static CPU_STATE: PerCpuArray<CpuState> = PerCpuArray::with_max_entries(1, 0);
+
+/// This CPU's interrupt context. Its first use initialises it (no softirq running).
+#[inline(always)]
+pub fn cpu_state() -> Option<&'static mut CpuState> {
+    // SAFETY: per-CPU slot; programs do not migrate while running.
+    let c = unsafe { &mut *CPU_STATE.get_ptr_mut(0)? };
+    if c.seq == 0 {
+        c.softirq = NO_SOFTIRQ;
+        c.seq = 1;
+    }
+    Some(c)
+}
 
 /// Which call last fed a pipe (key: the pipe's inode address; value: a `Path`), so the
 /// splice that drains it is booked to the vmsplice path when user pages went in.
@@ -110,15 +138,32 @@ pub fn header(kind: u32, tid: u32, tgid: u32) -> Header {
     }
 }
 
-/// Sends one record; counts it as lost when the ring buffer is full.
+/// Room for one record in the ring buffer; counts it as lost when the ring is full. Large
+/// records are written in place (the BPF stack is 512 bytes).
+#[inline(always)]
+pub fn reserve<T: 'static>() -> Option<RingBufEntry<T>> {
+    let entry = EVENTS.reserve::<T>(0);
+    if entry.is_none() {
+        count_lost();
+    }
+    entry
+}
+
+/// Publishes a reserved record, waking the consumer only past the high-water mark.
+#[inline(always)]
+pub fn submit<T: 'static>(entry: RingBufEntry<T>) {
+    entry.submit(u64::from(wakeup_flags()));
+}
+
+#[inline(always)]
+fn wakeup_flags() -> u32 {
+    if EVENTS.query(0 /* BPF_RB_AVAIL_DATA */) > WAKEUP_HIGH_WATER { BPF_RB_FORCE_WAKEUP } else { BPF_RB_NO_WAKEUP }
+}
+
+/// Sends one small record; counts it as lost when the ring buffer is full.
 #[inline(always)]
 pub fn emit<T: 'static>(record: &T) {
-    let flags = if EVENTS.query(0 /* BPF_RB_AVAIL_DATA */) > WAKEUP_HIGH_WATER {
-        BPF_RB_FORCE_WAKEUP
-    } else {
-        BPF_RB_NO_WAKEUP
-    };
-    if EVENTS.output::<T>(record, u64::from(flags)).is_err() {
+    if EVENTS.output::<T>(record, u64::from(wakeup_flags())).is_err() {
         count_lost();
     }
 }

@@ -2,7 +2,10 @@
 //! gives a record or a [`DecodeError`], never a panic.
 use std::mem::size_of;
 
-use tracer_common::record::{CounterTotal, EpollRecord, Header, PathTotals, RecordKind, SyscallTotals, ThreadRecord};
+use tracer_common::record::{
+    CounterTotal, EpollRecord, Header, PathTotals, RecordKind, SoftirqTotals, SwitchTotals, SyscallTotals,
+    ThreadRecord, WakeEdgeTotals,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Record {
@@ -15,6 +18,9 @@ pub enum Record {
     Syscall(SyscallTotals),
     Path(PathTotals),
     Counter(CounterTotal),
+    WakeEdge(WakeEdgeTotals),
+    Switches(SwitchTotals),
+    Softirq(SoftirqTotals),
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -38,6 +44,9 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
         Some(RecordKind::SyscallTotals) => Record::Syscall(read_exact(bytes, kind)?),
         Some(RecordKind::PathTotals) => Record::Path(read_exact(bytes, kind)?),
         Some(RecordKind::CounterTotal) => Record::Counter(read_exact(bytes, kind)?),
+        Some(RecordKind::WakeEdgeTotals) => Record::WakeEdge(read_exact(bytes, kind)?),
+        Some(RecordKind::SwitchTotals) => Record::Switches(read_exact(bytes, kind)?),
+        Some(RecordKind::SoftirqTotals) => Record::Softirq(read_exact(bytes, kind)?),
         None => return Err(DecodeError::Unsupported(kind)),
     })
 }
@@ -106,6 +115,17 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(decode(encode(&c)), Ok(Record::Counter(c)));
+        let w = WakeEdgeTotals { header: snapshot_header(RecordKind::WakeEdgeTotals), ..Default::default() };
+        assert_eq!(decode(encode(&w)), Ok(Record::WakeEdge(w)));
+        let sw = SwitchTotals { header: snapshot_header(RecordKind::SwitchTotals), nr: 511, ..Default::default() };
+        assert_eq!(decode(encode(&sw)), Ok(Record::Switches(sw)));
+        let si = SoftirqTotals {
+            header: snapshot_header(RecordKind::SoftirqTotals),
+            vector: 3,
+            cpu: 1,
+            ..Default::default()
+        };
+        assert_eq!(decode(encode(&si)), Ok(Record::Softirq(si)));
     }
 
     #[test]

@@ -43,6 +43,10 @@ pub fn resolve(btf: &Btf) -> Result<(Offsets, Vec<String>)> {
         Ok(v) => o.netdev_flags = v[0],
         Err(e) => notes.push(format!("NIC DMA not measured ({e:#})")),
     }
+    match optional(&[("sock", "sk_socket"), ("socket", "file"), ("inode", "i_ino")]) {
+        Ok(v) => (o.sock_socket, o.socket_file, o.inode_ino) = (v[0], v[1], v[2]),
+        Err(e) => notes.push(format!("wakeups are not traced to their socket ({e:#})")),
+    }
     Ok((o, notes))
 }
 
@@ -55,7 +59,17 @@ mod tests {
         let (o, notes) = resolve(&Btf::from_sys_fs().unwrap()).unwrap();
         assert!(notes.is_empty(), "{notes:?}");
         assert_eq!(o.task_pid + 4, o.task_tgid);
-        for v in [o.task_files, o.files_fdt, o.fdt_fd, o.file_inode, o.inode_mode, o.request_data_len, o.netdev_flags] {
+        for v in [
+            o.task_files,
+            o.files_fdt,
+            o.fdt_fd,
+            o.file_inode,
+            o.inode_mode,
+            o.request_data_len,
+            o.netdev_flags,
+            o.sock_socket,
+            o.inode_ino,
+        ] {
             assert_ne!(v, Offsets::ABSENT);
         }
     }

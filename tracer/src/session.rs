@@ -14,8 +14,9 @@ use aya::{
 use tracer_common::{
     names::*,
     record::{
-        COUNTERS, Counter, CounterTotal, Path as CopyPath, PathStat, PathTotals, ProcState, RecordKind, SyscallStat,
-        SyscallTotals, ThreadRecord, ThreadState,
+        COUNTERS, Counter, CounterTotal, Path as CopyPath, PathStat, PathTotals, ProcState, RecordKind,
+        SOFTIRQ_VECTORS, SoftirqStat, SoftirqTotals, SwitchCount, SwitchTotals, SyscallStat, SyscallTotals,
+        ThreadRecord, ThreadState, WakeEdge, WakeEdgeTotals, WakeKey,
     },
     syscalls,
 };
@@ -37,6 +38,20 @@ const PROBES: &[(&str, bool)] = &[
     (PROG_TASK_NEWTASK, true),
     (PROG_SYS_ENTER, true),
     (PROG_SYS_EXIT, true),
+    (PROG_SCHED_WAKING, true),
+    (PROG_SCHED_WAKEUP, true),
+    (PROG_SCHED_WAKEUP_NEW, true),
+    (PROG_SOFTIRQ_ENTRY, true),
+    (PROG_SOFTIRQ_EXIT, true),
+    (PROG_SOFTIRQ_RAISE, false),
+    (PROG_IRQ_ENTRY, false),
+    (PROG_IRQ_EXIT, false),
+    // x86 only: the local APIC timer (hrtimers) and irq_work interrupts.
+    (PROG_TIMER_ENTRY, false),
+    (PROG_TIMER_EXIT, false),
+    (PROG_IRQ_WORK_ENTRY, false),
+    (PROG_IRQ_WORK_EXIT, false),
+    (PROG_SK_DATA_READY, false),
     // The group_dead argument exists since 6.16; without it finished processes simply
     // stay in the target set.
     (PROG_PROCESS_EXIT, false),
@@ -65,6 +80,9 @@ pub struct Session {
     syscalls: PerCpuArray<MapData, SyscallStat>,
     ledger: PerCpuArray<MapData, PathStat>,
     counters: PerCpuArray<MapData, u64>,
+    wake_edges: HashMap<MapData, WakeKey, WakeEdge>,
+    switches: PerCpuArray<MapData, SwitchCount>,
+    softirqs: PerCpuArray<MapData, SoftirqStat>,
     /// What this kernel could not measure.
     pub notes: Vec<String>,
 }
@@ -96,6 +114,9 @@ impl Session {
             syscalls: PerCpuArray::try_from(take(&mut ebpf, MAP_SYSCALLS)?)?,
             ledger: PerCpuArray::try_from(take(&mut ebpf, MAP_LEDGER)?)?,
             counters: PerCpuArray::try_from(take(&mut ebpf, MAP_COUNTERS)?)?,
+            wake_edges: HashMap::try_from(take(&mut ebpf, MAP_WAKE_EDGES)?)?,
+            switches: PerCpuArray::try_from(take(&mut ebpf, MAP_SWITCHES)?)?,
+            softirqs: PerCpuArray::try_from(take(&mut ebpf, MAP_SOFTIRQS)?)?,
             ebpf: None,
             notes: Vec::new(),
         };
@@ -148,6 +169,30 @@ impl Session {
             if stat != PathStat::default() {
                 let header = snapshot_header(RecordKind::PathTotals);
                 out.push(encode(&PathTotals { header, path: path as u32, _pad: 0, stat }).to_vec());
+            }
+        }
+        for (key, edge) in self.wake_edges.iter().filter_map(Result::ok) {
+            let header = snapshot_header(RecordKind::WakeEdgeTotals);
+            out.push(encode(&WakeEdgeTotals { header, key, edge }).to_vec());
+        }
+        for nr in 0..syscalls::SLOTS {
+            let counts = self.switches.get(&nr, 0)?.iter().fold(SwitchCount::default(), |mut a, c| {
+                a.voluntary += c.voluntary;
+                a.involuntary += c.involuntary;
+                a
+            });
+            if counts != SwitchCount::default() {
+                let header = snapshot_header(RecordKind::SwitchTotals);
+                out.push(encode(&SwitchTotals { header, nr, _pad: 0, counts }).to_vec());
+            }
+        }
+        // Softirqs stay per CPU: the report shows where they ran.
+        for vector in 0..SOFTIRQ_VECTORS {
+            for (cpu, &stat) in self.softirqs.get(&vector, 0)?.iter().enumerate() {
+                if stat != SoftirqStat::default() {
+                    let header = snapshot_header(RecordKind::SoftirqTotals);
+                    out.push(encode(&SoftirqTotals { header, vector, cpu: cpu as u32, stat }).to_vec());
+                }
             }
         }
         for index in 0..COUNTERS.min(Counter::ALL.len() as u32) {

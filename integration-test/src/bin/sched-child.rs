@@ -2,13 +2,17 @@
 //!
 //! The main thread sleeps `--sleeps` times (one voluntary switch each); `--spinners` threads
 //! each burn `--spin-ms` of CPU time (with more spinners than cores they preempt each
-//! other: involuntary switches). Then every spinner records getrusage(RUSAGE_THREAD) and
-//! parks; the main thread reads /proc/self/task/*/status while all threads are alive,
-//! releases and joins them, and prints one JSON line: the oracle the tests compare with.
+//! other: involuntary switches). Then every spinner parks; the main thread reads
+//! /proc/self/task/*/status while all threads are alive, then releases and joins them one
+//! by one, each recording getrusage(RUSAGE_THREAD) last thing before it returns, and
+//! prints one JSON line: the oracle the tests compare with.
 //! With `--start-delay-ms` it first sleeps once, so a tracer can attach before the
 //! threads exist.
 use std::{
-    sync::{Arc, Barrier, Condvar, Mutex},
+    sync::{
+        Arc, Barrier,
+        atomic::{AtomicBool, Ordering},
+    },
     thread,
     time::Duration,
 };
@@ -29,22 +33,24 @@ fn main() {
     }
     thread::sleep(Duration::from_millis(start_delay_ms));
     let parked = Arc::new(Barrier::new(spinners as usize + 1));
-    let release = Arc::new((Mutex::new(false), Condvar::new()));
+    // Spinners are released one at a time, each by its own unpark, so no two threads run
+    // their exit paths together (glibc's stack madvise on exit contends on mmap_lock
+    // otherwise, a switch no per-thread oracle can see) and no release wakes the others.
     let handles: Vec<_> = (0..spinners)
         .map(|_| {
-            let (parked, release) = (parked.clone(), release.clone());
-            thread::spawn(move || {
+            let parked = parked.clone();
+            let go = Arc::new(AtomicBool::new(false));
+            let flag = go.clone();
+            let handle = thread::spawn(move || {
                 burn_cpu(Duration::from_millis(spin_ms));
                 parked.wait();
-                let (lock, cv) = &*release;
-                let mut go = lock.lock().unwrap();
-                while !*go {
-                    go = cv.wait(go).unwrap();
+                while !flag.load(Ordering::Acquire) {
+                    thread::park();
                 }
-                drop(go);
                 let (v, i) = rusage(libc::RUSAGE_THREAD);
                 (gettid(), v, i)
-            })
+            });
+            (handle, go)
         })
         .collect();
     for _ in 0..sleeps {
@@ -54,9 +60,14 @@ fn main() {
     // Give every spinner time to block on the condvar before reading /proc.
     thread::sleep(Duration::from_millis(50));
     let status = task_status();
-    *release.0.lock().unwrap() = true;
-    release.1.notify_all();
-    let threads: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let threads: Vec<_> = handles
+        .into_iter()
+        .map(|(handle, go)| {
+            go.store(true, Ordering::Release);
+            handle.thread().unpark();
+            handle.join().unwrap()
+        })
+        .collect();
     let (main_v, main_i) = rusage(libc::RUSAGE_THREAD);
     let (self_v, self_i) = rusage(libc::RUSAGE_SELF);
     let threads_json: Vec<String> =

@@ -32,14 +32,8 @@ pub fn enter(t: &mut ThreadState, regs: *const u64, nr: u64) {
     } else {
         timeout as i32
     };
-    t.ep = EpollState {
-        epfd: arg(regs, 0) as i32,
-        maxevents: arg(regs, 2) as i32,
-        timeout_ms,
-        blocks: 0,
-        t_block: 0,
-        t_run: 0,
-    };
+    t.ep =
+        EpollState { epfd: arg(regs, 0) as i32, maxevents: arg(regs, 2) as i32, timeout_ms, ..EpollState::default() };
 }
 
 pub fn exit(t: &ThreadState, tid: u32, ret: i64, now: u64) {
@@ -57,6 +51,8 @@ pub fn exit(t: &ThreadState, tid: u32, ret: i64, now: u64) {
         t_enter: t.sys.t0,
         t_block: t.ep.t_block,
         t_run: t.ep.t_run,
+        t_wake: t.ep.t_wake,
+        waker: t.ep.waker,
     };
     emit(&record);
 }

@@ -1,9 +1,13 @@
 //! One module per subsystem. `syscalls` dispatches every syscall of the target to
-//! `epoll` and `copies`; `sched` counts switches and marks epoll waits that block.
+//! `epoll` and `copies`; `sched` counts switches and on/off-CPU time and marks epoll waits
+//! that block; `wakeups` attributes each wakeup using the per-CPU interrupt context that
+//! `irq` tracks.
 pub mod copies;
 pub mod epoll;
+pub mod irq;
 pub mod sched;
 pub mod syscalls;
+pub mod wakeups;
 
 /// A syscall argument from the `pt_regs` the syscall tracepoints get (x86-64 ABI: rdi,
 /// rsi, rdx, r10, r8, r9). `regs` is a BTF-typed pointer, so the load is a plain one.

@@ -12,14 +12,14 @@ use aya_ebpf::{
     programs::BtfTracePointContext,
 };
 use tracer_common::{
-    record::{CLONE_THREAD, ProcState, RecordKind, ThreadRecord},
+    record::{CLONE_THREAD, NO_SYSCALL, ProcState, RecordKind, ThreadRecord, ThreadState, USER_MODE},
     sched::{SwitchKind, classify_switch},
 };
 
-use super::{epoll, read_u32};
+use super::{epoll, irq, read_u32, wakeups};
 use crate::{
     globals::{launcher_tid, offsets},
-    maps::{TARGETS, THREADS, count_lost, emit, header, is_target, thread_state},
+    maps::{SWITCHES, TARGETS, THREADS, count_lost, header, is_target, reserve, submit, thread_state},
 };
 
 /// sched_switch(bool preempt, struct task_struct *prev, struct task_struct *next,
@@ -32,6 +32,7 @@ pub fn sched_switch(ctx: BtfTracePointContext) -> i32 {
     let pid_tgid = bpf_get_current_pid_tgid();
     let (tid, tgid) = (pid_tgid as u32, (pid_tgid >> 32) as u32);
     let now = unsafe { bpf_ktime_get_ns() };
+    irq::on_switch();
     match classify_switch(preempt & 0xff != 0, prev_state & 0xffff_ffff) {
         SwitchKind::Exit => on_thread_exit(tid),
         kind => {
@@ -44,7 +45,7 @@ pub fn sched_switch(ctx: BtfTracePointContext) -> i32 {
     if let Some(next_tid) = read_u32(next, offsets().task_pid) {
         if let Some(n) = THREADS.get_ptr_mut(&next_tid) {
             // SAFETY: the next thread's map value; it is not running anywhere else.
-            epoll::on_run(unsafe { &mut *n }, now);
+            switch_in(unsafe { &mut *n }, next_tid, now);
         }
     }
     0
@@ -55,25 +56,71 @@ fn switch_out(tid: u32, tgid: u32, kind: SwitchKind, now: u64) {
     let Some(t) = thread_state(tid, tgid) else { return };
     // SAFETY: a map value of this thread; only this thread's switches write it.
     let t = unsafe { &mut *t };
-    if kind == SwitchKind::Voluntary {
+    let voluntary = kind == SwitchKind::Voluntary;
+    if voluntary {
         t.switches.voluntary += 1;
         epoll::on_block(t, now);
     } else {
         t.switches.involuntary += 1;
     }
+    let nr = if t.sys.nr == NO_SYSCALL { USER_MODE } else { t.sys.nr as u32 };
+    if let Some(c) = SWITCHES.get_ptr_mut(nr) {
+        // SAFETY: per-CPU slot.
+        let c = unsafe { &mut *c };
+        if voluntary { c.voluntary += 1 } else { c.involuntary += 1 }
+    }
+    let times = &mut t.times;
+    if times.in_ts != 0 {
+        times.oncpu_ns += now.saturating_sub(times.in_ts);
+    }
+    // A wakeup that came while the thread was still running (it woke before it slept)
+    // will not be followed by a switch-in: it has no wake-to-run latency.
+    if times.waking_ts != 0 && times.waking_ts >= times.in_ts {
+        times.waking_ts = 0;
+    }
+    times.out_ts = now;
+    times.out_runnable = u32::from(!voluntary);
+    times.wake_ts = 0;
     if let Ok(comm) = bpf_get_current_comm() {
         t.comm = comm;
     }
 }
 
+/// Off-CPU and run-queue time end here; a new time slice starts.
+#[inline(always)]
+fn switch_in(t: &mut ThreadState, tid: u32, now: u64) {
+    let times = &mut t.times;
+    times.slices += 1;
+    if times.out_ts != 0 {
+        times.offcpu_ns += now.saturating_sub(times.out_ts);
+    }
+    // Runnable since the preemption, or since the wakeup (a new thread: since its first
+    // wakeup).
+    let runnable_since = if times.out_runnable != 0 && times.out_ts != 0 { times.out_ts } else { times.wake_ts };
+    if runnable_since != 0 {
+        times.runq_ns += now.saturating_sub(runnable_since);
+    }
+    times.in_ts = now;
+    times.wake_ts = 0;
+    wakeups::on_run(t, tid, now);
+    epoll::on_run(t, now);
+}
+
 /// The last switch of a thread: hand over its counters and forget it. Not filtered by
-/// `TARGETS`, which may already have dropped a dying process.
+/// `TARGETS`, which may already have dropped a dying process. The record is written in
+/// place: it is too large for the BPF stack.
 #[inline(always)]
 fn on_thread_exit(tid: u32) {
-    // SAFETY: copied out before the entry is deleted.
-    let Some(state) = (unsafe { THREADS.get(&tid) }).copied() else { return };
-    let record = ThreadRecord { header: header(RecordKind::ThreadExit as u32, tid, state.tgid), state };
-    emit(&record);
+    let Some(state) = THREADS.get_ptr_mut(&tid) else { return };
+    if let Some(mut entry) = reserve::<ThreadRecord>() {
+        let r = entry.as_mut_ptr();
+        // SAFETY: `r` is a reserved ring slot of the right size; `state` a live map value.
+        unsafe {
+            (*r).header = header(RecordKind::ThreadExit as u32, tid, (*state).tgid);
+            core::ptr::copy_nonoverlapping(state, &raw mut (*r).state, 1);
+        }
+        submit(entry);
+    }
     let _ = THREADS.remove(&tid);
 }
 
@@ -84,20 +131,25 @@ fn on_thread_exit(tid: u32) {
 pub fn task_newtask(ctx: BtfTracePointContext) -> i32 {
     let task: u64 = ctx.arg(0);
     let flags: u64 = ctx.arg(1);
-    if flags & CLONE_THREAD != 0 {
-        return 0;
-    }
     let pid_tgid = bpf_get_current_pid_tgid();
+    let parent_tgid = (pid_tgid >> 32) as u32;
+    let by_target = is_target(parent_tgid);
     let launcher = launcher_tid();
-    let by_target = is_target((pid_tgid >> 32) as u32);
-    if !by_target && (launcher == 0 || pid_tgid as u32 != launcher) {
+    let by_launcher = launcher != 0 && pid_tgid as u32 == launcher && flags & CLONE_THREAD == 0;
+    if !by_target && !by_launcher {
         return 0;
     }
-    if let Some(pid) = read_u32(task, offsets().task_pid) {
+    let Some(pid) = read_u32(task, offsets().task_pid) else { return 0 };
+    let tgid = if flags & CLONE_THREAD != 0 {
+        parent_tgid
+    } else {
         if TARGETS.insert(&pid, &ProcState::default(), 0).is_err() {
             count_lost();
         }
-    }
+        pid
+    };
+    // Known from birth, so its first time slice and run-queue wait are counted too.
+    let _ = thread_state(pid, tgid);
     0
 }
 

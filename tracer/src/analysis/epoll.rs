@@ -3,9 +3,13 @@
 //! epoll_ctl operations come from kernel counters.
 use std::collections::BTreeMap;
 
-use tracer_common::record::{Counter, EpollRecord};
+use tracer_common::{
+    record::{Counter, EpollRecord},
+    syscalls::{LATENCY_BUCKETS, log2_bucket},
+};
 
-use crate::report::{Epoll, EpollCtl, EpollFd, EventsBucket};
+use super::wakeups::{latency_buckets, source};
+use crate::report::{Epoll, EpollCtl, EpollFd, EventsBucket, SourceCount};
 
 const EINTR: i64 = 4;
 
@@ -20,6 +24,10 @@ pub struct EpollAnalysis {
     events: BTreeMap<u64, u64>,
     by_fd: BTreeMap<(u32, i32), EpollFd>,
     ctl: EpollCtl,
+    by_source: BTreeMap<String, u64>,
+    harvested_several: u64,
+    wake_to_run_ns: u64,
+    wake_to_run: [u64; LATENCY_BUCKETS],
 }
 
 /// Exact counts below 16 events, then power-of-two buckets.
@@ -58,6 +66,15 @@ impl EpollAnalysis {
         if r.blocks > 0 && r.t_run >= r.t_block {
             self.blocked_ns += r.t_run - r.t_block;
         }
+        if r.blocks > 0 {
+            *self.by_source.entry(source(r.waker.kind, r.waker.id)).or_default() += 1;
+            self.harvested_several += u64::from(r.ret > 1);
+            if r.t_wake != 0 && r.t_run >= r.t_wake {
+                let latency = r.t_run - r.t_wake;
+                self.wake_to_run_ns += latency;
+                self.wake_to_run[log2_bucket(latency)] += 1;
+            }
+        }
     }
 
     pub fn push_counter(&mut self, c: Counter, value: u64) {
@@ -91,17 +108,27 @@ impl EpollAnalysis {
                 .collect(),
             by_epfd: self.by_fd.values().cloned().collect(),
             ctl: self.ctl.clone(),
+            wakeups_by_source: {
+                let mut v: Vec<SourceCount> =
+                    self.by_source.iter().map(|(s, &count)| SourceCount { source: s.clone(), count }).collect();
+                v.sort_by(|a, b| b.count.cmp(&a.count));
+                v
+            },
+            harvested_several: self.harvested_several,
+            wake_to_run_ns: self.wake_to_run_ns,
+            wake_to_run: latency_buckets(&self.wake_to_run),
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use tracer_common::record::Header;
+    use tracer_common::record::{Header, WAKER_SOFTIRQ, WAKER_TIMER, Waker};
 
     use super::*;
 
     fn cycle(tgid: u32, epfd: i32, ret: i64, blocks: u32) -> EpollRecord {
+        let waker = Waker { kind: if ret == 0 { WAKER_TIMER } else { WAKER_SOFTIRQ }, id: 3, ..Waker::default() };
         EpollRecord {
             header: Header { tgid, ts_ns: 1_000, ..Header::default() },
             epfd,
@@ -110,6 +137,8 @@ mod tests {
             t_enter: 100,
             t_block: if blocks > 0 { 200 } else { 0 },
             t_run: if blocks > 0 { 900 } else { 0 },
+            t_wake: if blocks > 0 { 850 } else { 0 },
+            waker: if blocks > 0 { waker } else { Waker::default() },
             ..EpollRecord::default()
         }
     }
@@ -134,5 +163,9 @@ mod tests {
         assert_eq!(e.by_epfd.len(), 2);
         assert_eq!((e.by_epfd[1].epfd, e.by_epfd[1].waits, e.by_epfd[1].events_returned), (5, 2, 40));
         assert_eq!((e.ctl.add, e.ctl.edge_triggered, e.ctl.modify), (9, 8, 0));
+        let sources: Vec<(&str, u64)> = e.wakeups_by_source.iter().map(|s| (s.source.as_str(), s.count)).collect();
+        assert_eq!(sources, [("NET_RX softirq", 3), ("timer", 1)], "blocked waits only");
+        assert_eq!(e.harvested_several, 1, "the wait that returned 40");
+        assert_eq!((e.wake_to_run_ns, e.wake_to_run.len()), (4 * 50, 1));
     }
 }

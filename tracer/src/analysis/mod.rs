@@ -3,7 +3,9 @@
 pub mod copies;
 pub mod epoll;
 pub mod sched;
+pub mod softirq;
 pub mod syscalls;
+pub mod wakeups;
 
 use tracer_common::record::Counter;
 
@@ -31,6 +33,8 @@ pub struct Analysis {
     syscalls: syscalls::SyscallAnalysis,
     epoll: epoll::EpollAnalysis,
     copies: copies::CopyAnalysis,
+    wakeups: wakeups::WakeupAnalysis,
+    softirq: softirq::SoftirqAnalysis,
 }
 
 impl Analysis {
@@ -40,6 +44,9 @@ impl Analysis {
             Record::Epoll(r) => self.epoll.push(r),
             Record::Syscall(r) => self.syscalls.push(r),
             Record::Path(r) => self.copies.push_path(r.path, r.stat),
+            Record::WakeEdge(r) => self.wakeups.push(r),
+            Record::Switches(r) => self.sched.push_switches(r),
+            Record::Softirq(r) => self.softirq.push(r),
             Record::Counter(r) => {
                 if let Some(c) = Counter::from_u32(r.index) {
                     self.epoll.push_counter(c, r.value);
@@ -60,8 +67,10 @@ impl Analysis {
             mode_switches: self.syscalls.mode_switches(),
             syscalls: self.syscalls.rows(),
             sched: self.sched.report(),
+            wakeups: self.wakeups.report(),
             epoll: self.epoll.report(),
             copies: self.copies.report(),
+            softirq: self.softirq.report(),
         }
     }
 }

@@ -3,9 +3,12 @@
 //! exits, or as a snapshot of a thread still alive at the end of the trace.
 use std::collections::BTreeMap;
 
-use tracer_common::record::ThreadRecord;
+use tracer_common::{
+    record::{SwitchTotals, ThreadRecord, USER_MODE},
+    syscalls,
+};
 
-use crate::report::{Sched, ThreadRow};
+use crate::report::{Sched, SwitchRow, ThreadRow};
 
 #[derive(Debug, Default)]
 pub struct SchedAnalysis {
@@ -13,6 +16,7 @@ pub struct SchedAnalysis {
     exited: Vec<ThreadRow>,
     /// Latest snapshot of threads still alive, by TID.
     live: BTreeMap<u32, ThreadRow>,
+    by_syscall: BTreeMap<u32, (u64, u64)>,
 }
 
 impl SchedAnalysis {
@@ -24,6 +28,10 @@ impl SchedAnalysis {
             voluntary: r.state.switches.voluntary,
             involuntary: r.state.switches.involuntary,
             exited,
+            oncpu_ns: r.state.times.oncpu_ns,
+            offcpu_ns: r.state.times.offcpu_ns,
+            runqueue_ns: r.state.times.runq_ns,
+            slices: r.state.times.slices,
         };
         if exited {
             // A thread that exits is no longer live, whatever an earlier snapshot said.
@@ -34,13 +42,32 @@ impl SchedAnalysis {
         }
     }
 
+    pub fn push_switches(&mut self, r: &SwitchTotals) {
+        self.by_syscall.insert(r.nr, (r.counts.voluntary, r.counts.involuntary));
+    }
+
     pub fn report(&self) -> Sched {
         let mut threads: Vec<ThreadRow> = self.exited.iter().chain(self.live.values()).cloned().collect();
         threads.sort_by_key(|t| (t.pid, t.tid, !t.exited));
+        let mut by_syscall: Vec<SwitchRow> = self
+            .by_syscall
+            .iter()
+            .map(|(&nr, &(voluntary, involuntary))| SwitchRow {
+                syscall: if nr == USER_MODE { "user".into() } else { syscalls::name(nr).into_owned() },
+                voluntary,
+                involuntary,
+            })
+            .collect();
+        by_syscall.sort_by_key(|r| std::cmp::Reverse(r.voluntary + r.involuntary));
         Sched {
             voluntary: threads.iter().map(|t| t.voluntary).sum(),
             involuntary: threads.iter().map(|t| t.involuntary).sum(),
+            oncpu_ns: threads.iter().map(|t| t.oncpu_ns).sum(),
+            offcpu_ns: threads.iter().map(|t| t.offcpu_ns).sum(),
+            runqueue_ns: threads.iter().map(|t| t.runqueue_ns).sum(),
+            slices: threads.iter().map(|t| t.slices).sum(),
             threads,
+            by_syscall,
         }
     }
 }
@@ -100,6 +127,32 @@ mod tests {
         a.push(true, &rec(11, 10, "w", 4, 0));
         let s = a.report();
         assert_eq!((s.voluntary, s.threads.len()), (7, 2));
+    }
+
+    #[test]
+    fn times_sum_and_switches_by_syscall_name_the_call() {
+        let mut a = SchedAnalysis::default();
+        let mut r = rec(11, 10, "w", 1, 1);
+        r.state.times.oncpu_ns = 5;
+        r.state.times.runq_ns = 7;
+        r.state.times.slices = 2;
+        a.push(true, &r);
+        a.push(false, &r);
+        a.push_switches(&SwitchTotals {
+            nr: 230,
+            counts: tracer_common::record::SwitchCount { voluntary: 3, involuntary: 0 },
+            ..Default::default()
+        });
+        a.push_switches(&SwitchTotals {
+            nr: USER_MODE,
+            counts: tracer_common::record::SwitchCount { voluntary: 0, involuntary: 9 },
+            ..Default::default()
+        });
+        let s = a.report();
+        assert_eq!((s.oncpu_ns, s.runqueue_ns, s.slices), (10, 14, 4));
+        let rows: Vec<(&str, u64, u64)> =
+            s.by_syscall.iter().map(|r| (r.syscall.as_str(), r.voluntary, r.involuntary)).collect();
+        assert_eq!(rows, [("user", 0, 9), ("clock_nanosleep", 3, 0)]);
     }
 
     #[test]

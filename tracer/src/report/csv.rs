@@ -105,10 +105,16 @@ mod tests {
                 "notes",
                 "syscalls",
                 "sched.threads",
+                "sched.by_syscall",
+                "wakeups.by_source",
+                "wakeups.edges",
                 "epoll.events_hist",
                 "epoll.by_epfd",
+                "epoll.wakeups_by_source",
+                "epoll.wake_to_run",
                 "copies.paths",
-                "copies.notes"
+                "copies.notes",
+                "softirq.vectors"
             ]
         );
         let summary = &t[0].1;

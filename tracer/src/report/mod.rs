@@ -33,8 +33,10 @@ pub struct Report {
     /// "context switches"; scheduler switches are in `sched`).
     pub mode_switches: u64,
     pub sched: Sched,
+    pub wakeups: Wakeups,
     pub epoll: Epoll,
     pub copies: Copies,
+    pub softirq: Softirq,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,7 +77,23 @@ pub struct Sched {
     pub voluntary: u64,
     /// The thread was preempted or yielded: `nonvoluntary_ctxt_switches` in /proc.
     pub involuntary: u64,
+    /// Summed over threads: on a CPU, off it, and runnable but waiting for one
+    /// (/proc/PID/task/TID/schedstat fields 1 and 2), and time slices (field 3).
+    pub oncpu_ns: u64,
+    pub offcpu_ns: u64,
+    pub runqueue_ns: u64,
+    pub slices: u64,
     pub threads: Vec<ThreadRow>,
+    /// Switches by the syscall the thread was in ("user" outside syscalls: preempted
+    /// while running user code).
+    pub by_syscall: Vec<SwitchRow>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SwitchRow {
+    pub syscall: String,
+    pub voluntary: u64,
+    pub involuntary: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,6 +105,82 @@ pub struct ThreadRow {
     pub involuntary: u64,
     /// The thread exited during the trace (its counters are final).
     pub exited: bool,
+    pub oncpu_ns: u64,
+    pub offcpu_ns: u64,
+    pub runqueue_ns: u64,
+    pub slices: u64,
+}
+
+/// Every wakeup of a target thread, by who woke it: a task, a softirq (vector, CPU), a
+/// hardirq, the local timer (hrtimers: sleeps and timeouts) or an irq_work.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Wakeups {
+    /// sched_waking events for target threads.
+    pub count: u64,
+    /// Of those, followed by the wakee running (the rest woke a thread that had not gone
+    /// to sleep yet).
+    pub paired: u64,
+    pub by_source: Vec<SourceCount>,
+    /// Edges waker -> wakee, busiest first.
+    pub edges: Vec<WakeEdgeRow>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceCount {
+    pub source: String,
+    pub count: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WakeEdgeRow {
+    /// "task", "softirq", "hardirq", "timer", "irq_work".
+    pub waker_kind: String,
+    /// The kind, softirqs by vector: "task", "NET_RX softirq", "timer", ...
+    pub source: String,
+    /// Human label: `nginx (4242)`, `NET_RX softirq on CPU 1`, `timer on CPU 0`.
+    pub waker: String,
+    /// Task wakers: TID and PID; interrupts: 0.
+    pub waker_tid: u32,
+    pub waker_pid: u32,
+    /// Interrupt wakers: the CPU they ran on.
+    pub cpu: u32,
+    pub wakee_tid: u32,
+    pub wakee_pid: u32,
+    pub count: u64,
+    pub paired: u64,
+    /// Wake-to-run latency: total over `paired` wakeups, and its log2 histogram.
+    pub latency_ns: u64,
+    pub latency: Vec<LatencyBucket>,
+}
+
+/// Softirqs, system-wide over the traced window (they serve every process), and the part
+/// that woke the target.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Softirq {
+    pub vectors: Vec<SoftirqRow>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SoftirqRow {
+    /// HI, TIMER, NET_TX, NET_RX, BLOCK, IRQ_POLL, TASKLET, SCHED, HRTIMER, RCU.
+    pub name: String,
+    pub count: u64,
+    pub time_ns: u64,
+    /// Raise -> entry wait, summed over `raised` runs.
+    pub raise_wait_ns: u64,
+    pub raised: u64,
+    /// Runs that woke a target thread, their time, and the wakeups they made.
+    pub target_runs: u64,
+    pub target_time_ns: u64,
+    pub target_wakeups: u64,
+    pub per_cpu: Vec<SoftirqCpu>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SoftirqCpu {
+    pub cpu: u32,
+    pub count: u64,
+    pub time_ns: u64,
 }
 
 /// epoll_wait, epoll_pwait and epoll_pwait2 calls of the target.
@@ -108,6 +202,13 @@ pub struct Epoll {
     pub events_hist: Vec<EventsBucket>,
     pub by_epfd: Vec<EpollFd>,
     pub ctl: EpollCtl,
+    /// Blocked waits by who woke them ("none": no wakeup seen, e.g. a signal).
+    pub wakeups_by_source: Vec<SourceCount>,
+    /// Blocked waits woken once that returned more than one event.
+    pub harvested_several: u64,
+    /// Wakeup -> back on a CPU, for blocked waits: total and log2 histogram.
+    pub wake_to_run_ns: u64,
+    pub wake_to_run: Vec<LatencyBucket>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -229,6 +330,10 @@ pub(crate) fn sample() -> Report {
                     voluntary: 300,
                     involuntary: 1,
                     exited: false,
+                    oncpu_ns: 1_000_000,
+                    offcpu_ns: 2_000_000,
+                    runqueue_ns: 50_000,
+                    slices: 301,
                 },
                 ThreadRow {
                     tid: 4243,
@@ -237,8 +342,41 @@ pub(crate) fn sample() -> Report {
                     voluntary: 5,
                     involuntary: 120,
                     exited: true,
+                    oncpu_ns: 900_000_000,
+                    offcpu_ns: 400_000_000,
+                    runqueue_ns: 390_000_000,
+                    slices: 125,
                 },
             ],
+            oncpu_ns: 901_000_000,
+            offcpu_ns: 402_000_000,
+            runqueue_ns: 390_050_000,
+            slices: 426,
+            by_syscall: vec![
+                SwitchRow { syscall: "clock_nanosleep".into(), voluntary: 300, involuntary: 0 },
+                SwitchRow { syscall: "user".into(), voluntary: 0, involuntary: 121 },
+            ],
+        },
+        wakeups: Wakeups {
+            count: 310,
+            paired: 305,
+            by_source: vec![
+                SourceCount { source: "timer".into(), count: 300 },
+                SourceCount { source: "task".into(), count: 10 },
+            ],
+            edges: vec![WakeEdgeRow {
+                waker_kind: "timer".into(),
+                source: "timer".into(),
+                waker: "timer on CPU 1".into(),
+                cpu: 1,
+                wakee_tid: 4242,
+                wakee_pid: 4242,
+                count: 300,
+                paired: 300,
+                latency_ns: 3_000_000,
+                latency: vec![LatencyBucket { from_ns: 8192, count: 300 }],
+                ..WakeEdgeRow::default()
+            }],
         },
         epoll: Epoll {
             waits: 3,
@@ -255,6 +393,13 @@ pub(crate) fn sample() -> Report {
             ],
             by_epfd: vec![EpollFd { pid: 4242, epfd: 5, waits: 3, blocked_waits: 2, events_returned: 4, timeouts: 1 }],
             ctl: EpollCtl { add: 2, modify: 1, delete: 1, edge_triggered: 2, ..EpollCtl::default() },
+            wakeups_by_source: vec![
+                SourceCount { source: "NET_RX softirq".into(), count: 1 },
+                SourceCount { source: "timer".into(), count: 1 },
+            ],
+            harvested_several: 1,
+            wake_to_run_ns: 9000,
+            wake_to_run: vec![LatencyBucket { from_ns: 4096, count: 2 }],
         },
         copies: Copies {
             cpu_copy_bytes: 33_554_432,
@@ -275,6 +420,22 @@ pub(crate) fn sample() -> Report {
             }],
             notes: vec!["no NIC DMA measured".into()],
             ..Copies::default()
+        },
+        softirq: Softirq {
+            vectors: vec![SoftirqRow {
+                name: "NET_RX".into(),
+                count: 100,
+                time_ns: 2_000_000,
+                raise_wait_ns: 50_000,
+                raised: 100,
+                target_runs: 40,
+                target_time_ns: 900_000,
+                target_wakeups: 40,
+                per_cpu: vec![
+                    SoftirqCpu { cpu: 0, count: 60, time_ns: 1_200_000 },
+                    SoftirqCpu { cpu: 1, count: 40, time_ns: 800_000 },
+                ],
+            }],
         },
     }
 }
@@ -319,6 +480,13 @@ mod tests {
             "/copies/paths/0/mode_switches",
             "/copies/paths/0/cpu_copies",
             "/copies/paths/0/dma_copies",
+            "/sched/offcpu_ns",
+            "/sched/runqueue_ns",
+            "/epoll/wakeups_by_source/0/source",
+            "/epoll/wakeups_by_source/0/count",
+            "/softirq/vectors/0/name",
+            "/softirq/vectors/0/count",
+            "/softirq/vectors/0/time_ns",
         ] {
             assert!(v.pointer(ptr).is_some(), "missing {ptr}");
         }

@@ -46,8 +46,10 @@ pub fn render(r: &Report) -> String {
     }
     syscalls(&mut s, r);
     sched(&mut s, r);
+    wakeups(&mut s, r);
     epoll(&mut s, r);
     copies(&mut s, r);
+    softirq(&mut s, r);
     s
 }
 
@@ -77,19 +79,94 @@ fn syscalls(s: &mut String, r: &Report) {
 }
 
 fn sched(s: &mut String, r: &Report) {
-    let _ = writeln!(s, "\nContext switches: {} voluntary, {} involuntary", r.sched.voluntary, r.sched.involuntary);
-    let mut g = Grid::new(&["pid", "tid", "comm", "voluntary", "involuntary"], 3);
-    for t in &r.sched.threads {
+    let c = &r.sched;
+    let _ = writeln!(
+        s,
+        "\nContext switches: {} voluntary, {} involuntary; on CPU {}, off CPU {}, waiting for a CPU {}",
+        c.voluntary,
+        c.involuntary,
+        duration(c.oncpu_ns),
+        duration(c.offcpu_ns),
+        duration(c.runqueue_ns)
+    );
+    let mut g = Grid::new(
+        &["pid", "tid", "comm", "voluntary", "involuntary", "on CPU", "off CPU", "run queue", "slices", "avg slice"],
+        3,
+    );
+    let mut row = |pid: String, tid: String, comm: String, v: u64, i: u64, on: u64, off: u64, rq: u64, slices: u64| {
+        let avg = if slices > 0 { duration(on / slices) } else { "-".into() };
+        g.row(vec![
+            pid,
+            tid,
+            comm,
+            v.to_string(),
+            i.to_string(),
+            duration(on),
+            duration(off),
+            duration(rq),
+            slices.to_string(),
+            avg,
+        ]);
+    };
+    for t in &c.threads {
         let comm = if t.exited { format!("{} (exited)", t.comm) } else { t.comm.clone() };
-        g.row(vec![t.pid.to_string(), t.tid.to_string(), comm, t.voluntary.to_string(), t.involuntary.to_string()]);
+        row(
+            t.pid.to_string(),
+            t.tid.to_string(),
+            comm,
+            t.voluntary,
+            t.involuntary,
+            t.oncpu_ns,
+            t.offcpu_ns,
+            t.runqueue_ns,
+            t.slices,
+        );
     }
-    g.row(vec![
-        "all".into(),
-        String::new(),
-        format!("{} threads", r.sched.threads.len()),
-        r.sched.voluntary.to_string(),
-        r.sched.involuntary.to_string(),
-    ]);
+    let all = format!("{} threads", c.threads.len());
+    row("all".into(), String::new(), all, c.voluntary, c.involuntary, c.oncpu_ns, c.offcpu_ns, c.runqueue_ns, c.slices);
+    let _ = writeln!(s, "{}", g.0);
+    if !c.by_syscall.is_empty() {
+        let parts: Vec<String> =
+            c.by_syscall.iter().take(8).map(|b| format!("{} {}v/{}i", b.syscall, b.voluntary, b.involuntary)).collect();
+        let _ = writeln!(s, "switches by syscall: {}", parts.join(", "));
+    }
+}
+
+fn wakeups(s: &mut String, r: &Report) {
+    let w = &r.wakeups;
+    if w.count == 0 {
+        return;
+    }
+    let sources: Vec<String> = w.by_source.iter().map(|x| format!("{} {}", x.source, x.count)).collect();
+    let _ = writeln!(s, "\nWakeups: {} ({} followed by a run): {}", w.count, w.paired, sources.join(", "));
+    let mut g = Grid::new(&["waker", "wakee", "wakeups", "avg wake-to-run", "p99 <"], 2);
+    for e in w.edges.iter().take(TOP_SYSCALLS) {
+        let avg = if e.paired > 0 { duration(e.latency_ns / e.paired) } else { "-".into() };
+        let p99 = quantile_bound_ns(&e.latency, 0.99).map_or_else(|| "-".into(), duration);
+        g.row(vec![e.waker.clone(), format!("{}/{}", e.wakee_pid, e.wakee_tid), e.count.to_string(), avg, p99]);
+    }
+    let _ = writeln!(s, "{}", g.0);
+}
+
+fn softirq(s: &mut String, r: &Report) {
+    if r.softirq.vectors.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "\nSoftirqs (whole system, traced window):");
+    let mut g = Grid::new(&["vector", "count", "time", "avg raise->run", "per CPU", "woke target", "their time"], 1);
+    for v in &r.softirq.vectors {
+        let wait = if v.raised > 0 { duration(v.raise_wait_ns / v.raised) } else { "-".into() };
+        let cpus: Vec<String> = v.per_cpu.iter().map(|c| format!("{}:{}", c.cpu, c.count)).collect();
+        g.row(vec![
+            v.name.clone(),
+            v.count.to_string(),
+            duration(v.time_ns),
+            wait,
+            cpus.join(" "),
+            v.target_wakeups.to_string(),
+            duration(v.target_time_ns),
+        ]);
+    }
     let _ = writeln!(s, "{}", g.0);
 }
 
@@ -117,6 +194,16 @@ fn epoll(s: &mut String, r: &Report) {
         "epoll_ctl: {} add, {} mod, {} del; flags asked for: EPOLLET {}, EPOLLONESHOT {}, EPOLLEXCLUSIVE {}, EPOLLWAKEUP {}",
         c.add, c.modify, c.delete, c.edge_triggered, c.oneshot, c.exclusive, c.wakeup
     );
+    if !e.wakeups_by_source.is_empty() {
+        let by: Vec<String> = e.wakeups_by_source.iter().map(|x| format!("{} {}", x.source, x.count)).collect();
+        let avg = if e.blocked_waits > 0 { duration(e.wake_to_run_ns / e.blocked_waits.max(1)) } else { "-".into() };
+        let _ = writeln!(
+            s,
+            "blocked waits woken by: {}; {} harvested several events; avg wake-to-run {avg}",
+            by.join(", "),
+            e.harvested_several
+        );
+    }
     if !e.events_hist.is_empty() {
         let hist: Vec<String> = e
             .events_hist
@@ -230,7 +317,13 @@ mod tests {
         let w = line("│ write");
         assert!(w.contains("512") && w.contains("32.0 MiB") && w.contains("16.4 us") && w.contains("131.1 us"), "{w}");
         assert!(text.contains("Context switches: 305 voluntary, 121 involuntary"));
-        assert!(line("4242 ┆ sched-child").contains("┆           1 │"));
+        assert!(line("4242 ┆ sched-child").contains("┆           1 ┆"));
+        assert!(text.contains("on CPU 901.0 ms, off CPU 402.0 ms, waiting for a CPU 390.1 ms"));
+        assert!(text.contains("switches by syscall: clock_nanosleep 300v/0i, user 0v/121i"));
+        assert!(text.contains("Wakeups: 310 (305 followed by a run): timer 300, task 10"));
+        assert!(line("timer on CPU 1").contains("10.0 us"));
+        assert!(text.contains("blocked waits woken by: NET_RX softirq 1, timer 1; 1 harvested several events"));
+        assert!(line("│ NET_RX").contains("0:60 1:40"));
         assert!(line("(exited)").contains("120"));
         assert!(line("2 threads").contains("305"));
         assert!(

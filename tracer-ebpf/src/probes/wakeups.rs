@@ -1,0 +1,145 @@
+//! Who woke whom. `sched_waking` runs in the waker's context, but "current" is the waker
+//! only in task context: inside a softirq or hardirq the wakeup belongs to the interrupt
+//! (NET_RX delivering a packet, the local timer firing an hrtimer), whatever task it
+//! interrupted (kernel-notes.md pitfall 5). Edges waker -> wakee are counted in
+//! `WAKE_EDGES`; the wakee's switch-in adds the wake-to-run latency.
+use aya_ebpf::{
+    bindings::BPF_NOEXIST,
+    helpers::{bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_smp_processor_id, bpf_ktime_get_ns},
+    macros::btf_tracepoint,
+    programs::BtfTracePointContext,
+};
+use tracer_common::{
+    record::{ThreadState, WAKER_SOFTIRQ, WAKER_TASK, WakeEdge, WakeKey, Waker},
+    syscalls::{is_epoll_wait, log2_bucket},
+};
+
+use super::read_u32;
+use crate::{
+    globals::offsets,
+    maps::{THREADS, WAKE_EDGES, count_lost, cpu_state},
+};
+
+/// sched_waking(struct task_struct *p)
+#[btf_tracepoint(function = "sched_waking")]
+pub fn sched_waking(ctx: BtfTracePointContext) -> i32 {
+    let p: u64 = ctx.arg(0);
+    let Some(pid) = read_u32(p, offsets().task_pid) else { return 0 };
+    let Some(w) = THREADS.get_ptr_mut(&pid) else { return 0 };
+    // SAFETY: the wakee's map value; it is not running this code.
+    let w = unsafe { &mut *w };
+    let waker = current_waker();
+    let now = unsafe { bpf_ktime_get_ns() };
+    count_edge(pid, w.tgid, &waker);
+    w.times.waker = waker;
+    w.times.waking_ts = now;
+    if w.ep.blocks > 0 && w.ep.waker.kind == 0 && is_epoll_wait(w.sys.nr) {
+        w.ep.waker = waker;
+        w.ep.t_wake = now;
+    }
+    0
+}
+
+/// sched_wakeup(struct task_struct *p): now runnable (on a run queue).
+#[btf_tracepoint(function = "sched_wakeup")]
+pub fn sched_wakeup(ctx: BtfTracePointContext) -> i32 {
+    runnable(ctx.arg(0));
+    0
+}
+
+/// sched_wakeup_new(struct task_struct *p): a new task is runnable for the first time.
+#[btf_tracepoint(function = "sched_wakeup_new")]
+pub fn sched_wakeup_new(ctx: BtfTracePointContext) -> i32 {
+    runnable(ctx.arg(0));
+    0
+}
+
+#[inline(always)]
+fn runnable(p: u64) {
+    let Some(pid) = read_u32(p, offsets().task_pid) else { return };
+    if let Some(w) = THREADS.get_ptr_mut(&pid) {
+        // SAFETY: the wakee's map value.
+        unsafe { (*w).times.wake_ts = bpf_ktime_get_ns() };
+    }
+}
+
+/// The waker of a wakeup happening now on this CPU.
+#[inline(always)]
+fn current_waker() -> Waker {
+    // SAFETY: plain helpers.
+    let cpu = unsafe { bpf_get_smp_processor_id() };
+    let Some(c) = cpu_state() else { return Waker::default() };
+    let sock_ino = if c.sdr_sk != 0 && c.sdr_seq == c.seq { socket_inode(c.sdr_sk) } else { 0 };
+    if c.hardirq != 0 {
+        Waker { kind: c.hardirq, id: c.hardirq_id, extra: cpu, _pad: 0, sock_ino }
+    } else if c.softirq != tracer_common::record::NO_SOFTIRQ {
+        c.softirq_wakeups += 1;
+        Waker { kind: WAKER_SOFTIRQ, id: c.softirq, extra: cpu, _pad: 0, sock_ino }
+    } else {
+        let pid_tgid = bpf_get_current_pid_tgid();
+        Waker { kind: WAKER_TASK, id: pid_tgid as u32, extra: (pid_tgid >> 32) as u32, _pad: 0, sock_ino }
+    }
+}
+
+/// sk->sk_socket->file->f_inode->i_ino: the number /proc/PID/fd shows as socket:[ino].
+#[inline(always)]
+fn socket_inode(sk: u64) -> u64 {
+    let o = offsets();
+    let read = |base: u64, off: u32| -> u64 {
+        if off == tracer_common::record::Offsets::ABSENT || base == 0 {
+            return 0;
+        }
+        // SAFETY: bpf_probe_read_kernel copes with any address.
+        unsafe { aya_ebpf::helpers::bpf_probe_read_kernel((base + u64::from(off)) as *const u64) }.unwrap_or(0)
+    };
+    let inode = read(read(read(sk, o.sock_socket), o.socket_file), o.file_inode);
+    read(inode, o.inode_ino)
+}
+
+#[inline(always)]
+fn edge_key(wakee: u32, w: &Waker) -> WakeKey {
+    let cpu = if w.kind == WAKER_TASK { 0 } else { w.extra };
+    WakeKey { wakee, kind: w.kind, id: w.id, cpu }
+}
+
+#[inline(always)]
+fn count_edge(wakee: u32, wakee_tgid: u32, w: &Waker) {
+    let key = edge_key(wakee, w);
+    if let Some(e) = WAKE_EDGES.get_ptr_mut(&key) {
+        // SAFETY: a map value; concurrent increments may race, as per-CPU maps cannot key
+        // by edge (a lost increment here is a miscount of one, never a crash).
+        unsafe { (*e).count += 1 };
+        return;
+    }
+    let mut fresh = WakeEdge { count: 1, wakee_tgid, ..WakeEdge::default() };
+    if w.kind == WAKER_TASK {
+        fresh.waker_tgid = w.extra;
+        fresh.waker_comm = bpf_get_current_comm().unwrap_or_default();
+    }
+    if WAKE_EDGES.insert(&key, &fresh, u64::from(BPF_NOEXIST)).is_err() {
+        // Raced with another CPU inserting it (count once more) or the map is full.
+        match WAKE_EDGES.get_ptr_mut(&key) {
+            Some(e) => unsafe { (*e).count += 1 },
+            None => count_lost(),
+        }
+    }
+}
+
+/// The wakee is on a CPU: close its pending wakeup with the wake-to-run latency.
+#[inline(always)]
+pub fn on_run(t: &mut ThreadState, tid: u32, now: u64) {
+    if t.times.waking_ts == 0 {
+        return;
+    }
+    let latency = now.saturating_sub(t.times.waking_ts);
+    if let Some(e) = WAKE_EDGES.get_ptr_mut(&edge_key(tid, &t.times.waker)) {
+        // SAFETY: a map value (see `count_edge`).
+        let e = unsafe { &mut *e };
+        e.paired += 1;
+        e.latency_ns += latency;
+        if let Some(b) = e.latency.get_mut(log2_bucket(latency)) {
+            *b += 1;
+        }
+    }
+    t.times.waking_ts = 0;
+}
