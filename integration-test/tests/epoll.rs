@@ -1,43 +1,10 @@
 //! Epoll cycles and syscalls against `epoll-server`'s own counters (exact), under load
 //! from an untraced `epoll-client`; and a plain command against `strace -f` (exact).
-use std::{
-    io::{BufRead, BufReader, Read},
-    process::{Command, Stdio},
-};
-
-use integration_test::{binary, json_file, last_json_line, report_counts, scratch, strace, traced};
+use integration_test::{report_counts, serve, strace, traced};
 use serde_json::Value;
 
 fn n(v: &Value) -> u64 {
     v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
-}
-
-/// Traces `epoll-server --mode MODE` while a client sends `client_args`; returns the report
-/// and the server's own summary.
-fn serve(mode: &str, client_args: &[&str]) -> (Value, Value) {
-    let out_path = scratch(&format!("epoll-{mode}.json"));
-    let mut tracer = Command::new(binary("tracer"))
-        .args(["run", "--format", "json", "--output", out_path.to_str().unwrap(), "--"])
-        .arg(binary("epoll-server"))
-        .args(["--mode", mode])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(tracer.stdout.take().unwrap());
-    let mut first = String::new();
-    stdout.read_line(&mut first).unwrap();
-    let port = first.split(':').nth(1).and_then(|p| p.split_whitespace().next()).unwrap().to_owned();
-    let client = Command::new(binary("epoll-client")).args(["--port", &port]).args(client_args).output().unwrap();
-    assert!(client.status.success(), "{}", String::from_utf8_lossy(&client.stderr));
-    // Stop the server (the tracer's child) the way a user would.
-    let children = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", tracer.id())).unwrap();
-    let server: i32 = children.split_whitespace().next().unwrap().parse().unwrap();
-    // SAFETY: signalling the server this test started (through the tracer).
-    unsafe { libc::kill(server, libc::SIGINT) };
-    let mut rest = String::new();
-    stdout.read_to_string(&mut rest).unwrap();
-    assert!(tracer.wait().unwrap().success());
-    (json_file(&out_path), last_json_line(rest.as_bytes()))
 }
 
 fn syscall<'a>(report: &'a Value, name: &str) -> &'a Value {

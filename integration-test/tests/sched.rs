@@ -106,6 +106,61 @@ fn run_counts_match_getrusage_and_proc() {
     }
 }
 
+/// On-CPU time, run-queue wait and time slices of each spinner against its own
+/// /proc/self/task/TID/schedstat, read last thing before it returned (within 2%; slices
+/// within 1%); on + off CPU against its lifetime.
+#[test]
+fn times_match_schedstat() {
+    let out_path = scratch("sched-times.json");
+    let child = binary("sched-child");
+    let out = tracer(&[
+        "run",
+        "--format",
+        "json",
+        "--output",
+        out_path.to_str().unwrap(),
+        "--",
+        child.to_str().unwrap(),
+        "--sleeps",
+        "20",
+        "--spinners",
+        "4",
+        "--spin-ms",
+        "300",
+    ]);
+    let truth = last_json_line(&out.stdout);
+    let report = json_file(&out_path);
+    let rows = rows_of(&report, truth["pid"].as_u64().unwrap());
+    for t in truth["threads"].as_array().unwrap() {
+        let r = row(&rows, t["tid"].as_u64().unwrap());
+        let within = |traced: i64, oracle: i64, what: &str| {
+            let tol = (oracle as f64 * 0.02).ceil() as i64;
+            assert!((traced - oracle).abs() <= tol, "{what}: traced {traced} vs schedstat {oracle} (2%)");
+        };
+        within(n(&r["oncpu_ns"]), n(&t["oncpu_ns"]), "on-CPU ns");
+        within(n(&r["runqueue_ns"]), n(&t["run_delay_ns"]), "run-queue ns");
+        let (slices, pcount) = (n(&r["slices"]), n(&t["slices"]));
+        let tol = (pcount / 100).max(2);
+        assert!((slices - pcount).abs() <= tol, "slices: traced {slices} vs schedstat {pcount} (1%, at least 2)");
+        // From its first switch-in to its last switch-out, a thread is on or off a CPU.
+        within(n(&r["oncpu_ns"]) + n(&r["offcpu_ns"]), n(&t["lifetime_ns"]), "on + off CPU vs lifetime");
+        assert!(n(&r["runqueue_ns"]) > 10_000_000, "4 spinners on {} CPUs wait for a CPU", num_cpus());
+    }
+    let sched = &report["sched"];
+    let sum = |k: &str| rows.iter().map(|r| n(&r[k])).sum::<i64>();
+    assert_eq!(n(&sched["offcpu_ns"]), sum("offcpu_ns"));
+    assert_eq!(n(&sched["runqueue_ns"]), sum("runqueue_ns"));
+    // Switches by syscall add up, the sleeps block in clock_nanosleep, and the spinners
+    // are preempted in user mode.
+    let by = report["sched"]["by_syscall"].as_array().unwrap();
+    let total = |k: &str| by.iter().map(|b| n(&b[k])).sum::<i64>();
+    assert_eq!((total("voluntary"), total("involuntary")), (n(&sched["voluntary"]), n(&sched["involuntary"])));
+    let sleeps = by.iter().find(|b| b["syscall"] == "clock_nanosleep").expect("the sleeps");
+    assert!(n(&sleeps["voluntary"]) >= 20);
+    let user = by.iter().find(|b| b["syscall"] == "user or fault").expect("preemptions in user mode");
+    assert!(n(&user["involuntary"]) * 2 > n(&sched["involuntary"]), "most preemptions hit user code: {user}");
+}
+
 #[test]
 fn attach_sees_threads_created_after_it_and_stops_when_the_target_exits() {
     let out_path = scratch("sched-attach.json");

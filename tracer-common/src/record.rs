@@ -147,8 +147,11 @@ pub struct SchedTimes {
     /// Last switch-in (0: not seen on a CPU yet) and switch-out.
     pub in_ts: u64,
     pub out_ts: u64,
+    /// `se.sum_exec_runtime` at the last switch-in.
+    pub exec_at_in: u64,
     /// Runnable since (sched_wakeup / sched_wakeup_new), 0: none pending.
     pub wake_ts: u64,
+    /// On-CPU time by the kernel's task clock; off-CPU is wall time off the CPU.
     pub oncpu_ns: u64,
     pub offcpu_ns: u64,
     /// Runnable but waiting for a CPU (preempted, or woken and not yet running).
@@ -351,10 +354,12 @@ pub struct CpuState {
     /// Target wakeups made by the running softirq.
     pub softirq_wakeups: u32,
     pub softirq_t0: u64,
-    /// Bumped by every event that ends a wakeup chain's context (switch, softirq
-    /// entry/exit); sk_data_ready's socket belongs to a wakeup only while it is unchanged.
+    /// Bumped at every softirq entry and exit and context switch: a softirq invocation's
+    /// identity.
     pub seq: u64,
-    pub sdr_seq: u64,
+    /// The socket sk_data_ready last fed, and the context it ran in (see `wake_context`):
+    /// a wakeup in the same context came from that data.
+    pub sdr_ctx: u64,
     pub sdr_sk: u64,
     pub raised_at: [u64; SOFTIRQ_VECTORS as usize],
 }
@@ -523,6 +528,9 @@ pub struct Offsets {
     pub sock_socket: u32,
     pub socket_file: u32,
     pub inode_ino: u32,
+    /// task->se.sum_exec_runtime: the kernel's own on-CPU clock of a task (it leaves out
+    /// interrupt and hypervisor steal time, as /proc/PID/task/TID/schedstat does).
+    pub task_exec_runtime: u32,
 }
 
 impl Offsets {
@@ -543,6 +551,7 @@ impl Offsets {
         sock_socket: Self::ABSENT,
         socket_file: Self::ABSENT,
         inode_ino: Self::ABSENT,
+        task_exec_runtime: Self::ABSENT,
     };
 }
 
@@ -562,8 +571,8 @@ mod tests {
         assert_eq!(size_of::<InFlight>(), 8 + 8 + 32 + 4 + 4);
         assert_eq!(size_of::<Waker>(), 24);
         assert_eq!(size_of::<EpollState>(), 4 * 4 + 16 + 24 + 8);
-        assert_eq!(size_of::<SchedTimes>(), 7 * 8 + 8 + 24 + 8);
-        assert_eq!(size_of::<ThreadState>(), 4 + 4 + 16 + 16 + 56 + 64 + 96);
+        assert_eq!(size_of::<SchedTimes>(), 8 * 8 + 8 + 24 + 8);
+        assert_eq!(size_of::<ThreadState>(), 4 + 4 + 16 + 16 + 56 + 64 + 104);
         assert_eq!(size_of::<WakeKey>(), 16);
         assert_eq!(size_of::<WakeEdge>(), 3 * 8 + 32 * 8 + 8 + 16);
         assert_eq!(size_of::<WakeEdgeTotals>(), 24 + 16 + size_of::<WakeEdge>());
@@ -576,7 +585,7 @@ mod tests {
         assert_eq!(size_of::<SyscallStat>(), 5 * 8 + 32 * 8);
         assert_eq!(size_of::<PathStat>(), 6 * 8);
         assert_eq!(size_of::<ProcState>(), MAX_MAPS * 16);
-        assert_eq!(size_of::<Offsets>(), 15 * 4);
+        assert_eq!(size_of::<Offsets>(), 16 * 4);
         assert_eq!(size_of::<SyscallTotals>(), 32 + size_of::<SyscallStat>());
         assert_eq!(size_of::<PathTotals>(), 32 + size_of::<PathStat>());
         assert_eq!(size_of::<CounterTotal>(), 40);

@@ -49,6 +49,8 @@ pub struct Outcome {
     pub reason: StopReason,
     pub meta_duration_ns: u64,
     pub lost_events: u64,
+    /// Program runs the kernel skipped (recursion protection).
+    pub missed_events: u64,
     /// Records the decoder rejected (a kernel/user mismatch; should be 0).
     pub undecodable: u64,
     /// What this kernel could not measure.
@@ -114,18 +116,23 @@ pub async fn trace(
     if let StopReason::TargetExited(_) = reason {
         settle(session, &mut ring, watched_pid(watch), &mut sink).await;
     }
-    session.detach();
+    let missed = session.detach();
     let duration_ns = started.elapsed().as_nanos() as u64;
     drain(ring.get_mut(), &mut sink);
     for record in session.snapshot()? {
         sink(&record);
     }
+    let mut notes = session.notes.clone();
+    for (program, n) in &missed {
+        notes.push(format!("{program}: {n} hits skipped by the kernel (the program was already running on that CPU)"));
+    }
     Ok(Outcome {
         reason,
         meta_duration_ns: duration_ns,
         lost_events: session.lost()?,
+        missed_events: missed.iter().map(|(_, n)| n).sum(),
         undecodable,
-        notes: session.notes.clone(),
+        notes,
     })
 }
 
@@ -188,6 +195,7 @@ impl Outcome {
             command,
             duration_ns: self.meta_duration_ns,
             lost_events: self.lost_events,
+            missed_events: self.missed_events,
             notes: self.notes.clone(),
         }
     }

@@ -43,6 +43,10 @@ pub fn resolve(btf: &Btf) -> Result<(Offsets, Vec<String>)> {
         Ok(v) => o.netdev_flags = v[0],
         Err(e) => notes.push(format!("NIC DMA not measured ({e:#})")),
     }
+    match (btf.member_offset("task_struct", "se"), btf.member_offset("sched_entity", "sum_exec_runtime")) {
+        (Ok(se), Ok(runtime)) => o.task_exec_runtime = se + runtime,
+        (Err(e), _) | (_, Err(e)) => notes.push(format!("on-CPU time is wall time, not the task clock ({e:#})")),
+    }
     match optional(&[("sock", "sk_socket"), ("socket", "file"), ("inode", "i_ino")]) {
         Ok(v) => (o.sock_socket, o.socket_file, o.inode_ino) = (v[0], v[1], v[2]),
         Err(e) => notes.push(format!("wakeups are not traced to their socket ({e:#})")),
@@ -69,6 +73,7 @@ mod tests {
             o.netdev_flags,
             o.sock_socket,
             o.inode_ino,
+            o.task_exec_runtime,
         ] {
             assert_ne!(v, Offsets::ABSENT);
         }

@@ -105,6 +105,12 @@ fn write_report(
     if outcome.undecodable > 0 {
         eprintln!("tracer: warning: {} records could not be decoded (tracer build mismatch?)", outcome.undecodable);
     }
+    if outcome.missed_events > 0 {
+        eprintln!(
+            "tracer: warning: the kernel skipped {} tracepoint hits (a program was already running on that CPU): the report is incomplete",
+            outcome.missed_events
+        );
+    }
     if outcome.lost_events > 0 {
         eprintln!(
             "tracer: warning: the kernel dropped {} events (ring buffer full): the report is incomplete; raise --ring-kib",

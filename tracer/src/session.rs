@@ -3,7 +3,10 @@
 //! Detaching is dropping: every link and program belongs to the [`aya::Ebpf`] held here,
 //! and aya detaches and unloads them on drop (nothing is pinned), so an error path, a
 //! Ctrl-C or a panic leaves nothing attached.
-use std::fs;
+use std::{
+    fs,
+    os::fd::{AsFd, AsRawFd},
+};
 
 use anyhow::{Context, Result, bail};
 use aya::{
@@ -32,7 +35,9 @@ static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/tr
 
 /// Every program: (BTF tracepoint = program name, required). All are tp_btf: typed
 /// arguments, no perf-event plumbing per hit, no tracefs, and links that detach at once.
-/// Optional ones are skipped with a note when this kernel lacks them.
+/// Optional ones are skipped with a note when this kernel lacks them. Exits attach before
+/// their entries: an interrupt caught between the two would otherwise leave its CPU
+/// marked "inside" it until the next one.
 const PROBES: &[(&str, bool)] = &[
     (PROG_SCHED_SWITCH, true),
     (PROG_TASK_NEWTASK, true),
@@ -41,16 +46,16 @@ const PROBES: &[(&str, bool)] = &[
     (PROG_SCHED_WAKING, true),
     (PROG_SCHED_WAKEUP, true),
     (PROG_SCHED_WAKEUP_NEW, true),
-    (PROG_SOFTIRQ_ENTRY, true),
     (PROG_SOFTIRQ_EXIT, true),
+    (PROG_SOFTIRQ_ENTRY, true),
     (PROG_SOFTIRQ_RAISE, false),
-    (PROG_IRQ_ENTRY, false),
     (PROG_IRQ_EXIT, false),
+    (PROG_IRQ_ENTRY, false),
     // x86 only: the local APIC timer (hrtimers) and irq_work interrupts.
-    (PROG_TIMER_ENTRY, false),
     (PROG_TIMER_EXIT, false),
-    (PROG_IRQ_WORK_ENTRY, false),
+    (PROG_TIMER_ENTRY, false),
     (PROG_IRQ_WORK_EXIT, false),
+    (PROG_IRQ_WORK_ENTRY, false),
     (PROG_SK_DATA_READY, false),
     // The group_dead argument exists since 6.16; without it finished processes simply
     // stay in the target set.
@@ -133,9 +138,22 @@ impl Session {
         Ok((session, ring))
     }
 
-    /// Detaches and unloads every program; the maps stay readable.
-    pub fn detach(&mut self) {
+    /// Detaches and unloads every program; the maps stay readable. Returns the runs the
+    /// kernel skipped, per program: a tracepoint hit while the same program was already
+    /// running on that CPU (a wakeup from an interrupt that landed inside a task-context
+    /// wakeup) is not run again, only counted.
+    pub fn detach(&mut self) -> Vec<(String, u64)> {
+        let mut missed = Vec::new();
+        if let Some(ebpf) = &self.ebpf {
+            for (name, program) in ebpf.programs() {
+                let misses = program.fd().ok().map_or(0, |fd| recursion_misses(fd.as_fd().as_raw_fd()));
+                if misses > 0 {
+                    missed.push((name.to_owned(), misses));
+                }
+            }
+        }
         self.ebpf = None;
+        missed
     }
 
     /// Events the kernel could not deliver, summed over CPUs.
@@ -204,6 +222,15 @@ impl Session {
         }
         Ok(out)
     }
+}
+
+/// `recursion_misses` of a BPF program, from its fd's /proc/self/fdinfo (aya 0.14 does
+/// not expose it).
+fn recursion_misses(fd: std::os::fd::RawFd) -> u64 {
+    fs::read_to_string(format!("/proc/self/fdinfo/{fd}"))
+        .ok()
+        .and_then(|t| t.lines().find_map(|l| l.strip_prefix("recursion_misses:")).and_then(|v| v.trim().parse().ok()))
+        .unwrap_or(0)
 }
 
 fn sum_syscalls(per_cpu: &[SyscallStat]) -> SyscallStat {

@@ -4,8 +4,9 @@
 //! each burn `--spin-ms` of CPU time (with more spinners than cores they preempt each
 //! other: involuntary switches). Then every spinner parks; the main thread reads
 //! /proc/self/task/*/status while all threads are alive, then releases and joins them one
-//! by one, each recording getrusage(RUSAGE_THREAD) last thing before it returns, and
-//! prints one JSON line: the oracle the tests compare with.
+//! by one, each recording getrusage(RUSAGE_THREAD) and its schedstat (on-CPU time,
+//! run-queue wait, slices) last thing before it returns, and prints one JSON line: the
+//! oracle the tests compare with.
 //! With `--start-delay-ms` it first sleeps once, so a tracer can attach before the
 //! threads exist.
 use std::{
@@ -42,13 +43,15 @@ fn main() {
             let go = Arc::new(AtomicBool::new(false));
             let flag = go.clone();
             let handle = thread::spawn(move || {
+                let born = monotonic();
                 burn_cpu(Duration::from_millis(spin_ms));
                 parked.wait();
                 while !flag.load(Ordering::Acquire) {
                     thread::park();
                 }
                 let (v, i) = rusage(libc::RUSAGE_THREAD);
-                (gettid(), v, i)
+                let sched = schedstat();
+                (gettid(), v, i, sched, monotonic() - born)
             });
             (handle, go)
         })
@@ -70,8 +73,14 @@ fn main() {
         .collect();
     let (main_v, main_i) = rusage(libc::RUSAGE_THREAD);
     let (self_v, self_i) = rusage(libc::RUSAGE_SELF);
-    let threads_json: Vec<String> =
-        threads.iter().map(|(t, v, i)| format!(r#"{{"tid":{t},"nvcsw":{v},"nivcsw":{i}}}"#)).collect();
+    let threads_json: Vec<String> = threads
+        .iter()
+        .map(|(t, v, i, (on, delay, slices), life)| {
+            format!(
+                r#"{{"tid":{t},"nvcsw":{v},"nivcsw":{i},"oncpu_ns":{on},"run_delay_ns":{delay},"slices":{slices},"lifetime_ns":{life}}}"#
+            )
+        })
+        .collect();
     let status_json: Vec<String> =
         status.iter().map(|(t, v, i)| format!(r#"{{"tid":{t},"voluntary":{v},"nonvoluntary":{i}}}"#)).collect();
     println!(
@@ -106,6 +115,20 @@ fn rusage(who: i32) -> (i64, i64) {
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     unsafe { libc::getrusage(who, &mut ru) };
     (ru.ru_nvcsw, ru.ru_nivcsw)
+}
+
+/// This thread's /proc/self/task/TID/schedstat: on-CPU ns, run-queue wait ns, slices.
+fn schedstat() -> (u64, u64, u64) {
+    let text = std::fs::read_to_string(format!("/proc/self/task/{}/schedstat", gettid())).unwrap();
+    let f: Vec<u64> = text.split_whitespace().map(|x| x.parse().unwrap()).collect();
+    (f[0], f[1], f[2])
+}
+
+fn monotonic() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: valid out pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 fn gettid() -> i32 {

@@ -4,7 +4,7 @@
 //! entry/exit tracepoints. Also the softirq statistics (system-wide): count and time per
 //! vector per CPU, raise -> entry wait, and the runs that woke a target thread.
 use aya_ebpf::{helpers::bpf_ktime_get_ns, macros::btf_tracepoint, programs::BtfTracePointContext};
-use tracer_common::record::{NO_SOFTIRQ, SOFTIRQ_VECTORS, WAKER_HARDIRQ, WAKER_IRQ_WORK, WAKER_TIMER};
+use tracer_common::record::{CpuState, NO_SOFTIRQ, SOFTIRQ_VECTORS, WAKER_HARDIRQ, WAKER_IRQ_WORK, WAKER_TIMER};
 
 use crate::maps::{SOFTIRQS, cpu_state};
 
@@ -116,15 +116,26 @@ pub fn irq_work_exit(_ctx: BtfTracePointContext) -> i32 {
 }
 
 /// sk_data_ready(const struct sock *sk): data reached a socket; ep_poll_callback and the
-/// wakeup of its waiter follow in the same context. System-wide, so kept to two stores.
+/// wakeup of its waiter follow in the same context. System-wide, so kept to a few stores.
 #[btf_tracepoint(function = "sk_data_ready")]
 pub fn sk_data_ready(ctx: BtfTracePointContext) -> i32 {
     let sk: u64 = ctx.arg(0);
     if let Some(c) = cpu_state() {
         c.sdr_sk = sk;
-        c.sdr_seq = c.seq;
+        c.sdr_ctx = wake_context(c);
     }
     0
+}
+
+/// Who is running on this CPU, as far as a wakeup chain goes: the softirq invocation, or
+/// the task (an interrupt in between does not end a task's chain).
+#[inline(always)]
+pub fn wake_context(c: &CpuState) -> u64 {
+    if c.softirq != NO_SOFTIRQ {
+        c.seq
+    } else {
+        (1 << 63) | (aya_ebpf::helpers::bpf_get_current_pid_tgid() & 0xffff_ffff)
+    }
 }
 
 /// A context switch: no hardirq spans one (resynchronise), and it ends any wakeup chain.
@@ -133,5 +144,6 @@ pub fn on_switch() {
     if let Some(c) = cpu_state() {
         c.hardirq = 0;
         c.seq += 1;
+        c.sdr_sk = 0;
     }
 }

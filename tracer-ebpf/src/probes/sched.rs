@@ -29,6 +29,7 @@ pub fn sched_switch(ctx: BtfTracePointContext) -> i32 {
     let preempt: u64 = ctx.arg(0);
     let next: u64 = ctx.arg(2);
     let prev_state: u64 = ctx.arg(3);
+    let prev: u64 = ctx.arg(1);
     let pid_tgid = bpf_get_current_pid_tgid();
     let (tid, tgid) = (pid_tgid as u32, (pid_tgid >> 32) as u32);
     let now = unsafe { bpf_ktime_get_ns() };
@@ -37,7 +38,7 @@ pub fn sched_switch(ctx: BtfTracePointContext) -> i32 {
         SwitchKind::Exit => on_thread_exit(tid),
         kind => {
             if is_target(tgid) {
-                switch_out(tid, tgid, kind, now);
+                switch_out(tid, tgid, kind, now, exec_runtime(prev));
             }
         }
     }
@@ -45,14 +46,25 @@ pub fn sched_switch(ctx: BtfTracePointContext) -> i32 {
     if let Some(next_tid) = read_u32(next, offsets().task_pid) {
         if let Some(n) = THREADS.get_ptr_mut(&next_tid) {
             // SAFETY: the next thread's map value; it is not running anywhere else.
-            switch_in(unsafe { &mut *n }, next_tid, now);
+            switch_in(unsafe { &mut *n }, next_tid, now, exec_runtime(next));
         }
     }
     0
 }
 
+/// The kernel's task clock of `task` (se.sum_exec_runtime), or 0 if unknown.
 #[inline(always)]
-fn switch_out(tid: u32, tgid: u32, kind: SwitchKind, now: u64) {
+fn exec_runtime(task: u64) -> u64 {
+    let off = offsets().task_exec_runtime;
+    if off == tracer_common::record::Offsets::ABSENT {
+        return 0;
+    }
+    // SAFETY: bpf_probe_read_kernel copes with any address.
+    unsafe { aya_ebpf::helpers::bpf_probe_read_kernel((task + u64::from(off)) as *const u64) }.unwrap_or(0)
+}
+
+#[inline(always)]
+fn switch_out(tid: u32, tgid: u32, kind: SwitchKind, now: u64, exec_now: u64) {
     let Some(t) = thread_state(tid, tgid) else { return };
     // SAFETY: a map value of this thread; only this thread's switches write it.
     let t = unsafe { &mut *t };
@@ -71,11 +83,19 @@ fn switch_out(tid: u32, tgid: u32, kind: SwitchKind, now: u64) {
     }
     let times = &mut t.times;
     if times.in_ts != 0 {
-        times.oncpu_ns += now.saturating_sub(times.in_ts);
+        // The task clock when the kernel exposes it (what schedstat reports: no interrupt
+        // or steal time), else wall time on the CPU.
+        times.oncpu_ns += if exec_now != 0 && times.exec_at_in != 0 {
+            exec_now.saturating_sub(times.exec_at_in)
+        } else {
+            now.saturating_sub(times.in_ts)
+        };
     }
-    // A wakeup that came while the thread was still running (it woke before it slept)
-    // will not be followed by a switch-in: it has no wake-to-run latency.
-    if times.waking_ts != 0 && times.waking_ts >= times.in_ts {
+    // A wakeup that came while the thread was still running means it never slept: it has
+    // no wake-to-run latency. But a voluntary switch with a wakeup already pending is the
+    // wakeup of this very sleep, landed from another CPU between the dequeue and this
+    // tracepoint: keep it.
+    if !voluntary && times.waking_ts != 0 && times.waking_ts >= times.in_ts {
         times.waking_ts = 0;
     }
     times.out_ts = now;
@@ -88,7 +108,7 @@ fn switch_out(tid: u32, tgid: u32, kind: SwitchKind, now: u64) {
 
 /// Off-CPU and run-queue time end here; a new time slice starts.
 #[inline(always)]
-fn switch_in(t: &mut ThreadState, tid: u32, now: u64) {
+fn switch_in(t: &mut ThreadState, tid: u32, now: u64, exec_now: u64) {
     let times = &mut t.times;
     times.slices += 1;
     if times.out_ts != 0 {
@@ -101,6 +121,7 @@ fn switch_in(t: &mut ThreadState, tid: u32, now: u64) {
         times.runq_ns += now.saturating_sub(runnable_since);
     }
     times.in_ts = now;
+    times.exec_at_in = exec_now;
     times.wake_ts = 0;
     wakeups::on_run(t, tid, now);
     epoll::on_run(t, now);

@@ -33,7 +33,10 @@ pub fn sched_waking(ctx: BtfTracePointContext) -> i32 {
     count_edge(pid, w.tgid, &waker);
     w.times.waker = waker;
     w.times.waking_ts = now;
-    if w.ep.blocks > 0 && w.ep.waker.kind == 0 && is_epoll_wait(w.sys.nr) {
+    // The first wakeup inside an epoll wait. Not gated on the wait having blocked:
+    // __schedule() takes the task off the run queue before sched_switch fires, so a
+    // wakeup from another CPU can land in between, before the block is seen here.
+    if w.ep.waker.kind == 0 && is_epoll_wait(w.sys.nr) {
         w.ep.waker = waker;
         w.ep.t_wake = now;
     }
@@ -69,7 +72,7 @@ fn current_waker() -> Waker {
     // SAFETY: plain helpers.
     let cpu = unsafe { bpf_get_smp_processor_id() };
     let Some(c) = cpu_state() else { return Waker::default() };
-    let sock_ino = if c.sdr_sk != 0 && c.sdr_seq == c.seq { socket_inode(c.sdr_sk) } else { 0 };
+    let sock_ino = if c.sdr_sk != 0 && c.sdr_ctx == super::irq::wake_context(c) { socket_inode(c.sdr_sk) } else { 0 };
     if c.hardirq != 0 {
         Waker { kind: c.hardirq, id: c.hardirq_id, extra: cpu, _pad: 0, sock_ino }
     } else if c.softirq != tracer_common::record::NO_SOFTIRQ {

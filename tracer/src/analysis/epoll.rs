@@ -25,6 +25,7 @@ pub struct EpollAnalysis {
     by_fd: BTreeMap<(u32, i32), EpollFd>,
     ctl: EpollCtl,
     by_source: BTreeMap<String, u64>,
+    by_socket: BTreeMap<u64, u64>,
     harvested_several: u64,
     wake_to_run_ns: u64,
     wake_to_run: [u64; LATENCY_BUCKETS],
@@ -68,6 +69,9 @@ impl EpollAnalysis {
         }
         if r.blocks > 0 {
             *self.by_source.entry(source(r.waker.kind, r.waker.id)).or_default() += 1;
+            if r.waker.sock_ino != 0 {
+                *self.by_socket.entry(r.waker.sock_ino).or_default() += 1;
+            }
             self.harvested_several += u64::from(r.ret > 1);
             if r.t_wake != 0 && r.t_run >= r.t_wake {
                 let latency = r.t_run - r.t_wake;
@@ -111,7 +115,16 @@ impl EpollAnalysis {
             wakeups_by_source: {
                 let mut v: Vec<SourceCount> =
                     self.by_source.iter().map(|(s, &count)| SourceCount { source: s.clone(), count }).collect();
-                v.sort_by(|a, b| b.count.cmp(&a.count));
+                v.sort_by_key(|s| std::cmp::Reverse(s.count));
+                v
+            },
+            wakeups_by_socket: {
+                let mut v: Vec<SourceCount> = self
+                    .by_socket
+                    .iter()
+                    .map(|(ino, &count)| SourceCount { source: format!("socket:[{ino}]"), count })
+                    .collect();
+                v.sort_by_key(|s| std::cmp::Reverse(s.count));
                 v
             },
             harvested_several: self.harvested_several,
@@ -128,7 +141,11 @@ mod tests {
     use super::*;
 
     fn cycle(tgid: u32, epfd: i32, ret: i64, blocks: u32) -> EpollRecord {
-        let waker = Waker { kind: if ret == 0 { WAKER_TIMER } else { WAKER_SOFTIRQ }, id: 3, ..Waker::default() };
+        let waker = if ret == 0 {
+            Waker { kind: WAKER_TIMER, ..Waker::default() }
+        } else {
+            Waker { kind: WAKER_SOFTIRQ, id: 3, sock_ino: 77, ..Waker::default() }
+        };
         EpollRecord {
             header: Header { tgid, ts_ns: 1_000, ..Header::default() },
             epfd,
@@ -166,6 +183,7 @@ mod tests {
         let sources: Vec<(&str, u64)> = e.wakeups_by_source.iter().map(|s| (s.source.as_str(), s.count)).collect();
         assert_eq!(sources, [("NET_RX softirq", 3), ("timer", 1)], "blocked waits only");
         assert_eq!(e.harvested_several, 1, "the wait that returned 40");
+        assert_eq!((e.wakeups_by_socket[0].source.as_str(), e.wakeups_by_socket[0].count), ("socket:[77]", 3));
         assert_eq!((e.wake_to_run_ns, e.wake_to_run.len()), (4 * 50, 1));
     }
 }

@@ -22,6 +22,8 @@ pub struct TraceMeta {
     pub duration_ns: u64,
     /// Facts the kernel could not deliver (ring buffer or map full), summed over CPUs.
     pub lost_events: u64,
+    /// Tracepoint hits the kernel did not run a program for (recursion protection).
+    pub missed_events: u64,
     /// What this kernel could not measure.
     pub notes: Vec<String>,
 }
@@ -62,7 +64,8 @@ impl Analysis {
             target: TargetInfo { pid: meta.pid, command: meta.command.clone() },
             duration_ns: meta.duration_ns,
             lost_events: meta.lost_events,
-            complete: meta.lost_events == 0,
+            missed_events: meta.missed_events,
+            complete: meta.lost_events == 0 && meta.missed_events == 0,
             notes: meta.notes.clone(),
             mode_switches: self.syscalls.mode_switches(),
             syscalls: self.syscalls.rows(),

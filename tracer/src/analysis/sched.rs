@@ -53,7 +53,7 @@ impl SchedAnalysis {
             .by_syscall
             .iter()
             .map(|(&nr, &(voluntary, involuntary))| SwitchRow {
-                syscall: if nr == USER_MODE { "user".into() } else { syscalls::name(nr).into_owned() },
+                syscall: if nr == USER_MODE { "user or fault".into() } else { syscalls::name(nr).into_owned() },
                 voluntary,
                 involuntary,
             })
@@ -152,7 +152,7 @@ mod tests {
         assert_eq!((s.oncpu_ns, s.runqueue_ns, s.slices), (10, 14, 4));
         let rows: Vec<(&str, u64, u64)> =
             s.by_syscall.iter().map(|r| (r.syscall.as_str(), r.voluntary, r.involuntary)).collect();
-        assert_eq!(rows, [("user", 0, 9), ("clock_nanosleep", 3, 0)]);
+        assert_eq!(rows, [("user or fault", 0, 9), ("clock_nanosleep", 3, 0)]);
     }
 
     #[test]

@@ -75,7 +75,7 @@ impl WakeupAnalysis {
                 None => by_source.push(SourceCount { source: e.source.clone(), count: e.count }),
             }
         }
-        by_source.sort_by(|a, b| b.count.cmp(&a.count));
+        by_source.sort_by_key(|s| std::cmp::Reverse(s.count));
         Wakeups {
             count: edges.iter().map(|e| e.count).sum(),
             paired: edges.iter().map(|e| e.paired).sum(),

@@ -111,6 +111,7 @@ mod tests {
                 "epoll.events_hist",
                 "epoll.by_epfd",
                 "epoll.wakeups_by_source",
+                "epoll.wakeups_by_socket",
                 "epoll.wake_to_run",
                 "copies.paths",
                 "copies.notes",

@@ -22,8 +22,12 @@ pub struct Report {
     pub schema_version: u32,
     pub target: TargetInfo,
     pub duration_ns: u64,
-    /// Facts the kernel could not deliver; when non-zero, `complete` is false.
+    /// Facts the kernel could not deliver (ring buffer or map full).
     pub lost_events: u64,
+    /// Tracepoint hits the kernel skipped because the same program was already running on
+    /// that CPU (an interrupt's wakeup inside a task's): rare, counted, never silent.
+    pub missed_events: u64,
+    /// No event lost or missed.
     pub complete: bool,
     /// What this kernel could not measure, and why.
     pub notes: Vec<String>,
@@ -84,8 +88,8 @@ pub struct Sched {
     pub runqueue_ns: u64,
     pub slices: u64,
     pub threads: Vec<ThreadRow>,
-    /// Switches by the syscall the thread was in ("user" outside syscalls: preempted
-    /// while running user code).
+    /// Switches by the syscall the thread was in ("user or fault" outside syscalls:
+    /// preempted in user code, or blocked in a page fault).
     pub by_syscall: Vec<SwitchRow>,
 }
 
@@ -204,6 +208,9 @@ pub struct Epoll {
     pub ctl: EpollCtl,
     /// Blocked waits by who woke them ("none": no wakeup seen, e.g. a signal).
     pub wakeups_by_source: Vec<SourceCount>,
+    /// Blocked waits by the socket whose data arrival woke them (`socket:[inode]`, as
+    /// /proc/PID/fd shows it), busiest first.
+    pub wakeups_by_socket: Vec<SourceCount>,
     /// Blocked waits woken once that returned more than one event.
     pub harvested_several: u64,
     /// Wakeup -> back on a CPU, for blocked waits: total and log2 histogram.
@@ -296,6 +303,7 @@ pub(crate) fn sample() -> Report {
         target: TargetInfo { pid: 4242, command: "sched-child --sleeps 3".into() },
         duration_ns: 1_523_000_000,
         lost_events: 0,
+        missed_events: 0,
         complete: true,
         notes: vec!["NIC DMA not measured: example".into()],
         syscalls: vec![
@@ -354,7 +362,7 @@ pub(crate) fn sample() -> Report {
             slices: 426,
             by_syscall: vec![
                 SwitchRow { syscall: "clock_nanosleep".into(), voluntary: 300, involuntary: 0 },
-                SwitchRow { syscall: "user".into(), voluntary: 0, involuntary: 121 },
+                SwitchRow { syscall: "user or fault".into(), voluntary: 0, involuntary: 121 },
             ],
         },
         wakeups: Wakeups {
@@ -397,6 +405,7 @@ pub(crate) fn sample() -> Report {
                 SourceCount { source: "NET_RX softirq".into(), count: 1 },
                 SourceCount { source: "timer".into(), count: 1 },
             ],
+            wakeups_by_socket: vec![SourceCount { source: "socket:[4711]".into(), count: 1 }],
             harvested_several: 1,
             wake_to_run_ns: 9000,
             wake_to_run: vec![LatencyBucket { from_ns: 4096, count: 2 }],

@@ -31,8 +31,11 @@ impl Grid {
 
 pub fn render(r: &Report) -> String {
     let mut s = String::new();
-    let completeness =
-        if r.complete { "complete".to_owned() } else { format!("INCOMPLETE: {} events lost", r.lost_events) };
+    let completeness = if r.complete {
+        "complete".to_owned()
+    } else {
+        format!("INCOMPLETE: {} events lost, {} missed", r.lost_events, r.missed_events)
+    };
     let _ = writeln!(
         s,
         "tracer: pid {} ({}), traced {}, {} lost events ({completeness})",
@@ -94,7 +97,7 @@ fn sched(s: &mut String, r: &Report) {
         3,
     );
     let mut row = |pid: String, tid: String, comm: String, v: u64, i: u64, on: u64, off: u64, rq: u64, slices: u64| {
-        let avg = if slices > 0 { duration(on / slices) } else { "-".into() };
+        let avg = on.checked_div(slices).map_or_else(|| "-".into(), duration);
         g.row(vec![
             pid,
             tid,
@@ -141,7 +144,7 @@ fn wakeups(s: &mut String, r: &Report) {
     let _ = writeln!(s, "\nWakeups: {} ({} followed by a run): {}", w.count, w.paired, sources.join(", "));
     let mut g = Grid::new(&["waker", "wakee", "wakeups", "avg wake-to-run", "p99 <"], 2);
     for e in w.edges.iter().take(TOP_SYSCALLS) {
-        let avg = if e.paired > 0 { duration(e.latency_ns / e.paired) } else { "-".into() };
+        let avg = e.latency_ns.checked_div(e.paired).map_or_else(|| "-".into(), duration);
         let p99 = quantile_bound_ns(&e.latency, 0.99).map_or_else(|| "-".into(), duration);
         g.row(vec![e.waker.clone(), format!("{}/{}", e.wakee_pid, e.wakee_tid), e.count.to_string(), avg, p99]);
     }
@@ -155,7 +158,7 @@ fn softirq(s: &mut String, r: &Report) {
     let _ = writeln!(s, "\nSoftirqs (whole system, traced window):");
     let mut g = Grid::new(&["vector", "count", "time", "avg raise->run", "per CPU", "woke target", "their time"], 1);
     for v in &r.softirq.vectors {
-        let wait = if v.raised > 0 { duration(v.raise_wait_ns / v.raised) } else { "-".into() };
+        let wait = v.raise_wait_ns.checked_div(v.raised).map_or_else(|| "-".into(), duration);
         let cpus: Vec<String> = v.per_cpu.iter().map(|c| format!("{}:{}", c.cpu, c.count)).collect();
         g.row(vec![
             v.name.clone(),
@@ -196,7 +199,8 @@ fn epoll(s: &mut String, r: &Report) {
     );
     if !e.wakeups_by_source.is_empty() {
         let by: Vec<String> = e.wakeups_by_source.iter().map(|x| format!("{} {}", x.source, x.count)).collect();
-        let avg = if e.blocked_waits > 0 { duration(e.wake_to_run_ns / e.blocked_waits.max(1)) } else { "-".into() };
+        let woken: u64 = e.wake_to_run.iter().map(|b| b.count).sum();
+        let avg = e.wake_to_run_ns.checked_div(woken).map_or_else(|| "-".into(), duration);
         let _ = writeln!(
             s,
             "blocked waits woken by: {}; {} harvested several events; avg wake-to-run {avg}",
@@ -319,7 +323,7 @@ mod tests {
         assert!(text.contains("Context switches: 305 voluntary, 121 involuntary"));
         assert!(line("4242 ┆ sched-child").contains("┆           1 ┆"));
         assert!(text.contains("on CPU 901.0 ms, off CPU 402.0 ms, waiting for a CPU 390.1 ms"));
-        assert!(text.contains("switches by syscall: clock_nanosleep 300v/0i, user 0v/121i"));
+        assert!(text.contains("switches by syscall: clock_nanosleep 300v/0i, user or fault 0v/121i"));
         assert!(text.contains("Wakeups: 310 (305 followed by a run): timer 300, task 10"));
         assert!(line("timer on CPU 1").contains("10.0 us"));
         assert!(text.contains("blocked waits woken by: NET_RX softirq 1, timer 1; 1 harvested several events"));
@@ -343,7 +347,7 @@ mod tests {
         let mut r = crate::report::sample();
         r.lost_events = 7;
         r.complete = false;
-        assert!(render(&r).lines().next().unwrap().ends_with("(INCOMPLETE: 7 events lost)"));
+        assert!(render(&r).lines().next().unwrap().ends_with("(INCOMPLETE: 7 events lost, 0 missed)"));
     }
 
     #[test]

@@ -1,0 +1,153 @@
+//! Who woke whom, against programs whose wakeups have known causes; softirq counts
+//! against /proc/softirqs.
+use integration_test::{binary, last_json_line, serve, traced};
+use serde_json::Value;
+
+fn n(v: &Value) -> u64 {
+    v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
+}
+
+fn source(list: &Value, name: &str) -> u64 {
+    list.as_array().unwrap().iter().find(|s| s["source"] == name).map_or(0, |s| n(&s["count"]))
+}
+
+/// A unix socketpair ping-pong: each thread is woken only by the other (unix sockets
+/// deliver in the writer's context); timeout-only epoll waits are woken by the timer.
+#[test]
+fn unix_ping_pong_is_woken_by_the_peer_and_timeouts_by_the_timer() {
+    let probe = binary("wake-probe");
+    let (report, out) = traced(&[probe.to_str().unwrap(), "200", "50"]);
+    let truth = last_json_line(&out.stdout);
+    let (main, peer) = (n(&truth["main_tid"]), n(&truth["peer_tid"]));
+    let e = &report["epoll"];
+    assert_eq!((n(&e["waits"]), n(&e["events_returned"]), n(&e["timeouts"])), (250, 200, 50));
+    let blocked = n(&e["blocked_waits"]);
+    let by = &e["wakeups_by_source"];
+    // A wakeup from the timer interrupt landing inside a task-context wakeup on the same
+    // CPU is skipped by the kernel (reported as missed). One more unattributed wait in a
+    // few thousand is a known, not yet explained race (see the closing note of issue 5).
+    let missed = n(&report["missed_events"]);
+    assert!(source(by, "none") <= missed + 1, "unattributed waits beyond the missed hits: {by}");
+    assert_eq!(
+        source(by, "timer") + source(by, "none"),
+        50,
+        "every timeout is the timer's: {by} {}",
+        report["wakeups"]
+    );
+    // The disk may complete a page-in of the program (BLOCK softirq) during a wait.
+    let paging = source(by, "BLOCK softirq");
+    assert_eq!(source(by, "task") + paging + 50, blocked, "every other blocked wait was woken by the peer: {by}");
+    assert_eq!(
+        source(&e["wakeups_by_socket"], truth["main_socket"].as_str().unwrap()),
+        blocked - 50 - paging,
+        "data arrived on main's end: {e} {truth}"
+    );
+    for edge in report["wakeups"]["edges"].as_array().unwrap() {
+        match (n(&edge["wakee_tid"]), edge["waker_kind"].as_str().unwrap()) {
+            (w, "task") if w == main => assert_eq!(n(&edge["waker_tid"]), peer, "{edge}"),
+            (w, "timer") if w == main => {} // summed below: one edge per CPU the timer fired on
+            (w, "task") if w == peer => assert_eq!(n(&edge["waker_tid"]), main, "{edge}"),
+            (_, "softirq") if edge["source"] == "BLOCK softirq" => {
+                assert!(n(&report["copies"]["disk_read_bytes"]) > 0, "a disk wakeup needs a disk read: {edge}");
+            }
+            _ => panic!("a wakeup with no cause in this program: {edge}"),
+        }
+    }
+    let timer: u64 = report["wakeups"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["waker_kind"] == "timer")
+        .map(|e| n(&e["count"]))
+        .sum();
+    assert_eq!(timer, source(by, "timer"), "the timer woke main exactly for the timeouts");
+    // The peer is also woken, spuriously, when main reads (unix_write_space wakes every
+    // sleeper on the socket's wait queue), and not at all when the reply beat its sleep.
+    let into_peer: u64 = report["wakeups"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| n(&e["wakee_tid"]) == peer)
+        .map(|e| n(&e["count"]))
+        .sum();
+    assert!(into_peer > 100, "the peer sleeps in most rounds: {into_peer}");
+}
+
+/// TCP over loopback: the client's write raises NET_RX, which delivers to the server's
+/// socket and wakes its epoll wait. Only the stop (an eventfd written by the server's own
+/// main thread) is a task's doing.
+#[test]
+fn tcp_blocked_waits_are_woken_by_net_rx() {
+    let (report, server) = serve("epoll-lt", &["--connections", "8", "--requests", "5000"]);
+    let e = &report["epoll"];
+    let blocked = n(&e["blocked_waits"]);
+    assert!(blocked > 20, "enough blocked waits to judge: {e}");
+    let by = &e["wakeups_by_source"];
+    assert_eq!(source(by, "task"), 1, "the stop eventfd: {by}");
+    assert_eq!(source(by, "NET_RX softirq"), blocked - 1, "{by}");
+    let sockets = e["wakeups_by_socket"].as_array().unwrap();
+    assert_eq!(
+        sockets.len() as u64,
+        n(&server["connections"]) + 1,
+        "each connection and the listening socket: {sockets:?}"
+    );
+    let net_rx = report["softirq"]["vectors"].as_array().unwrap().iter().find(|v| v["name"] == "NET_RX").unwrap();
+    assert_eq!(n(&net_rx["target_wakeups"]), source(&report["wakeups"]["by_source"], "NET_RX softirq"));
+    assert!(n(&net_rx["target_time_ns"]) > 0 && n(&net_rx["target_time_ns"]) <= n(&net_rx["time_ns"]));
+}
+
+/// Per vector and CPU: the tracer's count is at most the /proc/softirqs delta around the
+/// whole tracer run, and within 1% (or 10) of the delta read inside the traced command.
+#[test]
+fn softirq_counts_match_proc_softirqs() {
+    let zerocopy = binary("zerocopy");
+    let script = format!(
+        "cat /proc/softirqs > \"$1\"; {} --mode sendfile --size 32M --repeat 4 > /dev/null; sleep 0.3; cat /proc/softirqs > \"$2\"",
+        zerocopy.display()
+    );
+    let dir = integration_test::scratch("softirqs");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (a, b) = (dir.join("inner-before"), dir.join("inner-after"));
+    let outer_before = read_softirqs(&std::fs::read_to_string("/proc/softirqs").unwrap());
+    let (report, _) = traced(&["sh", "-c", &script, "sh", a.to_str().unwrap(), b.to_str().unwrap()]);
+    let outer_after = read_softirqs(&std::fs::read_to_string("/proc/softirqs").unwrap());
+    let inner = delta(
+        &read_softirqs(&std::fs::read_to_string(&a).unwrap()),
+        &read_softirqs(&std::fs::read_to_string(&b).unwrap()),
+    );
+    let outer = delta(&outer_before, &outer_after);
+    let mut checked = 0;
+    for v in report["softirq"]["vectors"].as_array().unwrap() {
+        for c in v["per_cpu"].as_array().unwrap() {
+            let key = (v["name"].as_str().unwrap().to_owned(), n(&c["cpu"]) as usize);
+            let traced = n(&c["count"]);
+            let (i, o) = (inner.get(&key).copied().unwrap_or(0), outer.get(&key).copied().unwrap_or(0));
+            assert!(traced <= o, "{key:?}: traced {traced} > /proc delta around the tracer {o}");
+            // kernel-notes.md §4 measured the same skew both ways: within 0.5% or 10.
+            let slack = (i / 100).max(10);
+            assert!(traced.abs_diff(i) <= slack, "{key:?}: traced {traced} vs /proc delta inside {i} (±{slack})");
+            checked += 1;
+        }
+    }
+    let net_rx: u64 = inner.iter().filter(|((name, _), _)| name == "NET_RX").map(|(_, &d)| d).sum();
+    assert!(net_rx > 1000, "the transfer made NET_RX work: {net_rx}");
+    assert!(checked >= 4, "{checked}");
+}
+
+type Softirqs = std::collections::BTreeMap<(String, usize), u64>;
+
+fn read_softirqs(text: &str) -> Softirqs {
+    let mut out = Softirqs::new();
+    for line in text.lines().skip(1) {
+        let mut f = line.split_whitespace();
+        let name = f.next().unwrap().trim_end_matches(':').to_owned();
+        for (cpu, v) in f.enumerate() {
+            out.insert((name.clone(), cpu), v.parse().unwrap());
+        }
+    }
+    out
+}
+
+fn delta(before: &Softirqs, after: &Softirqs) -> Softirqs {
+    after.iter().map(|(k, &v)| (k.clone(), v - before.get(k).copied().unwrap_or(0))).collect()
+}
