@@ -85,12 +85,15 @@ fn tcp_blocked_waits_are_woken_by_net_rx() {
     let by = &e["wakeups_by_source"];
     assert_eq!(source(by, "task"), 1, "the stop eventfd: {by}");
     assert_eq!(source(by, "NET_RX softirq"), blocked - 1, "{by}");
+    // The waits NET_RX woke name the socket the data arrived on: each connection, and the
+    // listening socket when a connection came in while the server slept. A wakeup with no
+    // data arrival in its context (write space freed) has no socket: measured ~0.5%.
     let sockets = e["wakeups_by_socket"].as_array().unwrap();
-    assert_eq!(
-        sockets.len() as u64,
-        n(&server["connections"]) + 1,
-        "each connection and the listening socket: {sockets:?}"
-    );
+    let named: u64 = sockets.iter().map(|s| n(&s["count"])).sum();
+    let net_rx = source(by, "NET_RX softirq");
+    assert!(named <= net_rx && named * 100 >= net_rx * 98, "named {named} of {net_rx} NET_RX wakeups: {sockets:?}");
+    let conns = n(&server["connections"]);
+    assert!((conns..=conns + 1).contains(&(sockets.len() as u64)), "{sockets:?}");
     let net_rx = report["softirq"]["vectors"].as_array().unwrap().iter().find(|v| v["name"] == "NET_RX").unwrap();
     assert_eq!(n(&net_rx["target_wakeups"]), source(&report["wakeups"]["by_source"], "NET_RX softirq"));
     assert!(n(&net_rx["target_time_ns"]) > 0 && n(&net_rx["target_time_ns"]) <= n(&net_rx["time_ns"]));

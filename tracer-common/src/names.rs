@@ -20,6 +20,8 @@ pub const MAP_WAKE_EDGES: &str = "WAKE_EDGES";
 pub const MAP_SWITCHES: &str = "SWITCHES";
 /// Per-CPU softirq statistics by vector.
 pub const MAP_SOFTIRQS: &str = "SOFTIRQS";
+/// Page faults by process and mapping.
+pub const MAP_FAULTS: &str = "FAULTS";
 
 // Program names are the BTF tracepoints they attach to.
 pub const PROG_SCHED_SWITCH: &str = "sched_switch";
@@ -44,6 +46,11 @@ pub const PROG_TIMER_EXIT: &str = "local_timer_exit";
 pub const PROG_IRQ_WORK_ENTRY: &str = "irq_work_entry";
 pub const PROG_IRQ_WORK_EXIT: &str = "irq_work_exit";
 pub const PROG_SK_DATA_READY: &str = "sk_data_ready";
+pub const PROG_FAULT_USER: &str = "page_fault_user";
+pub const PROG_FAULT_KERNEL: &str = "page_fault_kernel";
+pub const PROG_FILEMAP_FAULT: &str = "mm_filemap_fault";
+pub const PROG_FILEMAP_MAP_PAGES: &str = "mm_filemap_map_pages";
+pub const PROG_FILEMAP_ADD: &str = "mm_filemap_add_to_page_cache";
 
 /// Globals the loader overrides; see `tracer-ebpf/src/globals.rs` for their meaning.
 pub const GLOBAL_LAUNCHER_TID: &str = "LAUNCHER_TID";

@@ -25,6 +25,10 @@ pub enum RecordKind {
     SwitchTotals = 8,
     /// One softirq vector on one CPU (from `SOFTIRQS`).
     SoftirqTotals = 9,
+    /// Faults of one process in one mapping (from `FAULTS`).
+    FaultTotals = 10,
+    /// A file mapping a target made (sys_exit of mmap), so user space can name it.
+    FileMap = 11,
 }
 
 impl RecordKind {
@@ -39,6 +43,8 @@ impl RecordKind {
             7 => Some(Self::WakeEdgeTotals),
             8 => Some(Self::SwitchTotals),
             9 => Some(Self::SoftirqTotals),
+            10 => Some(Self::FaultTotals),
+            11 => Some(Self::FileMap),
             _ => None,
         }
     }
@@ -140,6 +146,93 @@ pub const WAKER_HARDIRQ: u32 = 3;
 pub const WAKER_TIMER: u32 = 4;
 pub const WAKER_IRQ_WORK: u32 = 5;
 
+/// Where a faulting address lives.
+pub const REGION_ANON: u32 = 0;
+pub const REGION_HEAP: u32 = 1;
+pub const REGION_STACK: u32 = 2;
+pub const REGION_FILE: u32 = 3;
+
+/// The fault a thread is handling: from its exception to the next event of the thread,
+/// when the task's own fault counters say what it was.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PendingFault {
+    /// 1 while a fault is pending.
+    pub active: u32,
+    pub region: u32,
+    /// File faults: the file's device and inode.
+    pub dev: u32,
+    /// The exception's error code (bit 1: write, bit 2: user mode).
+    pub error_code: u32,
+    pub ino: u64,
+    /// The task's min_flt and maj_flt when the fault began.
+    pub min0: u64,
+    pub maj0: u64,
+    /// Pages fault-around mapped, page-cache pages filled and disk bytes read for it.
+    pub around_pages: u64,
+    pub filled_pages: u64,
+    pub disk_bytes: u64,
+}
+
+/// Key of the `FAULTS` map: one process's faults in one kind of region (one file).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FaultKey {
+    pub tgid: u32,
+    pub region: u32,
+    pub dev: u32,
+    pub _pad: u32,
+    pub ino: u64,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FaultStat {
+    pub minor: u64,
+    pub major: u64,
+    /// Exceptions the kernel did not count as a fault (spurious, or retried).
+    pub uncounted: u64,
+    /// Taken in user mode, or by the kernel on a user address (copy_from_user in write).
+    pub user_mode: u64,
+    pub kernel_mode: u64,
+    pub writes: u64,
+    /// Faults that went through fault-around, and the pages it mapped.
+    pub around_faults: u64,
+    pub around_pages: u64,
+    pub filled_pages: u64,
+    pub disk_bytes: u64,
+}
+
+/// [`RecordKind::FaultTotals`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FaultTotals {
+    pub header: Header,
+    pub key: FaultKey,
+    pub stat: FaultStat,
+}
+
+/// [`RecordKind::FileMap`]: the target mapped `len` bytes of file (dev, ino) through fd
+/// `fd` at `addr`. User space names the file (/proc/PID/map_files, /proc/PID/fd) and
+/// keeps the name in the record stream (`path`, NUL-padded).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileMapRecord {
+    pub header: Header,
+    pub addr: u64,
+    pub len: u64,
+    pub ino: u64,
+    pub dev: u32,
+    pub fd: i32,
+    pub path: [u8; 256],
+}
+
+impl Default for FileMapRecord {
+    fn default() -> Self {
+        Self { header: Header::default(), addr: 0, len: 0, ino: 0, dev: 0, fd: 0, path: [0; 256] }
+    }
+}
+
 /// Scheduling time accounting of one thread.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -177,6 +270,7 @@ pub struct ThreadState {
     pub sys: InFlight,
     pub ep: EpollState,
     pub times: SchedTimes,
+    pub fault: PendingFault,
 }
 
 /// A thread's counters: [`RecordKind::ThreadExit`] or [`RecordKind::ThreadSnapshot`].
@@ -531,6 +625,21 @@ pub struct Offsets {
     /// task->se.sum_exec_runtime: the kernel's own on-CPU clock of a task (it leaves out
     /// interrupt and hypervisor steal time, as /proc/PID/task/TID/schedstat does).
     pub task_exec_runtime: u32,
+    /// Page faults: the task's counters, and where its heap and stack are.
+    pub task_min_flt: u32,
+    pub task_maj_flt: u32,
+    pub task_mm: u32,
+    pub mm_start_brk: u32,
+    pub mm_brk: u32,
+    pub mm_mmap_base: u32,
+    /// mapping->host->{i_ino, i_sb->s_dev}: the file a fault is in.
+    pub mapping_host: u32,
+    pub inode_sb: u32,
+    pub sb_dev: u32,
+    /// folio->flags (PG_head bit) and folio->_flags_1 (order): pages a fill added.
+    pub folio_flags_1: u32,
+    pub pg_head: u32,
+    pub _pad: u32,
 }
 
 impl Offsets {
@@ -552,6 +661,18 @@ impl Offsets {
         socket_file: Self::ABSENT,
         inode_ino: Self::ABSENT,
         task_exec_runtime: Self::ABSENT,
+        task_min_flt: Self::ABSENT,
+        task_maj_flt: Self::ABSENT,
+        task_mm: Self::ABSENT,
+        mm_start_brk: Self::ABSENT,
+        mm_brk: Self::ABSENT,
+        mm_mmap_base: Self::ABSENT,
+        mapping_host: Self::ABSENT,
+        inode_sb: Self::ABSENT,
+        sb_dev: Self::ABSENT,
+        folio_flags_1: Self::ABSENT,
+        pg_head: Self::ABSENT,
+        _pad: 0,
     };
 }
 
@@ -572,7 +693,7 @@ mod tests {
         assert_eq!(size_of::<Waker>(), 24);
         assert_eq!(size_of::<EpollState>(), 4 * 4 + 16 + 24 + 8);
         assert_eq!(size_of::<SchedTimes>(), 8 * 8 + 8 + 24 + 8);
-        assert_eq!(size_of::<ThreadState>(), 4 + 4 + 16 + 16 + 56 + 64 + 104);
+        assert_eq!(size_of::<ThreadState>(), 4 + 4 + 16 + 16 + 56 + 64 + 104 + 64);
         assert_eq!(size_of::<WakeKey>(), 16);
         assert_eq!(size_of::<WakeEdge>(), 3 * 8 + 32 * 8 + 8 + 16);
         assert_eq!(size_of::<WakeEdgeTotals>(), 24 + 16 + size_of::<WakeEdge>());
@@ -585,7 +706,12 @@ mod tests {
         assert_eq!(size_of::<SyscallStat>(), 5 * 8 + 32 * 8);
         assert_eq!(size_of::<PathStat>(), 6 * 8);
         assert_eq!(size_of::<ProcState>(), MAX_MAPS * 16);
-        assert_eq!(size_of::<Offsets>(), 16 * 4);
+        assert_eq!(size_of::<Offsets>(), 28 * 4);
+        assert_eq!(size_of::<PendingFault>(), 16 + 8 * 6);
+        assert_eq!(size_of::<FaultKey>(), 24);
+        assert_eq!(size_of::<FaultStat>(), 10 * 8);
+        assert_eq!(size_of::<FaultTotals>(), 24 + 24 + 80);
+        assert_eq!(size_of::<FileMapRecord>(), 24 + 24 + 8 + 256);
         assert_eq!(size_of::<SyscallTotals>(), 32 + size_of::<SyscallStat>());
         assert_eq!(size_of::<PathTotals>(), 32 + size_of::<PathStat>());
         assert_eq!(size_of::<CounterTotal>(), 40);
@@ -614,6 +740,8 @@ mod tests {
             RecordKind::WakeEdgeTotals,
             RecordKind::SwitchTotals,
             RecordKind::SoftirqTotals,
+            RecordKind::FaultTotals,
+            RecordKind::FileMap,
         ] {
             assert_eq!(RecordKind::from_u32(k as u32), Some(k));
         }

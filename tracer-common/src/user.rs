@@ -1,8 +1,9 @@
 //! User-space only: lets aya copy these types in and out of maps.
 use crate::record::{
-    CounterTotal, CpuState, EpollRecord, EpollState, Header, InFlight, MapRange, Offsets, PathStat, PathTotals,
-    ProcState, SchedTimes, SoftirqStat, SoftirqTotals, SwitchCount, SwitchCounts, SwitchTotals, SyscallStat,
-    SyscallTotals, ThreadRecord, ThreadState, WakeEdge, WakeEdgeTotals, WakeKey, Waker,
+    CounterTotal, CpuState, EpollRecord, EpollState, FaultKey, FaultStat, FaultTotals, FileMapRecord, Header, InFlight,
+    MapRange, Offsets, PathStat, PathTotals, PendingFault, ProcState, SchedTimes, SoftirqStat, SoftirqTotals,
+    SwitchCount, SwitchCounts, SwitchTotals, SyscallStat, SyscallTotals, ThreadRecord, ThreadState, WakeEdge,
+    WakeEdgeTotals, WakeKey, Waker,
 };
 
 // SAFETY: all are #[repr(C)], Copy, made of integers, with no implicit padding (checked by
@@ -32,3 +33,8 @@ unsafe impl aya::Pod for SwitchTotals {}
 unsafe impl aya::Pod for SoftirqStat {}
 unsafe impl aya::Pod for SoftirqTotals {}
 unsafe impl aya::Pod for CpuState {}
+unsafe impl aya::Pod for PendingFault {}
+unsafe impl aya::Pod for FaultKey {}
+unsafe impl aya::Pod for FaultStat {}
+unsafe impl aya::Pod for FaultTotals {}
+unsafe impl aya::Pod for FileMapRecord {}

@@ -9,8 +9,8 @@ use aya_ebpf::{
 };
 use tracer_common::{
     record::{
-        COUNTERS as COUNTER_SLOTS, Counter, CpuState, Header, NO_SOFTIRQ, Path, PathStat, ProcState, SOFTIRQ_VECTORS,
-        SoftirqStat, SwitchCount, SyscallStat, ThreadState, WakeEdge, WakeKey,
+        COUNTERS as COUNTER_SLOTS, Counter, CpuState, FaultKey, FaultStat, Header, NO_SOFTIRQ, Path, PathStat,
+        ProcState, SOFTIRQ_VECTORS, SoftirqStat, SwitchCount, SyscallStat, ThreadState, WakeEdge, WakeKey,
     },
     syscalls,
 };
@@ -50,6 +50,9 @@ pub static SWITCHES: PerCpuArray<SwitchCount> = PerCpuArray::with_max_entries(sy
 
 #[map(name = "SOFTIRQS")]
 pub static SOFTIRQS: PerCpuArray<SoftirqStat> = PerCpuArray::with_max_entries(SOFTIRQ_VECTORS, 0);
+
+#[map(name = "FAULTS")]
+pub static FAULTS: HashMap<FaultKey, FaultStat> = HashMap::with_max_entries(16384, 0);
 
 #[map(name = "CPU_STATE")]
 pub static CPU_STATE: PerCpuArray<CpuState> = PerCpuArray::with_max_entries(1, 0);

@@ -10,6 +10,7 @@ use anyhow::{Context, Result, bail};
 const MAGIC: u16 = 0xeb9f;
 const KIND_STRUCT: u32 = 4;
 const KIND_UNION: u32 = 5;
+const KIND_ENUM: u32 = 6;
 
 /// A struct or union: its members as (name offset in the string section, type id, bit
 /// offset).
@@ -23,6 +24,8 @@ pub struct Btf {
     composites: HashMap<u32, Composite>,
     /// Struct name -> type id (the first complete definition).
     by_name: HashMap<String, u32>,
+    /// Enumerator name -> value (enum pageflags' PG_head, ...).
+    enumerators: HashMap<String, i64>,
 }
 
 impl Btf {
@@ -45,7 +48,8 @@ impl Btf {
         let types = data.get(hdr_len + type_off..hdr_len + type_off + type_len).context("truncated BTF types")?;
         let strings =
             data.get(hdr_len + str_off..hdr_len + str_off + str_len).context("truncated BTF strings")?.to_vec();
-        let mut btf = Self { strings, composites: HashMap::new(), by_name: HashMap::new() };
+        let mut btf =
+            Self { strings, composites: HashMap::new(), by_name: HashMap::new(), enumerators: HashMap::new() };
         let word = |o: usize| types.get(o..o + 4).map(|b| u32::from_le_bytes(b.try_into().unwrap()));
         let (mut off, mut id) = (0usize, 1u32);
         while off < types.len() {
@@ -63,6 +67,13 @@ impl Btf {
                 2 | 7..=12 | 16 | 18 => 0, // PTR, FWD, TYPEDEF.., FUNC, FLOAT, TYPE_TAG
                 k => bail!("unknown BTF kind {k}"),
             };
+            if kind == KIND_ENUM {
+                for m in 0..vlen {
+                    let (n, v) = (word(off + 8 * m), word(off + 8 * m + 4));
+                    let name = btf.string(n.context("truncated enum")?).to_owned();
+                    btf.enumerators.entry(name).or_insert(i64::from(v.context("truncated enum")? as i32));
+                }
+            }
             if kind == KIND_STRUCT || kind == KIND_UNION {
                 let mut members = Vec::with_capacity(vlen);
                 for m in 0..vlen {
@@ -96,6 +107,11 @@ impl Btf {
     pub fn member_offset(&self, name: &str, member: &str) -> Result<u32> {
         let id = *self.by_name.get(name).with_context(|| format!("struct {name} is not in the kernel's BTF"))?;
         self.find(id, member, 0).with_context(|| format!("struct {name} has no member {member} in the kernel's BTF"))
+    }
+
+    /// The value of an enumerator (of any enum), e.g. `PG_head`.
+    pub fn enum_value(&self, name: &str) -> Result<i64> {
+        self.enumerators.get(name).copied().with_context(|| format!("enumerator {name} is not in the kernel's BTF"))
     }
 
     fn find(&self, id: u32, member: &str, base_bits: u32) -> Option<u32> {
@@ -176,5 +192,7 @@ mod tests {
             btf.member_offset("task_struct", "tgid").unwrap()
         );
         assert!(btf.member_offset("file", "f_inode").unwrap() > 0);
+        assert_eq!(btf.enum_value("PG_locked").unwrap(), 0);
+        assert!(btf.enum_value("PG_head").unwrap() > 0);
     }
 }

@@ -18,7 +18,8 @@ use tokio::{
 
 use crate::{
     analysis::{Analysis, TraceMeta},
-    decode::decode,
+    decode::{Record, decode},
+    mappings,
     session::Session,
 };
 
@@ -71,6 +72,12 @@ pub async fn trace(
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut undecodable = 0;
     let mut sink = |bytes: &[u8]| match decode(bytes) {
+        // A file mapping arrives unnamed: name it from /proc while the process is there.
+        Ok(Record::FileMap(m)) => {
+            for named in mappings::name(&m) {
+                analysis.push(&Record::FileMap(named));
+            }
+        }
         Ok(r) => analysis.push(&r),
         Err(_) => undecodable += 1,
     };
@@ -119,8 +126,19 @@ pub async fn trace(
     let missed = session.detach();
     let duration_ns = started.elapsed().as_nanos() as u64;
     drain(ring.get_mut(), &mut sink);
+    let mut live = std::collections::BTreeSet::new();
     for record in session.snapshot()? {
+        if let Ok(Record::Thread { exited: false, record: t }) = decode(&record) {
+            live.insert(t.state.tgid);
+        }
         sink(&record);
+    }
+    // Mappings made before the trace (attach) or by execve have no mmap record: name every
+    // file mapping of the processes still alive.
+    for tgid in live {
+        for named in mappings::from_maps(tgid) {
+            sink(crate::decode::encode(&named));
+        }
     }
     let mut notes = session.notes.clone();
     for (program, n) in &missed {

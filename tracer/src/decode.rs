@@ -3,8 +3,8 @@
 use std::mem::size_of;
 
 use tracer_common::record::{
-    CounterTotal, EpollRecord, Header, PathTotals, RecordKind, SoftirqTotals, SwitchTotals, SyscallTotals,
-    ThreadRecord, WakeEdgeTotals,
+    CounterTotal, EpollRecord, FaultTotals, FileMapRecord, Header, PathTotals, RecordKind, SoftirqTotals, SwitchTotals,
+    SyscallTotals, ThreadRecord, WakeEdgeTotals,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,6 +21,8 @@ pub enum Record {
     WakeEdge(WakeEdgeTotals),
     Switches(SwitchTotals),
     Softirq(SoftirqTotals),
+    Faults(FaultTotals),
+    FileMap(FileMapRecord),
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -47,6 +49,8 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
         Some(RecordKind::WakeEdgeTotals) => Record::WakeEdge(read_exact(bytes, kind)?),
         Some(RecordKind::SwitchTotals) => Record::Switches(read_exact(bytes, kind)?),
         Some(RecordKind::SoftirqTotals) => Record::Softirq(read_exact(bytes, kind)?),
+        Some(RecordKind::FaultTotals) => Record::Faults(read_exact(bytes, kind)?),
+        Some(RecordKind::FileMap) => Record::FileMap(read_exact(bytes, kind)?),
         None => return Err(DecodeError::Unsupported(kind)),
     })
 }
@@ -126,6 +130,11 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(decode(encode(&si)), Ok(Record::Softirq(si)));
+        let f = FaultTotals { header: snapshot_header(RecordKind::FaultTotals), ..Default::default() };
+        assert_eq!(decode(encode(&f)), Ok(Record::Faults(f)));
+        let mut m = FileMapRecord { header: snapshot_header(RecordKind::FileMap), ino: 5, ..Default::default() };
+        m.path[..4].copy_from_slice(b"/x/y");
+        assert_eq!(decode(encode(&m)), Ok(Record::FileMap(m)));
     }
 
     #[test]

@@ -47,6 +47,28 @@ pub fn resolve(btf: &Btf) -> Result<(Offsets, Vec<String>)> {
         (Ok(se), Ok(runtime)) => o.task_exec_runtime = se + runtime,
         (Err(e), _) | (_, Err(e)) => notes.push(format!("on-CPU time is wall time, not the task clock ({e:#})")),
     }
+    match optional(&[
+        ("task_struct", "min_flt"),
+        ("task_struct", "maj_flt"),
+        ("task_struct", "mm"),
+        ("mm_struct", "start_brk"),
+        ("mm_struct", "brk"),
+        ("mm_struct", "mmap_base"),
+        ("address_space", "host"),
+        ("inode", "i_sb"),
+        ("super_block", "s_dev"),
+        ("folio", "_flags_1"),
+    ]) {
+        Ok(v) => {
+            (o.task_min_flt, o.task_maj_flt, o.task_mm, o.mm_start_brk, o.mm_brk) = (v[0], v[1], v[2], v[3], v[4]);
+            (o.mm_mmap_base, o.mapping_host, o.inode_sb, o.sb_dev, o.folio_flags_1) = (v[5], v[6], v[7], v[8], v[9]);
+            match btf.enum_value("PG_head") {
+                Ok(bit) => o.pg_head = bit as u32,
+                Err(e) => notes.push(format!("page-cache fills count folios, not pages ({e:#})")),
+            }
+        }
+        Err(e) => notes.push(format!("page faults not measured ({e:#})")),
+    }
     match optional(&[("sock", "sk_socket"), ("socket", "file"), ("inode", "i_ino")]) {
         Ok(v) => (o.sock_socket, o.socket_file, o.inode_ino) = (v[0], v[1], v[2]),
         Err(e) => notes.push(format!("wakeups are not traced to their socket ({e:#})")),
@@ -74,6 +96,11 @@ mod tests {
             o.sock_socket,
             o.inode_ino,
             o.task_exec_runtime,
+            o.task_min_flt,
+            o.mm_mmap_base,
+            o.sb_dev,
+            o.folio_flags_1,
+            o.pg_head,
         ] {
             assert_ne!(v, Offsets::ABSENT);
         }

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod collect;
 pub mod decode;
 pub mod layout;
+pub mod mappings;
 pub mod report;
 pub mod session;
 pub mod target;

@@ -17,9 +17,9 @@ use aya::{
 use tracer_common::{
     names::*,
     record::{
-        COUNTERS, Counter, CounterTotal, Path as CopyPath, PathStat, PathTotals, ProcState, RecordKind,
-        SOFTIRQ_VECTORS, SoftirqStat, SoftirqTotals, SwitchCount, SwitchTotals, SyscallStat, SyscallTotals,
-        ThreadRecord, ThreadState, WakeEdge, WakeEdgeTotals, WakeKey,
+        COUNTERS, Counter, CounterTotal, FaultKey, FaultStat, FaultTotals, Path as CopyPath, PathStat, PathTotals,
+        ProcState, RecordKind, SOFTIRQ_VECTORS, SoftirqStat, SoftirqTotals, SwitchCount, SwitchTotals, SyscallStat,
+        SyscallTotals, ThreadRecord, ThreadState, WakeEdge, WakeEdgeTotals, WakeKey,
     },
     syscalls,
 };
@@ -57,6 +57,11 @@ const PROBES: &[(&str, bool)] = &[
     (PROG_IRQ_WORK_EXIT, false),
     (PROG_IRQ_WORK_ENTRY, false),
     (PROG_SK_DATA_READY, false),
+    (PROG_FAULT_USER, false),
+    (PROG_FAULT_KERNEL, false),
+    (PROG_FILEMAP_FAULT, false),
+    (PROG_FILEMAP_MAP_PAGES, false),
+    (PROG_FILEMAP_ADD, false),
     // The group_dead argument exists since 6.16; without it finished processes simply
     // stay in the target set.
     (PROG_PROCESS_EXIT, false),
@@ -88,6 +93,7 @@ pub struct Session {
     wake_edges: HashMap<MapData, WakeKey, WakeEdge>,
     switches: PerCpuArray<MapData, SwitchCount>,
     softirqs: PerCpuArray<MapData, SoftirqStat>,
+    faults: HashMap<MapData, FaultKey, FaultStat>,
     /// What this kernel could not measure.
     pub notes: Vec<String>,
 }
@@ -122,6 +128,7 @@ impl Session {
             wake_edges: HashMap::try_from(take(&mut ebpf, MAP_WAKE_EDGES)?)?,
             switches: PerCpuArray::try_from(take(&mut ebpf, MAP_SWITCHES)?)?,
             softirqs: PerCpuArray::try_from(take(&mut ebpf, MAP_SOFTIRQS)?)?,
+            faults: HashMap::try_from(take(&mut ebpf, MAP_FAULTS)?)?,
             ebpf: None,
             notes: Vec::new(),
         };
@@ -174,6 +181,12 @@ impl Session {
             let mut header = snapshot_header(RecordKind::ThreadSnapshot);
             (header.tid, header.tgid) = (tid, state.tgid);
             out.push(encode(&ThreadRecord { header, state }).to_vec());
+            if let Some(fault) = last_fault(tid, &state) {
+                out.push(encode(&fault).to_vec());
+            }
+        }
+        for (key, stat) in self.faults.iter().filter_map(Result::ok) {
+            out.push(encode(&FaultTotals { header: snapshot_header(RecordKind::FaultTotals), key, stat }).to_vec());
         }
         for nr in 0..syscalls::SLOTS {
             let stat = sum_syscalls(&self.syscalls.get(&nr, 0)?);
@@ -222,6 +235,40 @@ impl Session {
         }
         Ok(out)
     }
+}
+
+/// A live thread's last fault, still open when the trace ended: its own counters in
+/// /proc/PID/task/TID/stat (fields 10 and 12) say what the kernel made of it, as the
+/// thread's next event would have.
+fn last_fault(tid: u32, t: &ThreadState) -> Option<FaultTotals> {
+    let f = &t.fault;
+    if f.active == 0 {
+        return None;
+    }
+    let stat = fs::read_to_string(format!("/proc/{}/task/{tid}/stat", t.tgid)).ok()?;
+    // Fields after the ")" that ends the command name: state is field 3.
+    let rest: Vec<u64> = stat.rsplit_once(')')?.1.split_whitespace().skip(1).map(|x| x.parse().unwrap_or(0)).collect();
+    let (min, maj) = (*rest.get(6)?, *rest.get(8)?);
+    let mut s = FaultStat::default();
+    if maj > f.maj0 {
+        s.major = 1;
+    } else if min > f.min0 {
+        s.minor = 1;
+    } else {
+        s.uncounted = 1;
+    }
+    if s.uncounted == 0 {
+        if f.error_code & 4 != 0 {
+            s.user_mode = 1
+        } else {
+            s.kernel_mode = 1
+        }
+        s.writes = u64::from(f.error_code & 2 != 0);
+        (s.around_faults, s.around_pages) = (u64::from(f.around_pages > 0), f.around_pages);
+        (s.filled_pages, s.disk_bytes) = (f.filled_pages, f.disk_bytes);
+    }
+    let key = FaultKey { tgid: t.tgid, region: f.region, dev: f.dev, _pad: 0, ino: f.ino };
+    Some(FaultTotals { header: snapshot_header(RecordKind::FaultTotals), key, stat: s })
 }
 
 /// `recursion_misses` of a BPF program, from its fd's /proc/self/fdinfo (aya 0.14 does

@@ -24,8 +24,8 @@ use aya_ebpf::{
 };
 use tracer_common::{
     record::{
-        Counter, MapRange, Offsets, Path, ProcState, SOCK_RECV, SPLICE_IN_PIPE, SPLICE_OUT_PIPE, ThreadState,
-        VMSPLICE_GIFT,
+        Counter, FileMapRecord, MapRange, Offsets, Path, ProcState, RecordKind, SOCK_RECV, SPLICE_IN_PIPE,
+        SPLICE_OUT_PIPE, ThreadState, VMSPLICE_GIFT,
     },
     syscalls::{DataClass, MMAP, MUNMAP, SENDMSG, data_class, out_buffer_is_arg1},
 };
@@ -33,7 +33,7 @@ use tracer_common::{
 use super::{arg, read_u32, syscalls::is_error};
 use crate::{
     globals::offsets,
-    maps::{PIPE_FEEDERS, count, ledger, target_state},
+    maps::{PIPE_FEEDERS, count, header, ledger, reserve, target_state},
 };
 
 const S_IFMT: u16 = 0o170000;
@@ -125,6 +125,9 @@ pub fn exit(t: &mut ThreadState, nr: u64, ret: i64) {
         }
         DataClass::None if nr == MMAP && bytes > 0 => {
             let [len, prot, flags, fd] = t.sys.args;
+            if (fd as i64) >= 0 && flags & MAP_ANONYMOUS == 0 {
+                report_file_map(t, bytes, len, fd);
+            }
             if (fd as i64) >= 0 && flags & (MAP_ANONYMOUS | MAP_DENYWRITE) == 0 && prot & PROT_EXEC == 0 {
                 if let Some(p) = target_state(t.tgid) {
                     track_map(p, bytes, len);
@@ -191,6 +194,16 @@ fn unmap(p: &mut ProcState, start: u64) {
 /// functions can only return what fits in a register.
 #[inline(always)]
 fn pipe_inode(fd: u64) -> Option<(u64, u32)> {
+    let (inode, fmode) = fd_inode(fd)?;
+    let o = offsets();
+    // SAFETY: bpf_probe_read_kernel copes with any address.
+    let mode = unsafe { bpf_probe_read_kernel((inode + o.inode_mode as u64) as *const u16) }.ok()?;
+    (mode & S_IFMT == S_IFIFO).then_some((inode, fmode))
+}
+
+/// (inode address, f_mode) of fd `fd` of the current task.
+#[inline(always)]
+fn fd_inode(fd: u64) -> Option<(u64, u32)> {
     let o: Offsets = offsets();
     if o.task_files == Offsets::ABSENT {
         return None;
@@ -215,9 +228,45 @@ fn pipe_inode(fd: u64) -> Option<(u64, u32)> {
     }
     let inode = read(file + o.file_inode as u64)?;
     // SAFETY: as above.
-    let mode = unsafe { bpf_probe_read_kernel((inode + o.inode_mode as u64) as *const u16) }.ok()?;
     let fmode = unsafe { bpf_probe_read_kernel((file + o.file_mode as u64) as *const u32) }.ok()?;
-    (mode & S_IFMT == S_IFIFO).then_some((inode, fmode))
+    Some((inode, fmode))
+}
+
+/// A file mapping was made: tell user space (at once: it names the file from
+/// /proc/PID/map_files or the fd while they still exist).
+#[inline(always)]
+fn report_file_map(t: &ThreadState, addr: u64, len: u64, fd: u64) {
+    let o = offsets();
+    let (ino, dev) = match fd_inode(fd) {
+        Some((inode, _)) => (
+            read_u64(inode, o.inode_ino).unwrap_or(0),
+            read_u64(inode, o.inode_sb).and_then(|sb| read_u32(sb, o.sb_dev)).unwrap_or(0),
+        ),
+        None => (0, 0),
+    };
+    let Some(mut entry) = reserve::<FileMapRecord>() else { return };
+    let r = entry.as_mut_ptr();
+    // SAFETY: a reserved ring slot of the right size, written field by field (the record
+    // is too large for the stack).
+    unsafe {
+        (*r).header = header(RecordKind::FileMap as u32, aya_ebpf::helpers::bpf_get_current_pid_tgid() as u32, t.tgid);
+        (*r).addr = addr;
+        (*r).len = len;
+        (*r).ino = ino;
+        (*r).dev = dev;
+        (*r).fd = fd as i32;
+        core::ptr::write_bytes(&raw mut (*r).path, 0, 1);
+    }
+    entry.submit(u64::from(aya_ebpf::bindings::BPF_RB_FORCE_WAKEUP));
+}
+
+#[inline(always)]
+fn read_u64(base: u64, off: u32) -> Option<u64> {
+    if off == Offsets::ABSENT || base == 0 {
+        return None;
+    }
+    // SAFETY: bpf_probe_read_kernel copes with any address.
+    unsafe { bpf_probe_read_kernel((base + u64::from(off)) as *const u64) }.ok()
 }
 
 /// skb_copy_datagram_iovec(const struct sk_buff *skb, int len): bytes the kernel copied
@@ -256,7 +305,10 @@ pub fn block_rq_issue(ctx: BtfTracePointContext) -> i32 {
             return 0;
         };
         match flags & REQ_OP_MASK {
-            REQ_OP_READ => count(Counter::DiskReadBytes, u64::from(bytes)),
+            REQ_OP_READ => {
+                count(Counter::DiskReadBytes, u64::from(bytes));
+                super::faults::add_disk_bytes(u64::from(bytes));
+            }
             REQ_OP_WRITE => count(Counter::DiskWriteBytes, u64::from(bytes)),
             _ => {}
         }

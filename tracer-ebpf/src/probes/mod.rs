@@ -4,6 +4,7 @@
 //! `irq` tracks.
 pub mod copies;
 pub mod epoll;
+pub mod faults;
 pub mod irq;
 pub mod sched;
 pub mod syscalls;

@@ -133,6 +133,8 @@ fn switch_in(t: &mut ThreadState, tid: u32, now: u64, exec_now: u64) {
 #[inline(always)]
 fn on_thread_exit(tid: u32) {
     let Some(state) = THREADS.get_ptr_mut(&tid) else { return };
+    // SAFETY: the exiting thread's own map value; it runs this switch itself.
+    super::faults::finish(unsafe { &mut *state });
     if let Some(mut entry) = reserve::<ThreadRecord>() {
         let r = entry.as_mut_ptr();
         // SAFETY: `r` is a reserved ring slot of the right size; `state` a live map value.

@@ -15,7 +15,7 @@ use tracer_common::{
     syscalls::{DataClass, EPOLL_CTL, data_class, is_epoll_wait, log2_bucket},
 };
 
-use super::{copies, epoll};
+use super::{copies, epoll, faults};
 use crate::maps::{THREADS, syscall_stat, target_state, thread_state};
 
 #[btf_tracepoint(function = "sys_enter")]
@@ -26,6 +26,7 @@ pub fn sys_enter(ctx: BtfTracePointContext) -> i32 {
     let Some(t) = thread_state(pid_tgid as u32, tgid) else { return 0 };
     // SAFETY: this thread's own map value.
     let t = unsafe { &mut *t };
+    faults::finish(t);
     let regs: *const u64 = ctx.arg(0);
     let nr: i64 = ctx.arg(1);
     let nr = nr as u64;
@@ -50,6 +51,7 @@ pub fn sys_exit(ctx: BtfTracePointContext) -> i32 {
     let Some(t) = THREADS.get_ptr_mut(&tid) else { return 0 };
     // SAFETY: this thread's own map value.
     let t = unsafe { &mut *t };
+    faults::finish(t);
     let nr = t.sys.nr;
     if nr == NO_SYSCALL {
         return 0; // entered before the trace started

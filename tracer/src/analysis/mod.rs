@@ -2,6 +2,7 @@
 //! tested on synthetic record streams, and a replayed recording gives the live numbers.
 pub mod copies;
 pub mod epoll;
+pub mod faults;
 pub mod sched;
 pub mod softirq;
 pub mod syscalls;
@@ -37,6 +38,7 @@ pub struct Analysis {
     copies: copies::CopyAnalysis,
     wakeups: wakeups::WakeupAnalysis,
     softirq: softirq::SoftirqAnalysis,
+    faults: faults::FaultAnalysis,
 }
 
 impl Analysis {
@@ -49,6 +51,8 @@ impl Analysis {
             Record::WakeEdge(r) => self.wakeups.push(r),
             Record::Switches(r) => self.sched.push_switches(r),
             Record::Softirq(r) => self.softirq.push(r),
+            Record::Faults(r) => self.faults.push(r),
+            Record::FileMap(r) => self.faults.push_name(r),
             Record::Counter(r) => {
                 if let Some(c) = Counter::from_u32(r.index) {
                     self.epoll.push_counter(c, r.value);
@@ -73,6 +77,7 @@ impl Analysis {
             wakeups: self.wakeups.report(),
             epoll: self.epoll.report(),
             copies: self.copies.report(),
+            faults: self.faults.report(),
             softirq: self.softirq.report(),
         }
     }

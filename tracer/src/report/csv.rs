@@ -115,6 +115,8 @@ mod tests {
                 "epoll.wake_to_run",
                 "copies.paths",
                 "copies.notes",
+                "faults.by_mapping",
+                "faults.notes",
                 "softirq.vectors"
             ]
         );

@@ -40,7 +40,44 @@ pub struct Report {
     pub wakeups: Wakeups,
     pub epoll: Epoll,
     pub copies: Copies,
+    pub faults: Faults,
     pub softirq: Softirq,
+}
+
+/// Page faults of the target on user addresses: taken in user mode, or by the kernel
+/// touching user memory (copy_from_user inside a write() from a mapping).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Faults {
+    pub minor: u64,
+    pub major: u64,
+    /// Exceptions the kernel did not count as a fault (spurious, or retried).
+    pub uncounted: u64,
+    pub user_mode: u64,
+    pub kernel_mode: u64,
+    pub writes: u64,
+    /// File faults that went through fault-around, and the pages it mapped for them.
+    pub around_faults: u64,
+    pub around_pages: u64,
+    /// Page-cache pages the faults filled, and the disk bytes read while they waited.
+    pub filled_pages: u64,
+    pub disk_read_bytes: u64,
+    /// File path, [heap], [stack] (the main thread's) or [anon].
+    pub by_mapping: Vec<FaultRow>,
+    pub notes: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultRow {
+    pub mapping: String,
+    pub minor: u64,
+    pub major: u64,
+    pub user_mode: u64,
+    pub kernel_mode: u64,
+    pub writes: u64,
+    pub around_faults: u64,
+    pub around_pages: u64,
+    pub filled_pages: u64,
+    pub disk_bytes: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -430,6 +467,29 @@ pub(crate) fn sample() -> Report {
             notes: vec!["no NIC DMA measured".into()],
             ..Copies::default()
         },
+        faults: Faults {
+            minor: 260,
+            major: 1,
+            user_mode: 5,
+            kernel_mode: 256,
+            around_faults: 255,
+            around_pages: 4080,
+            filled_pages: 4096,
+            disk_read_bytes: 16_777_216,
+            by_mapping: vec![FaultRow {
+                mapping: "/tmp/zerocopy-1.src".into(),
+                minor: 255,
+                major: 1,
+                kernel_mode: 256,
+                around_faults: 255,
+                around_pages: 4080,
+                filled_pages: 4096,
+                disk_bytes: 16_777_216,
+                ..FaultRow::default()
+            }],
+            notes: vec!["fault-around: 255 file faults".into()],
+            ..Faults::default()
+        },
         softirq: Softirq {
             vectors: vec![SoftirqRow {
                 name: "NET_RX".into(),
@@ -493,6 +553,11 @@ mod tests {
             "/sched/runqueue_ns",
             "/epoll/wakeups_by_source/0/source",
             "/epoll/wakeups_by_source/0/count",
+            "/faults/minor",
+            "/faults/major",
+            "/faults/by_mapping/0/mapping",
+            "/faults/by_mapping/0/minor",
+            "/faults/by_mapping/0/major",
             "/softirq/vectors/0/name",
             "/softirq/vectors/0/count",
             "/softirq/vectors/0/time_ns",

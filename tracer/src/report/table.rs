@@ -52,8 +52,45 @@ pub fn render(r: &Report) -> String {
     wakeups(&mut s, r);
     epoll(&mut s, r);
     copies(&mut s, r);
+    faults(&mut s, r);
     softirq(&mut s, r);
     s
+}
+
+fn faults(s: &mut String, r: &Report) {
+    let f = &r.faults;
+    if f.minor + f.major == 0 {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "\nPage faults: {} minor, {} major ({} in user mode, {} by the kernel on user memory, {} writes); {} page-cache pages filled, {} read from disk",
+        f.minor,
+        f.major,
+        f.user_mode,
+        f.kernel_mode,
+        f.writes,
+        f.filled_pages,
+        bytes(f.disk_read_bytes)
+    );
+    let mut g =
+        Grid::new(&["mapping", "minor", "major", "user", "kernel", "fault-around pages", "filled pages", "disk"], 1);
+    for m in f.by_mapping.iter().take(TOP_SYSCALLS) {
+        g.row(vec![
+            m.mapping.clone(),
+            m.minor.to_string(),
+            m.major.to_string(),
+            m.user_mode.to_string(),
+            m.kernel_mode.to_string(),
+            m.around_pages.to_string(),
+            m.filled_pages.to_string(),
+            bytes(m.disk_bytes),
+        ]);
+    }
+    let _ = writeln!(s, "{}", g.0);
+    for n in &f.notes {
+        let _ = writeln!(s, "note: {n}");
+    }
 }
 
 fn syscalls(s: &mut String, r: &Report) {
@@ -328,6 +365,8 @@ mod tests {
         assert!(line("timer on CPU 1").contains("10.0 us"));
         assert!(text.contains("blocked waits woken by: NET_RX softirq 1, timer 1; 1 harvested several events"));
         assert!(line("│ NET_RX").contains("0:60 1:40"));
+        assert!(text.contains("Page faults: 260 minor, 1 major (5 in user mode, 256 by the kernel on user memory"));
+        assert!(line("/tmp/zerocopy-1.src").contains("4080"));
         assert!(line("(exited)").contains("120"));
         assert!(line("2 threads").contains("305"));
         assert!(
