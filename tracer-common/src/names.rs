@@ -52,6 +52,10 @@ pub const PROG_FILEMAP_FAULT: &str = "mm_filemap_fault";
 pub const PROG_FILEMAP_MAP_PAGES: &str = "mm_filemap_map_pages";
 pub const PROG_FILEMAP_ADD: &str = "mm_filemap_add_to_page_cache";
 
+/// One slot: the TID of the tracer thread about to fork the command of `run`; the kernel
+/// adds that thread's next child to the target set and clears the slot (so nothing else
+/// the tracer starts is traced).
+pub const MAP_LAUNCHER: &str = "LAUNCHER";
+
 /// Globals the loader overrides; see `tracer-ebpf/src/globals.rs` for their meaning.
-pub const GLOBAL_LAUNCHER_TID: &str = "LAUNCHER_TID";
 pub const GLOBAL_OFFSETS: &str = "OFFSETS";

@@ -490,12 +490,22 @@ pub struct SyscallStat {
     pub total_ns: u64,
     /// Bytes returned by data-moving calls.
     pub bytes: u64,
+    /// Ready fds (events) returned by readiness calls: epoll_wait, poll, select, ...
+    pub ready: u64,
     pub latency: [u64; crate::syscalls::LATENCY_BUCKETS],
 }
 
 impl Default for SyscallStat {
     fn default() -> Self {
-        Self { count: 0, errors: 0, returned: 0, total_ns: 0, bytes: 0, latency: [0; crate::syscalls::LATENCY_BUCKETS] }
+        Self {
+            count: 0,
+            errors: 0,
+            returned: 0,
+            total_ns: 0,
+            bytes: 0,
+            ready: 0,
+            latency: [0; crate::syscalls::LATENCY_BUCKETS],
+        }
     }
 }
 
@@ -703,7 +713,7 @@ mod tests {
         assert_eq!(size_of::<CpuState>(), 16 + 8 * 4 + 80);
         assert_eq!(size_of::<ThreadRecord>(), 24 + size_of::<ThreadState>());
         assert_eq!(size_of::<EpollRecord>(), 24 + 4 + 4 + 8 + 4 + 4 + 4 + 4 + 32 + 24);
-        assert_eq!(size_of::<SyscallStat>(), 5 * 8 + 32 * 8);
+        assert_eq!(size_of::<SyscallStat>(), 6 * 8 + 32 * 8);
         assert_eq!(size_of::<PathStat>(), 6 * 8);
         assert_eq!(size_of::<ProcState>(), MAX_MAPS * 16);
         assert_eq!(size_of::<Offsets>(), 28 * 4);

@@ -61,6 +61,16 @@ pub const fn data_class(nr: u64) -> DataClass {
     }
 }
 
+pub const POLL: u64 = 7;
+pub const SELECT: u64 = 23;
+pub const PSELECT6: u64 = 270;
+pub const PPOLL: u64 = 271;
+
+/// Calls that wait for readiness and return how many fds (events) are ready.
+pub const fn is_readiness_wait(nr: u64) -> bool {
+    matches!(nr, POLL | SELECT | PSELECT6 | PPOLL) || is_epoll_wait(nr)
+}
+
 pub const fn is_epoll_wait(nr: u64) -> bool {
     matches!(nr, EPOLL_WAIT | EPOLL_PWAIT | EPOLL_PWAIT2)
 }

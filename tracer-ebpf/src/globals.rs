@@ -12,13 +12,7 @@ static LAUNCHER_TID: u32 = 0;
 static OFFSETS: Offsets = Offsets::NONE;
 
 #[inline(always)]
-pub fn launcher_tid() -> u32 {
-    // SAFETY: a plain static; volatile so the compiler does not fold the default value.
-    unsafe { core::ptr::read_volatile(&LAUNCHER_TID) }
-}
-
-#[inline(always)]
 pub fn offsets() -> Offsets {
-    // SAFETY: as above.
+    // SAFETY: a plain static; volatile so the compiler does not fold the default value.
     unsafe { core::ptr::read_volatile(&OFFSETS) }
 }

@@ -5,7 +5,7 @@ use aya_ebpf::{
     bindings::{BPF_NOEXIST, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP},
     helpers::{bpf_get_smp_processor_id, bpf_ktime_get_ns},
     macros::map,
-    maps::{HashMap, LruHashMap, PerCpuArray, RingBuf},
+    maps::{Array, HashMap, LruHashMap, PerCpuArray, RingBuf},
 };
 use tracer_common::{
     record::{
@@ -29,6 +29,10 @@ pub static LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
 
 #[map(name = "TARGETS")]
 pub static TARGETS: HashMap<u32, ProcState> = HashMap::with_max_entries(4096, 0);
+
+/// The TID whose next fork is the command of `run` (see `names::MAP_LAUNCHER`).
+#[map(name = "LAUNCHER")]
+pub static LAUNCHER: Array<u32> = Array::with_max_entries(1, 0);
 
 #[map(name = "THREADS")]
 pub static THREADS: HashMap<u32, ThreadState> = HashMap::with_max_entries(32768, 0);

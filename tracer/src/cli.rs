@@ -29,16 +29,72 @@ pub enum Command {
         duration: Option<Duration>,
         #[command(flatten)]
         output: OutputArgs,
+        #[command(flatten)]
+        trace: TraceArgs,
     },
     /// Launch a command and trace it (and what it forks) from its first instruction to its
     /// exit. Exits with the command's exit status.
     Run {
         #[command(flatten)]
         output: OutputArgs,
+        #[command(flatten)]
+        trace: TraceArgs,
         /// The command and its arguments (put `--` before it if it starts with `-`).
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
         command: Vec<OsString>,
     },
+    /// Trace like `attach` (with --pid) or `run` (with a command) and save the record stream
+    /// to a file instead of printing a report; `tracer report FILE` rebuilds it, no root
+    /// needed.
+    Record {
+        /// The recording to write.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        file: PathBuf,
+        /// Process ID to trace (instead of a command).
+        #[arg(short, long, conflicts_with = "command", required_unless_present = "command")]
+        pid: Option<u32>,
+        /// Stop after this long.
+        #[arg(short, long, value_parser = parse_duration)]
+        duration: Option<Duration>,
+        /// Ring buffer size in KiB (a power of two, at least 4): raise it if events are lost.
+        #[arg(long, default_value_t = 4096, value_parser = parse_ring_kib)]
+        ring_kib: u32,
+        /// The command to launch and trace.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
+        command: Vec<OsString>,
+    },
+    /// Print the report of a recording (`tracer record`, or --record), offline.
+    Report {
+        /// The recording.
+        file: PathBuf,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Run the bundled workloads under the tracer and compare them: the zero-copy paths
+    /// (read+write, mmap+write, sendfile, splice, vmsplice, copy_file_range) and the
+    /// server models (blocking, select, poll, epoll level- and edge-triggered).
+    Demo {
+        #[arg(value_enum, default_value_t = DemoWhich::All)]
+        which: DemoWhich,
+        /// File size for the zero-copy demo.
+        #[arg(long, default_value = "64M", value_parser = size)]
+        size: u64,
+        /// Load duration per server model for the epoll demo.
+        #[arg(long, default_value = "2s", value_parser = parse_duration)]
+        duration: Duration,
+        /// Client connections for the epoll demo.
+        #[arg(long, default_value_t = 32)]
+        connections: u32,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum DemoWhich {
+    Zerocopy,
+    Epoll,
+    All,
 }
 
 #[derive(Debug, Args)]
@@ -46,12 +102,28 @@ pub struct OutputArgs {
     /// Report format.
     #[arg(short, long, value_enum, default_value_t)]
     pub format: Format,
-    /// Write the report to this file instead of standard output.
+    /// Write the report to this file (CSV: a directory gets one file per section) instead
+    /// of standard output.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct TraceArgs {
     /// Ring buffer size in KiB (a power of two, at least 4): raise it if events are lost.
     #[arg(long, default_value_t = 4096, value_parser = parse_ring_kib)]
     pub ring_kib: u32,
+    /// Also save the record stream to this file (replay it with `tracer report FILE`).
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+    /// Print a fresh report every interval while tracing (JSON: one object per line).
+    #[arg(long, value_parser = parse_duration)]
+    pub interval: Option<Duration>,
+}
+
+/// A size flag (4096, 64k, 16M).
+fn size(text: &str) -> Result<u64, String> {
+    units::parse_size(text).map_err(|e| format!("`{text}` {}", e.hint(false)))
 }
 
 /// A duration flag, with the error a user can act on.
@@ -80,7 +152,7 @@ mod tests {
     #[test]
     fn run_takes_the_rest_of_the_line_as_the_command() {
         let cli = Cli::try_parse_from(["tracer", "run", "--format", "json", "ls", "-l", "--format"]).unwrap();
-        let Command::Run { output, command } = cli.command else { panic!() };
+        let Command::Run { output, command, .. } = cli.command else { panic!() };
         assert_eq!(output.format, Format::Json);
         assert_eq!(command, ["ls", "-l", "--format"]);
         let cli = Cli::try_parse_from(["tracer", "run", "--", "-weird"]).unwrap();
@@ -94,5 +166,17 @@ mod tests {
         assert!(Cli::try_parse_from(["tracer", "attach", "--pid", "1", "--format", "xml"]).is_err());
         assert!(Cli::try_parse_from(["tracer", "attach", "--pid", "1", "--ring-kib", "1000"]).is_err());
         assert!(Cli::try_parse_from(["tracer", "run"]).is_err());
+        assert!(Cli::try_parse_from(["tracer", "record", "-o", "x"]).is_err(), "a PID or a command");
+        assert!(Cli::try_parse_from(["tracer", "record", "-o", "x", "--pid", "1", "ls"]).is_err(), "not both");
+        assert!(Cli::try_parse_from(["tracer", "demo", "ftp"]).is_err());
+        assert!(Cli::try_parse_from(["tracer", "demo", "zerocopy", "--size", "lots"]).is_err());
+    }
+
+    #[test]
+    fn record_and_demo_parse() {
+        let cli = Cli::try_parse_from(["tracer", "record", "-o", "t.bin", "--", "sleep", "1"]).unwrap();
+        assert!(matches!(cli.command, Command::Record { pid: None, ref command, .. } if command == &["sleep", "1"]));
+        let cli = Cli::try_parse_from(["tracer", "demo", "zerocopy", "--size", "8M"]).unwrap();
+        assert!(matches!(cli.command, Command::Demo { which: DemoWhich::Zerocopy, size: 8388608, .. }));
     }
 }

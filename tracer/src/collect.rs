@@ -2,8 +2,12 @@
 //! hand over what the kernel still holds in maps.
 //!
 //! The kernel submits records without waking us (see `tracer-ebpf/src/maps.rs`), except
-//! past a high-water mark; so the ring is drained on a short timer and on wakeups.
+//! past a high-water mark and for file mappings; so the ring is drained on a short timer
+//! and on wakeups. Every record goes through one [`Consumer`]: decoded, enriched (file
+//! mappings named), recorded if asked, and folded into the analysis.
 use std::{
+    collections::BTreeSet,
+    io::IsTerminal,
     os::fd::{AsRawFd, OwnedFd},
     time::{Duration, Instant},
 };
@@ -18,8 +22,9 @@ use tokio::{
 
 use crate::{
     analysis::{Analysis, TraceMeta},
-    decode::{Record, decode},
-    mappings,
+    decode::{Record, decode, encode},
+    mappings, recording,
+    report::Report,
     session::Session,
 };
 
@@ -29,6 +34,7 @@ const POLL: Duration = Duration::from_millis(20);
 const SETTLE_MAX: Duration = Duration::from_millis(250);
 /// After Ctrl-C in `run`, how long the command gets to exit while still traced.
 const RUN_GRACE: Duration = Duration::from_secs(2);
+const PROGRESS: Duration = Duration::from_millis(250);
 
 /// What ends a trace besides `--duration` and Ctrl-C.
 pub enum Watch {
@@ -48,39 +54,80 @@ pub enum StopReason {
 
 pub struct Outcome {
     pub reason: StopReason,
-    pub meta_duration_ns: u64,
-    pub lost_events: u64,
-    /// Program runs the kernel skipped (recursion protection).
-    pub missed_events: u64,
+    pub meta: TraceMeta,
     /// Records the decoder rejected (a kernel/user mismatch; should be 0).
     pub undecodable: u64,
-    /// What this kernel could not measure.
-    pub notes: Vec<String>,
 }
 
-/// Feeds every record to `analysis` until a stop condition; the session is detached on
-/// return.
+/// Everything a record goes through, in order.
+pub struct Consumer {
+    pub analysis: Analysis,
+    recorder: Option<recording::Writer>,
+    pub records: u64,
+    pub undecodable: u64,
+}
+
+impl Consumer {
+    pub fn new(recorder: Option<recording::Writer>) -> Self {
+        Self { analysis: Analysis::default(), recorder, records: 0, undecodable: 0 }
+    }
+
+    pub fn feed(&mut self, bytes: &[u8]) -> Result<()> {
+        match decode(bytes) {
+            // A file mapping comes from the kernel unnamed: name it (once) from /proc while
+            // the process is there; if it is gone already, it stays unnamed.
+            Ok(Record::FileMap(m)) if m.path[0] == 0 => {
+                for named in mappings::name(&m) {
+                    self.accept(encode(&named), &Record::FileMap(named))?;
+                }
+                Ok(())
+            }
+            Ok(r) => self.accept(bytes, &r),
+            Err(_) => {
+                self.undecodable += 1;
+                Ok(())
+            }
+        }
+    }
+
+    fn accept(&mut self, bytes: &[u8], record: &Record) -> Result<()> {
+        if let Some(w) = &mut self.recorder {
+            w.record(bytes)?;
+        }
+        self.records += 1;
+        self.analysis.push(record);
+        Ok(())
+    }
+
+    /// Closes the recording with the trace's metadata.
+    pub fn finish(&mut self, meta: &TraceMeta) -> Result<()> {
+        match self.recorder.take() {
+            Some(w) => w.finish(meta),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A fresh report every `every` while tracing.
+pub struct Live<'a> {
+    pub every: Duration,
+    pub show: &'a mut dyn FnMut(&Report) -> Result<()>,
+}
+
+/// Feeds every record to `consumer` until a stop condition; the session is detached on
+/// return. `meta` gives the target; duration and losses are filled in here.
 pub async fn trace(
     session: &mut Session,
     ring: RingBuf<MapData>,
     watch: &mut Watch,
     deadline: Option<Duration>,
-    analysis: &mut Analysis,
+    consumer: &mut Consumer,
+    mut live: Option<Live<'_>>,
+    mut meta: TraceMeta,
 ) -> Result<Outcome> {
     let started = Instant::now();
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sigterm = signal(SignalKind::terminate())?;
-    let mut undecodable = 0;
-    let mut sink = |bytes: &[u8]| match decode(bytes) {
-        // A file mapping arrives unnamed: name it from /proc while the process is there.
-        Ok(Record::FileMap(m)) => {
-            for named in mappings::name(&m) {
-                analysis.push(&Record::FileMap(named));
-            }
-        }
-        Ok(r) => analysis.push(&r),
-        Err(_) => undecodable += 1,
-    };
     let mut ring = readable(ring)?;
     let sleep = async {
         match deadline {
@@ -90,20 +137,39 @@ pub async fn trace(
     };
     tokio::pin!(sleep);
     let mut tick = tokio::time::interval(POLL);
+    let every = live.as_ref().map_or(Duration::from_secs(3600), |l| l.every);
+    let mut view = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    let progress = std::io::stderr().is_terminal();
+    let mut status = tokio::time::interval(PROGRESS);
     let mut reason = loop {
         tokio::select! {
             guard = ring.readable_mut() => {
                 let mut guard = guard?;
-                drain(guard.get_inner_mut(), &mut sink);
+                drain(guard.get_inner_mut(), consumer)?;
                 guard.clear_ready();
             }
-            _ = tick.tick() => drain(ring.get_mut(), &mut sink),
+            _ = tick.tick() => drain(ring.get_mut(), consumer)?,
+            _ = view.tick(), if live.is_some() => {
+                drain(ring.get_mut(), consumer)?;
+                meta.duration_ns = started.elapsed().as_nanos() as u64;
+                meta.lost_events = session.lost()?;
+                let report = interim(consumer, session, &meta)?;
+                if let Some(l) = &mut live {
+                    (l.show)(&report)?;
+                }
+            }
+            _ = status.tick(), if progress => {
+                eprint!("\r\x1b[Ktracing {:.1} s, {} records, {} lost", started.elapsed().as_secs_f64(), consumer.records, session.lost()?);
+            }
             () = &mut sleep => break StopReason::Duration,
             _ = sigint.recv() => break StopReason::Interrupted,
             _ = sigterm.recv() => break StopReason::Interrupted,
             code = exited(watch) => break StopReason::TargetExited(code),
         }
     };
+    if progress {
+        eprint!("\r\x1b[K");
+    }
     if reason == StopReason::Interrupted {
         if let Watch::Child { child, .. } = watch {
             // Let the command react to the signal while still traced, then make sure it is
@@ -121,53 +187,76 @@ pub async fn trace(
         }
     }
     if let StopReason::TargetExited(_) = reason {
-        settle(session, &mut ring, watched_pid(watch), &mut sink).await;
+        settle(session, &mut ring, watched_pid(watch), consumer).await?;
     }
     let missed = session.detach();
-    let duration_ns = started.elapsed().as_nanos() as u64;
-    drain(ring.get_mut(), &mut sink);
-    let mut live = std::collections::BTreeSet::new();
+    meta.duration_ns = started.elapsed().as_nanos() as u64;
+    drain(ring.get_mut(), consumer)?;
+    let live_tgids = final_snapshot(consumer, session)?;
+    // Mappings made before the trace (attach) or by execve have no mmap record: name every
+    // file mapping of the processes still alive.
+    for tgid in live_tgids {
+        for named in mappings::from_maps(tgid) {
+            consumer.feed(encode(&named))?;
+        }
+    }
+    meta.lost_events = session.lost()?;
+    meta.missed_events = missed.iter().map(|(_, n)| n).sum();
+    meta.notes.extend(session.notes.iter().cloned());
+    for (program, n) in &missed {
+        meta.notes
+            .push(format!("{program}: {n} hits skipped by the kernel (the program was already running on that CPU)"));
+    }
+    consumer.finish(&meta)?;
+    Ok(Outcome { reason, undecodable: consumer.undecodable, meta })
+}
+
+/// The report so far: the analysis plus the maps' current totals, without disturbing
+/// either (totals are snapshots, not increments, so they go into a copy).
+fn interim(consumer: &Consumer, session: &Session, meta: &TraceMeta) -> Result<Report> {
+    let mut view = consumer.analysis.clone();
+    for bytes in session.snapshot()? {
+        if let Ok(r) = decode(&bytes) {
+            view.push(&r);
+        }
+    }
+    let mut meta = meta.clone();
+    meta.notes.extend(session.notes.iter().cloned());
+    Ok(view.report(&meta))
+}
+
+/// The maps' final contents into the stream; returns the processes still alive.
+fn final_snapshot(consumer: &mut Consumer, session: &Session) -> Result<BTreeSet<u32>> {
+    let mut live = BTreeSet::new();
     for record in session.snapshot()? {
         if let Ok(Record::Thread { exited: false, record: t }) = decode(&record) {
             live.insert(t.state.tgid);
         }
-        sink(&record);
+        consumer.feed(&record)?;
     }
-    // Mappings made before the trace (attach) or by execve have no mmap record: name every
-    // file mapping of the processes still alive.
-    for tgid in live {
-        for named in mappings::from_maps(tgid) {
-            sink(crate::decode::encode(&named));
-        }
-    }
-    let mut notes = session.notes.clone();
-    for (program, n) in &missed {
-        notes.push(format!("{program}: {n} hits skipped by the kernel (the program was already running on that CPU)"));
-    }
-    Ok(Outcome {
-        reason,
-        meta_duration_ns: duration_ns,
-        lost_events: session.lost()?,
-        missed_events: missed.iter().map(|(_, n)| n).sum(),
-        undecodable,
-        notes,
-    })
+    Ok(live)
 }
 
 /// Waits (bounded) until the exited target's threads have all made their last switch,
 /// which the kernel reports just after the parent is told of the exit.
-async fn settle(session: &Session, ring: &mut AsyncFd<RingBuf<MapData>>, tgid: u32, sink: &mut impl FnMut(&[u8])) {
+async fn settle(
+    session: &Session,
+    ring: &mut AsyncFd<RingBuf<MapData>>,
+    tgid: u32,
+    consumer: &mut Consumer,
+) -> Result<()> {
     let until = Instant::now() + SETTLE_MAX;
     while session.live_threads_of(tgid) > 0 && Instant::now() < until {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    drain(ring.get_mut(), sink);
+    drain(ring.get_mut(), consumer)
 }
 
-fn drain(ring: &mut RingBuf<MapData>, sink: &mut impl FnMut(&[u8])) {
+fn drain(ring: &mut RingBuf<MapData>, consumer: &mut Consumer) -> Result<()> {
     while let Some(item) = ring.next() {
-        sink(&item);
+        consumer.feed(&item)?;
     }
+    Ok(())
 }
 
 async fn exited(watch: &mut Watch) -> Option<i32> {
@@ -204,17 +293,4 @@ pub fn readable<T: AsRawFd>(inner: T) -> std::io::Result<AsyncFd<T>> {
 pub fn exit_code(status: std::process::ExitStatus) -> i32 {
     use std::os::unix::process::ExitStatusExt;
     status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
-}
-
-impl Outcome {
-    pub fn meta(&self, pid: u32, command: String) -> TraceMeta {
-        TraceMeta {
-            pid,
-            command,
-            duration_ns: self.meta_duration_ns,
-            lost_events: self.lost_events,
-            missed_events: self.missed_events,
-            notes: self.notes.clone(),
-        }
-    }
 }

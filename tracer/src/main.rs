@@ -1,19 +1,20 @@
 use std::{
     fs::File,
     io::{self, BufWriter, Write},
+    path::Path,
     process::ExitCode,
-    time::Duration,
 };
 
 use anyhow::{Context, Result};
 use clap::Parser;
 use tracer::{
     analysis::Analysis,
-    cli::{Cli, Command, OutputArgs},
-    collect::{self, Outcome, Watch},
-    report::{self, Report},
-    session::{Options, Session},
-    target,
+    cli::{Cli, Command, OutputArgs, TraceArgs},
+    collect::{Live, StopReason},
+    decode::decode,
+    demo, recording,
+    report::{self, Format, Report},
+    trace::{self, Plan, Target, Traced},
 };
 
 fn main() -> ExitCode {
@@ -43,83 +44,164 @@ fn main() -> ExitCode {
 
 async fn execute(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Attach { pid, duration, output } => attach(pid, duration, &output).await,
-        Command::Run { output, command } => run(&command, &output).await,
+        Command::Attach { pid, duration, output, trace } => {
+            traced(Target::Pid(pid), duration, &trace, &output).await.map(|_| ExitCode::SUCCESS)
+        }
+        Command::Run { output, trace, command } => {
+            let t = traced(Target::Command { words: command, capture_stdout: false }, None, &trace, &output).await?;
+            let code = match t.reason {
+                StopReason::TargetExited(Some(code)) => code,
+                _ => 130,
+            };
+            Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+        }
+        Command::Record { file, pid, duration, ring_kib, command } => {
+            let target = match pid {
+                Some(pid) => Target::Pid(pid),
+                None => Target::Command { words: command, capture_stdout: false },
+            };
+            let plan = Plan { target, duration, ring_bytes: ring_kib * 1024, record: Some(file.clone()) };
+            let t = trace::trace(plan, None).await?;
+            warn(&t);
+            eprintln!(
+                "tracer: recorded pid {} to {}; replay it with `tracer report {}`",
+                t.report.target.pid,
+                file.display(),
+                file.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Report { file, output } => {
+            let sink = Sink::open(&output)?;
+            let (records, meta) = recording::read(&file)?;
+            let mut analysis = Analysis::default();
+            for (i, bytes) in records.iter().enumerate() {
+                let record =
+                    decode(bytes).with_context(|| format!("{} is corrupt at record {}", file.display(), i + 1))?;
+                analysis.push(&record);
+            }
+            sink.write(&analysis.report(&meta), output.format)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo { which, size, duration, connections, output } => {
+            let sink = Sink::open(&output)?;
+            let text = demo::run(which, &demo::Settings { size, duration, connections }, output.format).await?;
+            sink.write_text(&text)?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
-async fn attach(pid: u32, duration: Option<Duration>, out: &OutputArgs) -> Result<ExitCode> {
-    let info = target::describe(pid)?;
-    let sink = open_output(out)?;
-    let fd = collect::readable(target::pidfd(pid)?)?;
-    let opts = Options { targets: vec![pid], launcher_tid: 0, ring_bytes: out.ring_kib * 1024 };
-    let (mut session, ring) = Session::start(&opts)?;
-    eprintln!("tracing PID {pid} ({}) ... Ctrl-C to stop", info.comm);
-    let mut analysis = Analysis::default();
-    let outcome = collect::trace(&mut session, ring, &mut Watch::Pid { pid, fd }, duration, &mut analysis).await?;
-    write_report(&analysis, &outcome, pid, info.command, out.format, sink)?;
-    Ok(ExitCode::SUCCESS)
-}
-
-async fn run(command: &[std::ffi::OsString], out: &OutputArgs) -> Result<ExitCode> {
-    let sink = open_output(out)?;
-    let opts = Options { targets: vec![], launcher_tid: target::gettid(), ring_bytes: out.ring_kib * 1024 };
-    let (mut session, ring) = Session::start(&opts)?;
-    // Spawned only now, from this thread: the kernel adds the child to the target set as
-    // it is created, so none of its events is missed.
-    let child = tokio::process::Command::new(&command[0])
-        .args(&command[1..])
-        .spawn()
-        .with_context(|| format!("cannot run `{}`: check the command name and PATH", command[0].to_string_lossy()))?;
-    let pid = child.id().context("the command exited before it could be watched")?;
-    let mut analysis = Analysis::default();
-    let mut watch = Watch::Child { pid, child };
-    let outcome = collect::trace(&mut session, ring, &mut watch, None, &mut analysis).await?;
-    write_report(&analysis, &outcome, pid, target::command_line(command), out.format, sink)?;
-    let code = match outcome.reason {
-        collect::StopReason::TargetExited(Some(code)) => code,
-        _ => 130,
+/// Traces per `target` and writes the report (and, with --interval, a report per
+/// interval) where `out` says.
+async fn traced(
+    target: Target,
+    duration: Option<std::time::Duration>,
+    t: &TraceArgs,
+    out: &OutputArgs,
+) -> Result<Traced> {
+    let sink = Sink::open(out)?;
+    let plan = Plan { target, duration, ring_bytes: t.ring_kib * 1024, record: t.record.clone() };
+    let mut show = |r: &Report| -> Result<()> {
+        // Live views go to stdout as they come (tables separated, JSON one per line).
+        let mut stdout = io::stdout().lock();
+        match out.format {
+            Format::Json => writeln!(stdout, "{}", serde_json::to_string(r)?)?,
+            f => report::render(r, f, &mut stdout)?,
+        }
+        stdout.flush()?;
+        Ok(())
     };
-    Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+    let live = t.interval.map(|every| Live { every, show: &mut show });
+    let traced = trace::trace(plan, live).await?;
+    warn(&traced);
+    sink.write(&traced.report, out.format)?;
+    Ok(traced)
 }
 
-/// Where the report goes, opened before tracing so a bad path fails before anything is
-/// attached.
-fn open_output(out: &OutputArgs) -> Result<Box<dyn Write>> {
-    Ok(match &out.output {
-        Some(path) => Box::new(BufWriter::new(
-            File::create(path).with_context(|| format!("cannot write the report to {}", path.display()))?,
-        )),
-        None => Box::new(io::stdout()),
-    })
-}
-
-fn write_report(
-    analysis: &Analysis,
-    outcome: &Outcome,
-    pid: u32,
-    command: String,
-    format: report::Format,
-    mut sink: Box<dyn Write>,
-) -> Result<()> {
-    if outcome.undecodable > 0 {
-        eprintln!("tracer: warning: {} records could not be decoded (tracer build mismatch?)", outcome.undecodable);
+fn warn(t: &Traced) {
+    let r = &t.report;
+    if t.undecodable > 0 {
+        eprintln!("tracer: warning: {} records could not be decoded (tracer build mismatch?)", t.undecodable);
     }
-    if outcome.missed_events > 0 {
+    if r.missed_events > 0 {
         eprintln!(
             "tracer: warning: the kernel skipped {} tracepoint hits (a program was already running on that CPU): the report is incomplete",
-            outcome.missed_events
+            r.missed_events
         );
     }
-    if outcome.lost_events > 0 {
+    if r.lost_events > 0 {
         eprintln!(
             "tracer: warning: the kernel dropped {} events (ring buffer full): the report is incomplete; raise --ring-kib",
-            outcome.lost_events
+            r.lost_events
         );
     }
-    let report: Report = analysis.report(&outcome.meta(pid, command));
-    report::render(&report, format, &mut sink)?;
-    sink.flush()?;
+}
+
+/// Where a report goes: stdout, a file, or (CSV) a directory of per-section files.
+/// Opened before tracing, so a bad path fails before anything is attached.
+enum Sink {
+    Stdout,
+    File(std::path::PathBuf, BufWriter<File>),
+    Dir(std::path::PathBuf),
+}
+
+impl Sink {
+    fn open(out: &OutputArgs) -> Result<Self> {
+        Ok(match &out.output {
+            None => Self::Stdout,
+            Some(p) if p.is_dir() => {
+                anyhow::ensure!(
+                    out.format == Format::Csv,
+                    "{} is a directory: only --format csv writes one file per section there",
+                    p.display()
+                );
+                Self::Dir(p.clone())
+            }
+            Some(p) => Self::File(
+                p.clone(),
+                BufWriter::new(File::create(p).with_context(|| format!("cannot write the report to {}", p.display()))?),
+            ),
+        })
+    }
+
+    fn write(self, r: &Report, format: Format) -> Result<()> {
+        match self {
+            Self::Dir(dir) => write_sections(&dir, r),
+            sink => {
+                let mut buf = Vec::new();
+                report::render(r, format, &mut buf)?;
+                sink.write_bytes(&buf)
+            }
+        }
+    }
+
+    fn write_text(self, text: &str) -> Result<()> {
+        self.write_bytes(text.as_bytes())
+    }
+
+    fn write_bytes(self, bytes: &[u8]) -> Result<()> {
+        match self {
+            Self::Stdout => {
+                let mut w = io::stdout().lock();
+                w.write_all(bytes)?;
+                w.flush()?;
+            }
+            Self::File(path, mut w) => w
+                .write_all(bytes)
+                .and_then(|()| w.flush())
+                .with_context(|| format!("cannot write the report to {}", path.display()))?,
+            Self::Dir(dir) => anyhow::bail!("{} is a directory: write this report to a file", dir.display()),
+        }
+        Ok(())
+    }
+}
+
+fn write_sections(dir: &Path, r: &Report) -> Result<()> {
+    for (name, bytes) in report::csv_sections(r)? {
+        let path = dir.join(format!("{name}.csv"));
+        std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    }
     Ok(())
 }
 

@@ -11,7 +11,7 @@ use std::{
 use anyhow::{Context, Result, bail};
 use aya::{
     Ebpf, EbpfLoader,
-    maps::{HashMap, MapData, PerCpuArray, RingBuf},
+    maps::{Array, HashMap, MapData, PerCpuArray, RingBuf},
     programs::BtfTracePoint,
 };
 use tracer_common::{
@@ -83,8 +83,9 @@ pub struct Options {
 /// Loaded and attached programs plus the maps user space reads.
 pub struct Session {
     ebpf: Option<Ebpf>,
-    /// Kept open: programs are relocated against its fd when they load.
+    /// Kept open: programs are relocated against their fds when they load.
     _targets: HashMap<MapData, u32, ProcState>,
+    _launcher: Array<MapData, u32>,
     threads: HashMap<MapData, u32, ThreadState>,
     lost: PerCpuArray<MapData, u64>,
     syscalls: PerCpuArray<MapData, SyscallStat>,
@@ -107,7 +108,6 @@ impl Session {
         let (offsets, mut notes) = layout::resolve(&btf)?;
         let mut ebpf = EbpfLoader::new()
             .override_global(GLOBAL_OFFSETS, &offsets, true)
-            .override_global(GLOBAL_LAUNCHER_TID, &opts.launcher_tid, true)
             .map_max_entries(MAP_EVENTS, opts.ring_bytes)
             .load(OBJECT)
             .map_err(|e| explain_eperm(anyhow::Error::new(e).context("loading the eBPF object failed")))?;
@@ -117,9 +117,12 @@ impl Session {
                 .insert(pid, ProcState::default(), 0)
                 .with_context(|| format!("adding PID {pid} to the target set"))?;
         }
+        let mut launcher: Array<_, u32> = Array::try_from(take(&mut ebpf, MAP_LAUNCHER)?)?;
+        launcher.set(0, opts.launcher_tid, 0).context("arming the launcher slot")?;
         let ring = RingBuf::try_from(take(&mut ebpf, MAP_EVENTS)?)?;
         let mut session = Self {
             _targets: targets,
+            _launcher: launcher,
             threads: HashMap::try_from(take(&mut ebpf, MAP_THREADS)?)?,
             lost: PerCpuArray::try_from(take(&mut ebpf, MAP_LOST)?)?,
             syscalls: PerCpuArray::try_from(take(&mut ebpf, MAP_SYSCALLS)?)?,
@@ -287,6 +290,7 @@ fn sum_syscalls(per_cpu: &[SyscallStat]) -> SyscallStat {
         a.returned += s.returned;
         a.total_ns += s.total_ns;
         a.bytes += s.bytes;
+        a.ready += s.ready;
         for (x, y) in a.latency.iter_mut().zip(s.latency) {
             *x += y;
         }

@@ -19,7 +19,8 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("setup") => setup(),
         Some("test") => setup().and_then(|()| test(&args[1..])),
-        _ => Err("usage: cargo xtask <setup|test> (setup installs the eBPF toolchain; test runs every test)".into()),
+        Some("demo") => setup().and_then(|()| demo(&args[1..])),
+        _ => Err("usage: cargo xtask <setup|test|demo> (setup installs the eBPF toolchain; test runs every test; demo builds and runs `tracer demo`)".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -70,6 +71,26 @@ fn test(extra: &[String]) -> Result {
         .args(["test", "--release", "--package", "integration-test"])
         .args(extra)
         .args(["--", "--test-threads=1"]))
+}
+
+/// Builds the tracer and its workloads, then runs `tracer demo` (as root: it traces).
+fn demo(extra: &[String]) -> Result {
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    run(Command::new(&cargo).args([
+        "build",
+        "--release",
+        "--quiet",
+        "--package",
+        "tracer",
+        "--package",
+        "workloads",
+        "--bins",
+    ]))?;
+    if !is_root() {
+        return Err("the demo loads eBPF programs: run `cargo xtask demo` as root".into());
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap_or(Path::new("."));
+    run(Command::new(root.join("target/release/tracer")).arg("demo").args(extra))
 }
 
 fn dpkg_installed(package: &str) -> bool {

@@ -18,8 +18,8 @@ use tracer_common::{
 
 use super::{epoll, irq, read_u32, wakeups};
 use crate::{
-    globals::{launcher_tid, offsets},
-    maps::{SWITCHES, TARGETS, THREADS, count_lost, header, is_target, reserve, submit, thread_state},
+    globals::offsets,
+    maps::{LAUNCHER, SWITCHES, TARGETS, THREADS, count_lost, header, is_target, reserve, submit, thread_state},
 };
 
 /// sched_switch(bool preempt, struct task_struct *prev, struct task_struct *next,
@@ -148,7 +148,7 @@ fn on_thread_exit(tid: u32) {
 }
 
 /// task_newtask(struct task_struct *task, u64 clone_flags): a new process forked by a
-/// target (or by the tracer's launcher thread) joins the target set. Threads need nothing:
+/// target (or the next one forked by the tracer's launcher thread) joins the target set. Threads need nothing:
 /// they share their process's TGID.
 #[btf_tracepoint(function = "task_newtask")]
 pub fn task_newtask(ctx: BtfTracePointContext) -> i32 {
@@ -157,10 +157,18 @@ pub fn task_newtask(ctx: BtfTracePointContext) -> i32 {
     let pid_tgid = bpf_get_current_pid_tgid();
     let parent_tgid = (pid_tgid >> 32) as u32;
     let by_target = is_target(parent_tgid);
-    let launcher = launcher_tid();
-    let by_launcher = launcher != 0 && pid_tgid as u32 == launcher && flags & CLONE_THREAD == 0;
+    let launcher = LAUNCHER.get_ptr_mut(0);
+    // SAFETY: a one-slot array; a racing write is another fork of the same thread.
+    let by_launcher =
+        flags & CLONE_THREAD == 0 && launcher.is_some_and(|l| unsafe { *l } != 0 && unsafe { *l } == pid_tgid as u32);
     if !by_target && !by_launcher {
         return 0;
+    }
+    if by_launcher {
+        // One-shot: the command, not whatever the tracer starts afterwards.
+        if let Some(l) = launcher {
+            unsafe { *l = 0 };
+        }
     }
     let Some(pid) = read_u32(task, offsets().task_pid) else { return 0 };
     let tgid = if flags & CLONE_THREAD != 0 {

@@ -12,7 +12,7 @@ use aya_ebpf::{
 };
 use tracer_common::{
     record::{InFlight, NO_SYSCALL},
-    syscalls::{DataClass, EPOLL_CTL, data_class, is_epoll_wait, log2_bucket},
+    syscalls::{DataClass, EPOLL_CTL, data_class, is_epoll_wait, is_readiness_wait, log2_bucket},
 };
 
 use super::{copies, epoll, faults};
@@ -69,6 +69,8 @@ pub fn sys_exit(ctx: BtfTracePointContext) -> i32 {
             s.errors += 1;
         } else if data_class(nr) != DataClass::None {
             s.bytes += ret as u64;
+        } else if is_readiness_wait(nr) {
+            s.ready += ret as u64;
         }
     }
     if is_epoll_wait(nr) {

@@ -30,7 +30,7 @@ fn model(path: Path) -> (u64, u64, u64, &'static str) {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct CopyAnalysis {
     paths: BTreeMap<u32, PathStat>,
     counters: BTreeMap<u32, u64>,

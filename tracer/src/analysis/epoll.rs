@@ -13,7 +13,7 @@ use crate::report::{Epoll, EpollCtl, EpollFd, EventsBucket, SourceCount};
 
 const EINTR: i64 = 4;
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct EpollAnalysis {
     totals: EpollFd,
     errors: u64,

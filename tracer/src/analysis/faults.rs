@@ -7,7 +7,7 @@ use tracer_common::record::{FaultStat, FaultTotals, FileMapRecord, REGION_FILE, 
 use super::sched::comm_str;
 use crate::report::{FaultRow, Faults};
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct FaultAnalysis {
     /// (region, dev, ino) -> totals, over all target processes.
     by_key: BTreeMap<(u32, u32, u64), FaultStat>,

@@ -30,7 +30,7 @@ pub struct TraceMeta {
 }
 
 /// Folds records, one at a time, into per-subsystem state.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Analysis {
     sched: sched::SchedAnalysis,
     syscalls: syscalls::SyscallAnalysis,

@@ -10,7 +10,7 @@ use tracer_common::{
 
 use crate::report::{Sched, SwitchRow, ThreadRow};
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct SchedAnalysis {
     /// One row per thread life that ended during the trace (a TID can be reused).
     exited: Vec<ThreadRow>,

@@ -6,7 +6,7 @@ use tracer_common::record::{SOFTIRQ_NAMES, SoftirqStat, SoftirqTotals};
 
 use crate::report::{Softirq, SoftirqCpu, SoftirqRow};
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct SoftirqAnalysis {
     by_vector: BTreeMap<u32, BTreeMap<u32, SoftirqStat>>,
 }

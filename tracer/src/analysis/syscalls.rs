@@ -6,7 +6,7 @@ use tracer_common::{record::SyscallTotals, syscalls};
 
 use crate::report::{LatencyBucket, SyscallRow};
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct SyscallAnalysis {
     by_nr: BTreeMap<u32, SyscallRow>,
 }
@@ -27,6 +27,7 @@ impl SyscallAnalysis {
             count: s.count,
             errors: s.errors,
             bytes: s.bytes,
+            ready: s.ready,
             total_ns: s.total_ns,
             returned: s.returned,
             latency,

@@ -35,7 +35,7 @@ pub fn latency_buckets(hist: &[u64]) -> Vec<LatencyBucket> {
         .collect()
 }
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct WakeupAnalysis {
     edges: Vec<WakeEdgeRow>,
 }

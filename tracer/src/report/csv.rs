@@ -10,30 +10,37 @@ use serde_json::Value;
 use super::Report;
 
 pub fn render(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
+    let sections = sections(r)?;
+    for (i, (_, bytes)) in sections.iter().enumerate() {
+        if i > 0 {
+            out.write_all(b"\n")?;
+        }
+        out.write_all(bytes)?;
+    }
+    Ok(())
+}
+
+/// Each section as its own CSV text: `summary` first, then every array of the report.
+pub fn sections(r: &Report) -> std::io::Result<Vec<(String, Vec<u8>)>> {
     let json = serde_json::to_value(r).map_err(std::io::Error::other)?;
     let mut summary = Vec::new();
     let mut tables = Vec::new();
     flatten("", &json, &mut summary, &mut tables);
-    let mut first = true;
-    let mut emit = |name: &str, header: Vec<String>, rows: Vec<Vec<String>>| -> std::io::Result<()> {
-        if !first {
-            out.write_all(b"\n")?;
-        }
-        first = false;
+    let emit = |name: &str, header: Vec<String>, rows: Vec<Vec<String>>| -> std::io::Result<(String, Vec<u8>)> {
         let mut w = csv::Writer::from_writer(Vec::new());
         w.write_record(std::iter::once("section".to_owned()).chain(header))?;
         for row in rows {
             w.write_record(std::iter::once(name.to_owned()).chain(row))?;
         }
-        out.write_all(&w.into_inner().map_err(|e| e.into_error())?)
+        Ok((name.to_owned(), w.into_inner().map_err(|e| e.into_error())?))
     };
     let rows = summary.into_iter().map(|(k, v)| vec![k, v]).collect();
-    emit("summary", vec!["key".into(), "value".into()], rows)?;
+    let mut out = vec![emit("summary", vec!["key".into(), "value".into()], rows)?];
     for (name, items) in tables {
         let (header, rows) = table(&items);
-        emit(&name, header, rows)?;
+        out.push(emit(&name, header, rows)?);
     }
-    Ok(())
+    Ok(out)
 }
 
 fn flatten(prefix: &str, v: &Value, summary: &mut Vec<(String, String)>, tables: &mut Vec<(String, Vec<Value>)>) {

@@ -3,6 +3,8 @@
 mod csv;
 mod table;
 
+pub use table::{bytes, duration};
+
 use std::io::Write;
 
 use serde::{Deserialize, Serialize};
@@ -98,6 +100,8 @@ pub struct SyscallRow {
     /// Bytes returned by data-moving calls (read/write/send/recv families, sendfile,
     /// splice, tee, vmsplice, copy_file_range).
     pub bytes: u64,
+    /// Ready fds (events) returned by readiness calls (epoll_wait, poll, select, ...).
+    pub ready: u64,
     /// Time inside the calls that returned while traced.
     pub total_ns: u64,
     pub returned: u64,
@@ -322,6 +326,11 @@ pub struct PathRow {
     pub note: String,
 }
 
+/// The CSV rendering split into its sections: (name, CSV text) pairs.
+pub fn csv_sections(report: &Report) -> std::io::Result<Vec<(String, Vec<u8>)>> {
+    csv::sections(report)
+}
+
 pub fn render(report: &Report, format: Format, out: &mut dyn Write) -> std::io::Result<()> {
     match format {
         Format::Table => writeln!(out, "{}", table::render(report)),
@@ -350,6 +359,7 @@ pub(crate) fn sample() -> Report {
                 count: 512,
                 errors: 0,
                 bytes: 33_554_432,
+                ready: 0,
                 total_ns: 9_000_000,
                 returned: 512,
                 latency: vec![LatencyBucket { from_ns: 8192, count: 500 }, LatencyBucket { from_ns: 65536, count: 12 }],

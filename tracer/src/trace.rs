@@ -1,0 +1,99 @@
+//! One trace from start to report: resolve the target, load and attach, launch the
+//! command (if any) only once the probes are live, collect, detach. Shared by `attach`,
+//! `run`, `record` and `demo`.
+use std::{ffi::OsString, path::PathBuf, process::Stdio, time::Duration};
+
+use anyhow::{Context, Result};
+use tokio::io::AsyncReadExt;
+
+use crate::{
+    analysis::TraceMeta,
+    collect::{self, Consumer, Live, StopReason, Watch},
+    recording,
+    report::Report,
+    session::{Options, Session},
+    target,
+};
+
+pub enum Target {
+    /// A running process.
+    Pid(u32),
+    /// A command to launch; its stdout is captured (not passed through) when asked.
+    Command { words: Vec<OsString>, capture_stdout: bool },
+}
+
+pub struct Plan {
+    pub target: Target,
+    pub duration: Option<Duration>,
+    pub ring_bytes: u32,
+    pub record: Option<PathBuf>,
+}
+
+pub struct Traced {
+    pub report: Report,
+    pub reason: StopReason,
+    /// The command's stdout, when captured.
+    pub stdout: Vec<u8>,
+    /// Records the decoder rejected (a kernel/user mismatch; should be 0).
+    pub undecodable: u64,
+}
+
+pub async fn trace(plan: Plan, live: Option<Live<'_>>) -> Result<Traced> {
+    // Bad input fails before anything is attached.
+    let recorder = plan.record.as_deref().map(recording::Writer::create).transpose()?;
+    let info = match &plan.target {
+        Target::Pid(pid) => Some(target::describe(*pid)?),
+        Target::Command { .. } => None,
+    };
+    let pidfd = match &plan.target {
+        Target::Pid(pid) => Some(collect::readable(target::pidfd(*pid)?)?),
+        Target::Command { .. } => None,
+    };
+    let launcher_tid = if matches!(plan.target, Target::Command { .. }) { target::gettid() } else { 0 };
+    let targets = info.iter().map(|i| i.pid).collect();
+    let (mut session, ring) = Session::start(&Options { targets, launcher_tid, ring_bytes: plan.ring_bytes })?;
+    let mut stdout_task = None;
+    let (mut watch, meta) = match (plan.target, info, pidfd) {
+        (Target::Pid(pid), Some(info), Some(fd)) => {
+            eprintln!("tracing PID {pid} ({}) ... Ctrl-C to stop", info.comm);
+            (Watch::Pid { pid, fd }, TraceMeta { pid, command: info.command, ..TraceMeta::default() })
+        }
+        (Target::Command { words, capture_stdout }, _, _) => {
+            // Spawned only now, from this thread: the kernel adds the child to the target
+            // set as it is created, so none of its events is missed.
+            let mut cmd = tokio::process::Command::new(&words[0]);
+            cmd.args(&words[1..]);
+            if capture_stdout {
+                cmd.stdout(Stdio::piped());
+            }
+            let mut child = cmd.spawn().with_context(|| {
+                format!("cannot run `{}`: check the command name and PATH", words[0].to_string_lossy())
+            })?;
+            if let Some(mut out) = child.stdout.take() {
+                stdout_task = Some(tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let _ = out.read_to_end(&mut buf).await;
+                    buf
+                }));
+            }
+            let pid = child.id().context("the command exited before it could be watched")?;
+            (
+                Watch::Child { pid, child },
+                TraceMeta { pid, command: target::command_line(&words), ..TraceMeta::default() },
+            )
+        }
+        _ => unreachable!("a PID target has its info and pidfd"),
+    };
+    let mut consumer = Consumer::new(recorder);
+    let outcome = collect::trace(&mut session, ring, &mut watch, plan.duration, &mut consumer, live, meta).await?;
+    let stdout = match stdout_task {
+        Some(task) => task.await.unwrap_or_default(),
+        None => Vec::new(),
+    };
+    Ok(Traced {
+        report: consumer.analysis.report(&outcome.meta),
+        reason: outcome.reason,
+        stdout,
+        undecodable: outcome.undecodable,
+    })
+}
