@@ -22,6 +22,8 @@ pub const MAP_SWITCHES: &str = "SWITCHES";
 pub const MAP_SOFTIRQS: &str = "SOFTIRQS";
 /// Page faults by process and mapping.
 pub const MAP_FAULTS: &str = "FAULTS";
+/// The benchmark floor's per-CPU hit count.
+pub const MAP_FLOOR: &str = "FLOOR";
 
 // Program names are the BTF tracepoints they attach to.
 pub const PROG_SCHED_SWITCH: &str = "sched_switch";

@@ -582,12 +582,14 @@ pub enum Counter {
     EpollFlagOneshot = 8,
     EpollFlagExclusive = 9,
     EpollFlagWakeup = 10,
+    /// Tracepoint hits of the target counted by the benchmark floor's programs.
+    FloorHits = 11,
 }
 
 pub const COUNTERS: u32 = 16;
 
 impl Counter {
-    pub const ALL: [Counter; 11] = [
+    pub const ALL: [Counter; 12] = [
         Counter::SockCopyBytes,
         Counter::DiskReadBytes,
         Counter::DiskWriteBytes,
@@ -599,6 +601,7 @@ impl Counter {
         Counter::EpollFlagOneshot,
         Counter::EpollFlagExclusive,
         Counter::EpollFlagWakeup,
+        Counter::FloorHits,
     ];
 
     pub const fn from_u32(v: u32) -> Option<Self> {

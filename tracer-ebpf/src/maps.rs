@@ -58,6 +58,10 @@ pub static SOFTIRQS: PerCpuArray<SoftirqStat> = PerCpuArray::with_max_entries(SO
 #[map(name = "FAULTS")]
 pub static FAULTS: HashMap<FaultKey, FaultStat> = HashMap::with_max_entries(16384, 0);
 
+/// The benchmark floor's per-CPU hit count (see `probes::floor`).
+#[map(name = "FLOOR")]
+pub static FLOOR: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
+
 #[map(name = "CPU_STATE")]
 pub static CPU_STATE: PerCpuArray<CpuState> = PerCpuArray::with_max_entries(1, 0);
 
@@ -165,12 +169,4 @@ pub fn submit<T: 'static>(entry: RingBufEntry<T>) {
 #[inline(always)]
 fn wakeup_flags() -> u32 {
     if EVENTS.query(0 /* BPF_RB_AVAIL_DATA */) > WAKEUP_HIGH_WATER { BPF_RB_FORCE_WAKEUP } else { BPF_RB_NO_WAKEUP }
-}
-
-/// Sends one small record; counts it as lost when the ring buffer is full.
-#[inline(always)]
-pub fn emit<T: 'static>(record: &T) {
-    if EVENTS.output::<T>(record, u64::from(wakeup_flags())).is_err() {
-        count_lost();
-    }
 }

@@ -5,7 +5,10 @@ use clap::{Args, Parser, Subcommand};
 
 use tracer_common::units;
 
-use crate::report::Format;
+use crate::{
+    report::Format,
+    session::{Group, Probes},
+};
 
 /// What a process's I/O really costs inside the kernel: context switches, syscalls,
 /// epoll wakeups, copies and page faults, traced with eBPF.
@@ -119,6 +122,26 @@ pub struct TraceArgs {
     /// Print a fresh report every interval while tracing (JSON: one object per line).
     #[arg(long, value_parser = parse_duration)]
     pub interval: Option<Duration>,
+    /// For the overhead benchmark: `all`, `floor` (a bare per-CPU count on the same
+    /// tracepoints), or groups: sched,syscalls,wakeups,irq,copies,faults.
+    #[arg(long, hide = true, default_value = "all", value_parser = parse_probes)]
+    pub probes: Probes,
+}
+
+fn parse_probes(text: &str) -> Result<Probes, String> {
+    match text {
+        "all" => Ok(Probes::all()),
+        "floor" => Ok(Probes::Floor),
+        list => list
+            .split(',')
+            .map(|g| {
+                Group::parse(g.trim()).ok_or_else(|| {
+                    format!("`{g}` is not a probe group (sched, syscalls, wakeups, irq, copies, faults)")
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Probes::Groups),
+    }
 }
 
 /// A size flag (4096, 64k, 16M).

@@ -17,6 +17,7 @@ use serde_json::Value;
 use crate::{
     cli::DemoWhich,
     report::{Format, PathRow, Report},
+    session::Probes,
     trace::{self, Plan, Target},
 };
 
@@ -108,6 +109,7 @@ async fn traced_command(words: Vec<OsString>) -> Result<(Report, Value)> {
         duration: None,
         ring_bytes: 4 << 20,
         record: None,
+        probes: Probes::all(),
     };
     let t = trace::trace(plan, None).await?;
     let text = String::from_utf8_lossy(&t.stdout);

@@ -14,6 +14,7 @@ use tracer::{
     decode::decode,
     demo, recording,
     report::{self, Format, Report},
+    session::Probes,
     trace::{self, Plan, Target, Traced},
 };
 
@@ -60,7 +61,13 @@ async fn execute(cli: Cli) -> Result<ExitCode> {
                 Some(pid) => Target::Pid(pid),
                 None => Target::Command { words: command, capture_stdout: false },
             };
-            let plan = Plan { target, duration, ring_bytes: ring_kib * 1024, record: Some(file.clone()) };
+            let plan = Plan {
+                target,
+                duration,
+                ring_bytes: ring_kib * 1024,
+                record: Some(file.clone()),
+                probes: Probes::all(),
+            };
             let t = trace::trace(plan, None).await?;
             warn(&t);
             eprintln!(
@@ -101,7 +108,8 @@ async fn traced(
     out: &OutputArgs,
 ) -> Result<Traced> {
     let sink = Sink::open(out)?;
-    let plan = Plan { target, duration, ring_bytes: t.ring_kib * 1024, record: t.record.clone() };
+    let plan =
+        Plan { target, duration, ring_bytes: t.ring_kib * 1024, record: t.record.clone(), probes: t.probes.clone() };
     let mut show = |r: &Report| -> Result<()> {
         // Live views go to stdout as they come (tables separated, JSON one per line).
         let mut stdout = io::stdout().lock();

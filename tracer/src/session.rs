@@ -33,43 +33,86 @@ use crate::{
 /// The eBPF object, built by build.rs and embedded so the binary needs no source tree.
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/tracer.bpf.o"));
 
-/// Every program: (BTF tracepoint = program name, required). All are tp_btf: typed
+/// Every program: (name = its BTF tracepoint, required, group). All are tp_btf: typed
 /// arguments, no perf-event plumbing per hit, no tracefs, and links that detach at once.
 /// Optional ones are skipped with a note when this kernel lacks them. Exits attach before
 /// their entries: an interrupt caught between the two would otherwise leave its CPU
 /// marked "inside" it until the next one.
-const PROBES: &[(&str, bool)] = &[
-    (PROG_SCHED_SWITCH, true),
-    (PROG_TASK_NEWTASK, true),
-    (PROG_SYS_ENTER, true),
-    (PROG_SYS_EXIT, true),
-    (PROG_SCHED_WAKING, true),
-    (PROG_SCHED_WAKEUP, true),
-    (PROG_SCHED_WAKEUP_NEW, true),
-    (PROG_SOFTIRQ_EXIT, true),
-    (PROG_SOFTIRQ_ENTRY, true),
-    (PROG_SOFTIRQ_RAISE, false),
-    (PROG_IRQ_EXIT, false),
-    (PROG_IRQ_ENTRY, false),
+const PROBES: &[(&str, bool, Group)] = &[
+    (PROG_SCHED_SWITCH, true, Group::Sched),
+    (PROG_TASK_NEWTASK, true, Group::Sched),
+    (PROG_SYS_ENTER, true, Group::Syscalls),
+    (PROG_SYS_EXIT, true, Group::Syscalls),
+    (PROG_SCHED_WAKING, true, Group::Wakeups),
+    (PROG_SCHED_WAKEUP, true, Group::Wakeups),
+    (PROG_SCHED_WAKEUP_NEW, true, Group::Wakeups),
+    (PROG_SOFTIRQ_EXIT, true, Group::Irq),
+    (PROG_SOFTIRQ_ENTRY, true, Group::Irq),
+    (PROG_SOFTIRQ_RAISE, false, Group::Irq),
+    (PROG_IRQ_EXIT, false, Group::Irq),
+    (PROG_IRQ_ENTRY, false, Group::Irq),
     // x86 only: the local APIC timer (hrtimers) and irq_work interrupts.
-    (PROG_TIMER_EXIT, false),
-    (PROG_TIMER_ENTRY, false),
-    (PROG_IRQ_WORK_EXIT, false),
-    (PROG_IRQ_WORK_ENTRY, false),
-    (PROG_SK_DATA_READY, false),
-    (PROG_FAULT_USER, false),
-    (PROG_FAULT_KERNEL, false),
-    (PROG_FILEMAP_FAULT, false),
-    (PROG_FILEMAP_MAP_PAGES, false),
-    (PROG_FILEMAP_ADD, false),
+    (PROG_TIMER_EXIT, false, Group::Irq),
+    (PROG_TIMER_ENTRY, false, Group::Irq),
+    (PROG_IRQ_WORK_EXIT, false, Group::Irq),
+    (PROG_IRQ_WORK_ENTRY, false, Group::Irq),
+    (PROG_SK_DATA_READY, false, Group::Irq),
     // The group_dead argument exists since 6.16; without it finished processes simply
     // stay in the target set.
-    (PROG_PROCESS_EXIT, false),
-    (PROG_SOCK_RECV, false),
-    (PROG_SKB_COPY, false),
-    (PROG_BLOCK_ISSUE, false),
-    (PROG_NET_XMIT, false),
+    (PROG_PROCESS_EXIT, false, Group::Sched),
+    (PROG_SOCK_RECV, false, Group::Copies),
+    (PROG_SKB_COPY, false, Group::Copies),
+    (PROG_BLOCK_ISSUE, false, Group::Copies),
+    (PROG_NET_XMIT, false, Group::Copies),
+    (PROG_FAULT_USER, false, Group::Faults),
+    (PROG_FAULT_KERNEL, false, Group::Faults),
+    (PROG_FILEMAP_FAULT, false, Group::Faults),
+    (PROG_FILEMAP_MAP_PAGES, false, Group::Faults),
+    (PROG_FILEMAP_ADD, false, Group::Faults),
 ];
+
+/// Probe groups the benchmark switches on and off to find what costs what.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Group {
+    Sched,
+    Syscalls,
+    Wakeups,
+    Irq,
+    Copies,
+    Faults,
+}
+
+impl Group {
+    pub const ALL: [Group; 6] =
+        [Group::Sched, Group::Syscalls, Group::Wakeups, Group::Irq, Group::Copies, Group::Faults];
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "sched" => Self::Sched,
+            "syscalls" => Self::Syscalls,
+            "wakeups" => Self::Wakeups,
+            "irq" => Self::Irq,
+            "copies" => Self::Copies,
+            "faults" => Self::Faults,
+            _ => return None,
+        })
+    }
+}
+
+/// Which programs to attach.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Probes {
+    /// The tracer's programs of these groups.
+    Groups(Vec<Group>),
+    /// The benchmark floor: on the same tracepoints, a filter and a per-CPU count only.
+    Floor,
+}
+
+impl Probes {
+    pub fn all() -> Self {
+        Self::Groups(Group::ALL.to_vec())
+    }
+}
 
 pub struct Options {
     /// Processes traced from the start (`attach`).
@@ -78,6 +121,7 @@ pub struct Options {
     /// birth), or 0.
     pub launcher_tid: u32,
     pub ring_bytes: u32,
+    pub probes: Probes,
 }
 
 /// Loaded and attached programs plus the maps user space reads.
@@ -95,6 +139,7 @@ pub struct Session {
     switches: PerCpuArray<MapData, SwitchCount>,
     softirqs: PerCpuArray<MapData, SoftirqStat>,
     faults: HashMap<MapData, FaultKey, FaultStat>,
+    floor: PerCpuArray<MapData, u64>,
     /// What this kernel could not measure.
     pub notes: Vec<String>,
 }
@@ -132,12 +177,22 @@ impl Session {
             switches: PerCpuArray::try_from(take(&mut ebpf, MAP_SWITCHES)?)?,
             softirqs: PerCpuArray::try_from(take(&mut ebpf, MAP_SOFTIRQS)?)?,
             faults: HashMap::try_from(take(&mut ebpf, MAP_FAULTS)?)?,
+            floor: PerCpuArray::try_from(take(&mut ebpf, MAP_FLOOR)?)?,
             ebpf: None,
             notes: Vec::new(),
         };
         let btf = aya::Btf::from_sys_fs().context("reading the kernel's BTF (/sys/kernel/btf/vmlinux)")?;
-        for &(prog, required) in PROBES {
-            match attach(&mut ebpf, &btf, prog) {
+        for &(tracepoint, required, group) in PROBES {
+            let floor = format!("floor_{tracepoint}");
+            let prog = match &opts.probes {
+                // Following forks and exits keeps the target set right; it is no per-event
+                // cost, so the floor keeps the real programs for it.
+                Probes::Floor if [PROG_TASK_NEWTASK, PROG_PROCESS_EXIT].contains(&tracepoint) => tracepoint,
+                Probes::Floor => floor.as_str(),
+                Probes::Groups(groups) if groups.contains(&group) => tracepoint,
+                Probes::Groups(_) => continue,
+            };
+            match attach(&mut ebpf, &btf, prog, tracepoint) {
                 Ok(()) => {}
                 Err(e) if !required => notes.push(format!("{prog} not attached: {e:#}")),
                 Err(e) => return Err(e),
@@ -180,9 +235,16 @@ impl Session {
     /// threads, and the per-CPU totals summed over CPUs.
     pub fn snapshot(&self) -> Result<Vec<Vec<u8>>> {
         let mut out = Vec::new();
-        for (tid, state) in self.threads.iter().filter_map(Result::ok) {
+        for (tid, mut state) in self.threads.iter().filter_map(Result::ok) {
             let mut header = snapshot_header(RecordKind::ThreadSnapshot);
             (header.tid, header.tgid) = (tid, state.tgid);
+            // The kernel names a thread only when it exits; a live one is named here.
+            if let Ok(comm) = fs::read(format!("/proc/{}/task/{tid}/comm", state.tgid)) {
+                let comm = comm.strip_suffix(b"\n").unwrap_or(&comm);
+                let n = comm.len().min(15);
+                state.comm = [0; 16];
+                state.comm[..n].copy_from_slice(&comm[..n]);
+            }
             out.push(encode(&ThreadRecord { header, state }).to_vec());
             if let Some(fault) = last_fault(tid, &state) {
                 out.push(encode(&fault).to_vec());
@@ -229,7 +291,17 @@ impl Session {
                 }
             }
         }
+        let floor: u64 = self.floor.get(&0, 0)?.iter().sum();
+        if floor > 0 {
+            let header = snapshot_header(RecordKind::CounterTotal);
+            out.push(
+                encode(&CounterTotal { header, index: Counter::FloorHits as u32, _pad: 0, value: floor }).to_vec(),
+            );
+        }
         for index in 0..COUNTERS.min(Counter::ALL.len() as u32) {
+            if index == Counter::FloorHits as u32 {
+                continue;
+            }
             let value: u64 = self.counters.get(&index, 0)?.iter().sum();
             if value > 0 {
                 let header = snapshot_header(RecordKind::CounterTotal);
@@ -314,18 +386,20 @@ fn take(ebpf: &mut Ebpf, name: &str) -> Result<aya::maps::Map> {
     ebpf.take_map(name).with_context(|| format!("the eBPF object has no map {name} (build mismatch)"))
 }
 
-fn attach(ebpf: &mut Ebpf, btf: &aya::Btf, prog: &str) -> Result<()> {
+fn attach(ebpf: &mut Ebpf, btf: &aya::Btf, prog: &str, tracepoint: &str) -> Result<()> {
     let program =
         ebpf.program_mut(prog).with_context(|| format!("the eBPF object has no program {prog} (build mismatch)"))?;
     let refused = |e: aya::programs::ProgramError, what: String| explain_eperm(anyhow::Error::new(e).context(what));
     let p: &mut BtfTracePoint = program.try_into()?;
-    p.load(prog, btf).map_err(|e| {
+    p.load(tracepoint, btf).map_err(|e| {
         refused(
             e,
-            format!("tracepoint {prog} is missing on this kernel or refused the program (needs Linux 6.x with BTF)"),
+            format!(
+                "tracepoint {tracepoint} is missing on this kernel or refused the program (needs Linux 6.x with BTF)"
+            ),
         )
     })?;
-    p.attach().map_err(|e| refused(e, format!("attaching to tracepoint {prog} failed")))?;
+    p.attach().map_err(|e| refused(e, format!("attaching to tracepoint {tracepoint} failed")))?;
     Ok(())
 }
 

@@ -11,7 +11,7 @@ use crate::{
     collect::{self, Consumer, Live, StopReason, Watch},
     recording,
     report::Report,
-    session::{Options, Session},
+    session::{Options, Probes, Session},
     target,
 };
 
@@ -27,6 +27,7 @@ pub struct Plan {
     pub duration: Option<Duration>,
     pub ring_bytes: u32,
     pub record: Option<PathBuf>,
+    pub probes: Probes,
 }
 
 pub struct Traced {
@@ -51,7 +52,8 @@ pub async fn trace(plan: Plan, live: Option<Live<'_>>) -> Result<Traced> {
     };
     let launcher_tid = if matches!(plan.target, Target::Command { .. }) { target::gettid() } else { 0 };
     let targets = info.iter().map(|i| i.pid).collect();
-    let (mut session, ring) = Session::start(&Options { targets, launcher_tid, ring_bytes: plan.ring_bytes })?;
+    let (mut session, ring) =
+        Session::start(&Options { targets, launcher_tid, ring_bytes: plan.ring_bytes, probes: plan.probes })?;
     let mut stdout_task = None;
     let (mut watch, meta) = match (plan.target, info, pidfd) {
         (Target::Pid(pid), Some(info), Some(fd)) => {

@@ -12,6 +12,8 @@ const APT_PACKAGES: &[&str] = &["rustc-web", "rust-web-src", "strace"];
 const BPF_LINKER_VERSION: &str = "0.13.0";
 const TRACEFS: &str = "/sys/kernel/tracing";
 
+mod bench;
+
 type Result<T = ()> = std::result::Result<T, String>;
 
 fn main() -> ExitCode {
@@ -20,7 +22,8 @@ fn main() -> ExitCode {
         Some("setup") => setup(),
         Some("test") => setup().and_then(|()| test(&args[1..])),
         Some("demo") => setup().and_then(|()| demo(&args[1..])),
-        _ => Err("usage: cargo xtask <setup|test|demo> (setup installs the eBPF toolchain; test runs every test; demo builds and runs `tracer demo`)".into()),
+        Some("bench") => setup().and_then(|()| bench_all(&args[1..])),
+        _ => Err("usage: cargo xtask <setup|test|demo|bench> (setup installs the eBPF toolchain; test runs every test; demo builds and runs `tracer demo`; bench measures the tracer's overhead)".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -91,6 +94,27 @@ fn demo(extra: &[String]) -> Result {
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap_or(Path::new("."));
     run(Command::new(root.join("target/release/tracer")).arg("demo").args(extra))
+}
+
+/// The overhead benchmark (see bench.rs), then the user-space path's throughput.
+fn bench_all(extra: &[String]) -> Result {
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    run(Command::new(&cargo).args([
+        "build",
+        "--release",
+        "--quiet",
+        "--package",
+        "tracer",
+        "--package",
+        "workloads",
+        "--bins",
+    ]))?;
+    if !is_root() {
+        return Err("the benchmark loads eBPF programs: run `cargo xtask bench` as root".into());
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap_or(Path::new("."));
+    bench::bench(root, extra)?;
+    run(Command::new(&cargo).args(["bench", "--quiet", "--package", "tracer", "--bench", "pipeline"]))
 }
 
 fn dpkg_installed(package: &str) -> bool {

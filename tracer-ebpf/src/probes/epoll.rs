@@ -10,7 +10,7 @@ use tracer_common::{
 };
 
 use super::arg;
-use crate::maps::{count, emit, header};
+use crate::maps::{count, header, reserve, submit};
 
 pub fn enter(t: &mut ThreadState, regs: *const u64, nr: u64) {
     let timeout = arg(regs, 3);
@@ -36,10 +36,12 @@ pub fn enter(t: &mut ThreadState, regs: *const u64, nr: u64) {
         EpollState { epfd: arg(regs, 0) as i32, maxevents: arg(regs, 2) as i32, timeout_ms, ..EpollState::default() };
 }
 
+/// Written in place in the ring buffer: no stack copy on this per-wait path.
 pub fn exit(t: &ThreadState, tid: u32, ret: i64, now: u64) {
+    let Some(mut entry) = reserve::<EpollRecord>() else { return };
     let mut h = header(RecordKind::EpollCycle as u32, tid, t.tgid);
     h.ts_ns = now;
-    let record = EpollRecord {
+    entry.write(EpollRecord {
         header: h,
         nr: t.sys.nr as u32,
         epfd: t.ep.epfd,
@@ -53,8 +55,8 @@ pub fn exit(t: &ThreadState, tid: u32, ret: i64, now: u64) {
         t_run: t.ep.t_run,
         t_wake: t.ep.t_wake,
         waker: t.ep.waker,
-    };
-    emit(&record);
+    });
+    submit(entry);
 }
 
 /// The thread went to sleep: if inside an epoll wait, the wait blocked.

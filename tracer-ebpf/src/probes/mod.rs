@@ -5,6 +5,7 @@
 pub mod copies;
 pub mod epoll;
 pub mod faults;
+pub mod floor;
 pub mod irq;
 pub mod sched;
 pub mod syscalls;

@@ -101,9 +101,6 @@ fn switch_out(tid: u32, tgid: u32, kind: SwitchKind, now: u64, exec_now: u64) {
     times.out_ts = now;
     times.out_runnable = u32::from(!voluntary);
     times.wake_ts = 0;
-    if let Ok(comm) = bpf_get_current_comm() {
-        t.comm = comm;
-    }
 }
 
 /// Off-CPU and run-queue time end here; a new time slice starts.
@@ -141,6 +138,9 @@ fn on_thread_exit(tid: u32) {
         unsafe {
             (*r).header = header(RecordKind::ThreadExit as u32, tid, (*state).tgid);
             core::ptr::copy_nonoverlapping(state, &raw mut (*r).state, 1);
+            // The name is taken once, here (current is the exiting thread), not at every
+            // switch; user space reads /proc for threads still alive.
+            (*r).state.comm = bpf_get_current_comm().unwrap_or_default();
         }
         submit(entry);
     }

@@ -39,6 +39,7 @@ pub struct Analysis {
     wakeups: wakeups::WakeupAnalysis,
     softirq: softirq::SoftirqAnalysis,
     faults: faults::FaultAnalysis,
+    floor_hits: u64,
 }
 
 impl Analysis {
@@ -55,6 +56,9 @@ impl Analysis {
             Record::FileMap(r) => self.faults.push_name(r),
             Record::Counter(r) => {
                 if let Some(c) = Counter::from_u32(r.index) {
+                    if c == Counter::FloorHits {
+                        self.floor_hits = r.value;
+                    }
                     self.epoll.push_counter(c, r.value);
                     self.copies.push_counter(c, r.value);
                 }
@@ -79,6 +83,7 @@ impl Analysis {
             copies: self.copies.report(),
             faults: self.faults.report(),
             softirq: self.softirq.report(),
+            floor_hits: self.floor_hits,
         }
     }
 }

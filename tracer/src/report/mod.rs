@@ -44,6 +44,13 @@ pub struct Report {
     pub copies: Copies,
     pub faults: Faults,
     pub softirq: Softirq,
+    /// Only with the benchmark's `--probes floor`: the target's tracepoint hits counted.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub floor_hits: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 /// Page faults of the target on user addresses: taken in user mode, or by the kernel
@@ -516,6 +523,7 @@ pub(crate) fn sample() -> Report {
                 ],
             }],
         },
+        floor_hits: 0,
     }
 }
 

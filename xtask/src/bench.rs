@@ -1,0 +1,241 @@
+//! `cargo xtask bench`: what tracing costs the traced program. epoll-server runs at full
+//! load from epoll-client on loopback, in configurations interleaved round by round
+//! (untraced, the floor, the tracer, and strace / bpftrace where installed), so a noisy
+//! machine hits every configuration alike. Prints median requests/s, the median of each
+//! round's ratio to that round's untraced run, events handled per second, losses, and the
+//! tracer's own CPU time per million events. Not a test: it asserts nothing.
+use std::{
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use serde_json::Value;
+
+use crate::Result;
+
+struct Settings {
+    rounds: usize,
+    seconds: u64,
+    connections: u32,
+    groups: Vec<String>,
+}
+
+#[derive(Default, Clone)]
+struct Sample {
+    rps: f64,
+    events: f64,
+    lost: u64,
+    tracer_cpu_ms: f64,
+}
+
+pub fn bench(root: &Path, args: &[String]) -> Result {
+    let mut s = Settings { rounds: 3, seconds: 5, connections: 32, groups: Vec::new() };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = || it.next().cloned().ok_or(format!("{a} needs a value"));
+        match a.as_str() {
+            "--rounds" => s.rounds = value()?.parse().map_err(|_| "--rounds takes a number")?,
+            "--seconds" => s.seconds = value()?.parse().map_err(|_| "--seconds takes a number")?,
+            "--connections" => s.connections = value()?.parse().map_err(|_| "--connections takes a number")?,
+            // Extra tracer configurations with only these probe groups, e.g. sched,syscalls.
+            "--groups" => s.groups.push(value()?),
+            other => {
+                return Err(format!(
+                    "unknown bench flag {other} (--rounds N, --seconds N, --connections N, --groups LIST)"
+                ));
+            }
+        }
+    }
+    let bin = root.join("target/release");
+    let mut configs: Vec<String> = vec!["untraced".into(), "floor".into(), "tracer".into()];
+    configs.extend(s.groups.iter().map(|g| format!("tracer:{g}")));
+    for tool in ["strace", "bpftrace"] {
+        if which(tool) {
+            configs.push(tool.into());
+        } else {
+            eprintln!("bench: {tool} is not installed: its row is skipped");
+        }
+    }
+    let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); configs.len()];
+    for round in 1..=s.rounds {
+        for (i, config) in configs.iter().enumerate() {
+            let sample = measure(&bin, config, &s)?;
+            eprintln!("bench: round {round} {config:<22} {:>9.0} req/s", sample.rps);
+            samples[i].push(sample);
+        }
+    }
+    print(&configs, &samples, &s);
+    Ok(())
+}
+
+fn which(tool: &str) -> bool {
+    Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().is_ok_and(|o| o.status.success())
+}
+
+/// One run of one configuration: a fresh server, the observer attached, full load.
+fn measure(bin: &Path, config: &str, s: &Settings) -> Result<Sample> {
+    let mut server = Command::new(bin.join("epoll-server"))
+        .args(["--mode", "epoll-lt", "--port", "0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start epoll-server: {e}"))?;
+    let mut first = String::new();
+    BufReader::new(server.stdout.as_mut().unwrap()).read_line(&mut first).map_err(|e| e.to_string())?;
+    let port = first
+        .split(':')
+        .nth(1)
+        .and_then(|p| p.split_whitespace().next())
+        .ok_or("no port from epoll-server")?
+        .to_owned();
+    let pid = server.id().to_string();
+    let report = std::env::temp_dir().join(format!("tracer-bench-{}.json", std::process::id()));
+    let observer = attach(bin, config, &pid, &report);
+    let result = observer.and_then(|observer| {
+        let out = Command::new(bin.join("epoll-client"))
+            .args(["--port", &port, "--connections", &s.connections.to_string(), "--threads", "2", "--size", "64"])
+            .args(["--duration", &format!("{}s", s.seconds)])
+            .output()
+            .map_err(|e| format!("cannot run epoll-client: {e}"))?;
+        let summary = String::from_utf8_lossy(&out.stdout);
+        let rps = serde_json::from_str::<Value>(summary.lines().last().unwrap_or(""))
+            .ok()
+            .and_then(|v| v["requests_per_sec"].as_f64())
+            .ok_or(format!("epoll-client failed: {}", String::from_utf8_lossy(&out.stderr)))?;
+        let cpu = observer.as_ref().map_or(0.0, |o| cpu_ms(o.id()));
+        let mut sample = Sample { rps, tracer_cpu_ms: cpu, ..Sample::default() };
+        if let Some(o) = observer {
+            stop(o)?;
+            if config != "strace" && config != "bpftrace" {
+                let text = std::fs::read_to_string(&report).map_err(|e| format!("no tracer report: {e}"))?;
+                let v: Value = serde_json::from_str(&text).map_err(|e| format!("bad tracer report: {e}"))?;
+                sample.lost = v["lost_events"].as_u64().unwrap_or(0) + v["missed_events"].as_u64().unwrap_or(0);
+                sample.events = events(&v) / s.seconds as f64;
+            }
+        }
+        Ok(sample)
+    });
+    let _ = Command::new("kill").args(["-INT", &pid]).status();
+    let _ = server.wait();
+    let _ = std::fs::remove_file(&report);
+    result
+}
+
+/// Starts the configuration's observer on `pid` and waits until it is live.
+fn attach(bin: &Path, config: &str, pid: &str, report: &PathBuf) -> Result<Option<Child>> {
+    let (mut cmd, ready): (Command, &str) = match config {
+        "untraced" => return Ok(None),
+        "strace" => {
+            let mut c = Command::new("strace");
+            c.args(["-f", "-c", "-o", "/dev/null", "-p", pid]);
+            (c, "attached")
+        }
+        "bpftrace" => {
+            // The peer the perf notes measured: count every syscall by id, in a hash.
+            let mut c = Command::new("bpftrace");
+            c.args(["-e", &format!("tracepoint:raw_syscalls:sys_enter /pid == {pid}/ {{ @[args->id] = count(); }}")]);
+            (c, "Attaching")
+        }
+        _ => {
+            let probes = match config {
+                "floor" => "floor".to_owned(),
+                "tracer" => "all".to_owned(),
+                c => c.trim_start_matches("tracer:").to_owned(),
+            };
+            let mut c = Command::new(bin.join("tracer"));
+            c.args(["attach", "--pid", pid, "--format", "json", "--output"]).arg(report).args(["--probes", &probes]);
+            (c, "tracing PID")
+        }
+    };
+    let mut child =
+        cmd.stderr(Stdio::piped()).stdout(Stdio::null()).spawn().map_err(|e| format!("cannot start {config}: {e}"))?;
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains(ready) {
+        line.clear();
+        if stderr.read_line(&mut line).map_err(|e| e.to_string())? == 0 {
+            return Err(format!("{config} exited before it was live"));
+        }
+    }
+    // Keep draining its stderr so it never blocks on a full pipe.
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    std::thread::sleep(Duration::from_millis(200));
+    Ok(Some(child))
+}
+
+fn stop(mut child: Child) -> Result {
+    let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+    child.wait().map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// User + system CPU time of a process so far, from /proc/PID/stat (clock ticks of 10 ms).
+fn cpu_ms(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let f: Vec<f64> =
+        stat.rsplit_once(')').map_or(vec![], |(_, r)| r.split_whitespace().map(|x| x.parse().unwrap_or(0.0)).collect());
+    (f.get(11).copied().unwrap_or(0.0) + f.get(12).copied().unwrap_or(0.0)) * 10.0
+}
+
+/// Tracepoint hits a trace handled: the floor counts them; for the tracer, two per syscall
+/// (enter and exit) plus its context switches and wakeups.
+fn events(report: &Value) -> f64 {
+    let n = |v: &Value| v.as_f64().unwrap_or(0.0);
+    if let Some(hits) = report.get("floor_hits") {
+        return n(hits);
+    }
+    let syscalls: f64 = report["syscalls"].as_array().map_or(0.0, |a| a.iter().map(|s| n(&s["count"])).sum());
+    syscalls * 2.0
+        + n(&report["sched"]["voluntary"])
+        + n(&report["sched"]["involuntary"])
+        + n(&report["wakeups"]["count"])
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    if v.is_empty() { 0.0 } else { v[v.len() / 2] }
+}
+
+fn print(configs: &[String], samples: &[Vec<Sample>], s: &Settings) {
+    let base = &samples[0];
+    println!(
+        "\nepoll-server (epoll-lt, 1 reactor) at full load from epoll-client ({} connections, 64-byte echoes), {} rounds of {} s, interleaved",
+        s.connections, s.rounds, s.seconds
+    );
+    println!(
+        "{:<22} {:>12} {:>16} {:>12} {:>8} {:>24}",
+        "configuration", "req/s median", "ratio (median)", "events/s", "lost", "tracer CPU ms/M events"
+    );
+    let mut floor_ratio = 0.0;
+    for (config, runs) in configs.iter().zip(samples) {
+        let ratios: Vec<f64> = runs.iter().zip(base).map(|(r, b)| r.rps / b.rps.max(1.0)).collect();
+        let ratio = median(ratios);
+        if config == "floor" {
+            floor_ratio = ratio;
+        }
+        let events = median(runs.iter().map(|r| r.events).collect());
+        let cpu = median(
+            runs.iter()
+                .map(|r| if r.events > 0.0 { r.tracer_cpu_ms / (r.events * s.seconds as f64 / 1e6) } else { 0.0 })
+                .collect(),
+        );
+        let lost: u64 = runs.iter().map(|r| r.lost).sum();
+        let show = |v: f64, fmt: &dyn Fn(f64) -> String| if v > 0.0 { fmt(v) } else { "-".into() };
+        println!(
+            "{config:<22} {:>12.0} {:>16.3} {:>12} {:>8} {:>24}",
+            median(runs.iter().map(|r| r.rps).collect()),
+            ratio,
+            show(events, &|v| format!("{v:.0}")),
+            if config == "untraced" || config == "strace" || config == "bpftrace" {
+                "-".into()
+            } else {
+                lost.to_string()
+            },
+            show(cpu, &|v| format!("{v:.1}")),
+        );
+        if config == "tracer" {
+            println!("  -> tracer vs floor: {:+.1} points (goal: within 3)", (ratio - floor_ratio) * 100.0);
+        }
+    }
+}
