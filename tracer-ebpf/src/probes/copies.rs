@@ -30,7 +30,7 @@ use tracer_common::{
     syscalls::{DataClass, MMAP, MUNMAP, SENDMSG, data_class, out_buffer_is_arg1},
 };
 
-use super::{arg, read_u32, syscalls::is_error};
+use super::{arg, read_u32, read_u64, syscalls::is_error};
 use crate::{
     globals::offsets,
     maps::{PIPE_FEEDERS, count, header, ledger, reserve, target_state},
@@ -258,15 +258,6 @@ fn report_file_map(t: &ThreadState, addr: u64, len: u64, fd: u64) {
         core::ptr::write_bytes(&raw mut (*r).path, 0, 1);
     }
     entry.submit(u64::from(aya_ebpf::bindings::BPF_RB_FORCE_WAKEUP));
-}
-
-#[inline(always)]
-fn read_u64(base: u64, off: u32) -> Option<u64> {
-    if off == Offsets::ABSENT || base == 0 {
-        return None;
-    }
-    // SAFETY: bpf_probe_read_kernel copes with any address.
-    unsafe { bpf_probe_read_kernel((base + u64::from(off)) as *const u64) }.ok()
 }
 
 /// skb_copy_datagram_iovec(const struct sk_buff *skb, int len): bytes the kernel copied

@@ -16,7 +16,7 @@ use tracer_common::record::{
     FaultKey, FaultStat, Offsets, PendingFault, REGION_ANON, REGION_FILE, REGION_HEAP, REGION_STACK, ThreadState,
 };
 
-use super::read_u32;
+use super::{read_u32, read_u64};
 use crate::{
     globals::offsets,
     maps::{FAULTS, THREADS, count_lost, is_target, thread_state},
@@ -26,15 +26,6 @@ use crate::{
 const USER_TOP: u64 = 0x0000_8000_0000_0000;
 const EC_WRITE: u32 = 0x2;
 const EC_USER: u32 = 0x4;
-
-#[inline(always)]
-fn read_u64(base: u64, off: u32) -> Option<u64> {
-    if off == Offsets::ABSENT || base == 0 {
-        return None;
-    }
-    // SAFETY: bpf_probe_read_kernel copes with any address.
-    unsafe { bpf_probe_read_kernel((base + u64::from(off)) as *const u64) }.ok()
-}
 
 /// page_fault_user(unsigned long address, struct pt_regs *regs, unsigned long error_code)
 #[btf_tracepoint(function = "page_fault_user")]

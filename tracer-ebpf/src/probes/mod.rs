@@ -34,3 +34,13 @@ pub fn read_u32(base: u64, off: u32) -> Option<u32> {
     // SAFETY: bpf_probe_read_kernel copes with any address.
     unsafe { aya_ebpf::helpers::bpf_probe_read_kernel((base + u64::from(off)) as *const u32) }.ok()
 }
+
+/// The u64 at `base + off` in kernel memory, like [`read_u32`].
+#[inline(always)]
+pub fn read_u64(base: u64, off: u32) -> Option<u64> {
+    if off == tracer_common::record::Offsets::ABSENT || base == 0 {
+        return None;
+    }
+    // SAFETY: bpf_probe_read_kernel copes with any address.
+    unsafe { aya_ebpf::helpers::bpf_probe_read_kernel((base + u64::from(off)) as *const u64) }.ok()
+}
