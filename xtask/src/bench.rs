@@ -20,6 +20,8 @@ struct Settings {
     seconds: u64,
     connections: u32,
     groups: Vec<String>,
+    /// `epoll`: the bundled epoll-server; `redis`: redis-server under redis-benchmark GET.
+    target: String,
 }
 
 #[derive(Default, Clone)]
@@ -31,7 +33,7 @@ struct Sample {
 }
 
 pub fn bench(root: &Path, args: &[String]) -> Result {
-    let mut s = Settings { rounds: 3, seconds: 5, connections: 32, groups: Vec::new() };
+    let mut s = Settings { rounds: 3, seconds: 5, connections: 32, groups: Vec::new(), target: "epoll".into() };
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut value = || it.next().cloned().ok_or(format!("{a} needs a value"));
@@ -41,14 +43,25 @@ pub fn bench(root: &Path, args: &[String]) -> Result {
             "--connections" => s.connections = value()?.parse().map_err(|_| "--connections takes a number")?,
             // Extra tracer configurations with only these probe groups, e.g. sched,syscalls.
             "--groups" => s.groups.push(value()?),
+            "--target" => s.target = value()?,
             other => {
                 return Err(format!(
-                    "unknown bench flag {other} (--rounds N, --seconds N, --connections N, --groups LIST)"
+                    "unknown bench flag {other} (--rounds N, --seconds N, --connections N, --groups LIST, --target epoll|redis)"
                 ));
             }
         }
     }
     let bin = root.join("target/release");
+    match s.target.as_str() {
+        "epoll" => {}
+        "redis" if which("redis-server") && which("redis-benchmark") => {}
+        "redis" => {
+            return Err(
+                "redis-server and redis-benchmark are not installed: `apt-get install redis-server redis-tools`".into(),
+            );
+        }
+        t => return Err(format!("unknown bench target {t} (epoll or redis)")),
+    }
     let mut configs: Vec<String> = vec!["untraced".into(), "floor".into(), "tracer".into()];
     configs.extend(s.groups.iter().map(|g| format!("tracer:{g}")));
     for tool in ["strace", "bpftrace"] {
@@ -75,7 +88,24 @@ fn which(tool: &str) -> bool {
 }
 
 /// One run of one configuration: a fresh server, the observer attached, full load.
-fn measure(bin: &Path, config: &str, s: &Settings) -> Result<Sample> {
+/// A fresh server of the bench target, and the port it listens on.
+fn start_server(bin: &Path, s: &Settings) -> Result<(Child, String)> {
+    if s.target == "redis" {
+        let port =
+            std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
+        let server = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start redis-server: {e}"))?;
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        return Ok((server, port.to_string()));
+    }
     let mut server = Command::new(bin.join("epoll-server"))
         .args(["--mode", "epoll-lt", "--port", "0"])
         .stdout(Stdio::piped())
@@ -83,26 +113,46 @@ fn measure(bin: &Path, config: &str, s: &Settings) -> Result<Sample> {
         .map_err(|e| format!("cannot start epoll-server: {e}"))?;
     let mut first = String::new();
     BufReader::new(server.stdout.as_mut().unwrap()).read_line(&mut first).map_err(|e| e.to_string())?;
-    let port = first
-        .split(':')
-        .nth(1)
-        .and_then(|p| p.split_whitespace().next())
-        .ok_or("no port from epoll-server")?
-        .to_owned();
+    let port = first.split(':').nth(1).and_then(|p| p.split_whitespace().next()).ok_or("no port from epoll-server")?;
+    Ok((server, port.to_owned()))
+}
+
+/// Full load against the server for about the bench's duration; returns requests/s.
+fn load(bin: &Path, port: &str, s: &Settings) -> Result<f64> {
+    if s.target == "redis" {
+        // GETs: a request count that takes about --seconds untraced (~100k GET/s here).
+        let n = (s.seconds * 100_000).to_string();
+        let out = Command::new("redis-benchmark")
+            .args(["-p", port, "-t", "get", "-n", &n, "-c", &s.connections.to_string(), "-q"])
+            .output()
+            .map_err(|e| format!("cannot run redis-benchmark: {e}"))?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        // "GET: 98765.43 requests per second, p50=0.231 msec", after \r progress lines.
+        return text
+            .split(['\r', '\n'])
+            .find_map(|l| l.trim().strip_prefix("GET: ")?.split_whitespace().next()?.parse().ok())
+            .ok_or(format!("redis-benchmark failed: {text}"));
+    }
+    let out = Command::new(bin.join("epoll-client"))
+        .args(["--port", port, "--connections", &s.connections.to_string(), "--threads", "2", "--size", "64"])
+        .args(["--duration", &format!("{}s", s.seconds)])
+        .output()
+        .map_err(|e| format!("cannot run epoll-client: {e}"))?;
+    let summary = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str::<Value>(summary.lines().last().unwrap_or(""))
+        .ok()
+        .and_then(|v| v["requests_per_sec"].as_f64())
+        .ok_or(format!("epoll-client failed: {}", String::from_utf8_lossy(&out.stderr)))
+}
+
+/// One run of one configuration: a fresh server, the observer attached, full load.
+fn measure(bin: &Path, config: &str, s: &Settings) -> Result<Sample> {
+    let (mut server, port) = start_server(bin, s)?;
     let pid = server.id().to_string();
     let report = std::env::temp_dir().join(format!("tracer-bench-{}.json", std::process::id()));
     let observer = attach(bin, config, &pid, &report);
     let result = observer.and_then(|observer| {
-        let out = Command::new(bin.join("epoll-client"))
-            .args(["--port", &port, "--connections", &s.connections.to_string(), "--threads", "2", "--size", "64"])
-            .args(["--duration", &format!("{}s", s.seconds)])
-            .output()
-            .map_err(|e| format!("cannot run epoll-client: {e}"))?;
-        let summary = String::from_utf8_lossy(&out.stdout);
-        let rps = serde_json::from_str::<Value>(summary.lines().last().unwrap_or(""))
-            .ok()
-            .and_then(|v| v["requests_per_sec"].as_f64())
-            .ok_or(format!("epoll-client failed: {}", String::from_utf8_lossy(&out.stderr)))?;
+        let rps = load(bin, &port, s)?;
         let cpu = observer.as_ref().map_or(0.0, |o| cpu_ms(o.id()));
         let mut sample = Sample { rps, tracer_cpu_ms: cpu, ..Sample::default() };
         if let Some(o) = observer {
@@ -111,7 +161,10 @@ fn measure(bin: &Path, config: &str, s: &Settings) -> Result<Sample> {
                 let text = std::fs::read_to_string(&report).map_err(|e| format!("no tracer report: {e}"))?;
                 let v: Value = serde_json::from_str(&text).map_err(|e| format!("bad tracer report: {e}"))?;
                 sample.lost = v["lost_events"].as_u64().unwrap_or(0) + v["missed_events"].as_u64().unwrap_or(0);
-                sample.events = events(&v) / s.seconds as f64;
+                let seconds = v["duration_ns"].as_f64().unwrap_or(1e9) / 1e9;
+                sample.events = events(&v) / seconds;
+                // Per second of trace too, so that their ratio is CPU ms per million events.
+                sample.tracer_cpu_ms /= seconds;
             }
         }
         Ok(sample)
@@ -199,10 +252,15 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn print(configs: &[String], samples: &[Vec<Sample>], s: &Settings) {
     let base = &samples[0];
-    println!(
-        "\nepoll-server (epoll-lt, 1 reactor) at full load from epoll-client ({} connections, 64-byte echoes), {} rounds of {} s, interleaved",
-        s.connections, s.rounds, s.seconds
-    );
+    let what = if s.target == "redis" {
+        format!("redis-server under redis-benchmark GET ({} connections)", s.connections)
+    } else {
+        format!(
+            "epoll-server (epoll-lt, 1 reactor) at full load from epoll-client ({} connections, 64-byte echoes)",
+            s.connections
+        )
+    };
+    println!("\n{what}, {} rounds of about {} s, interleaved", s.rounds, s.seconds);
     println!(
         "{:<22} {:>12} {:>16} {:>12} {:>8} {:>24}",
         "configuration", "req/s median", "ratio (median)", "events/s", "lost", "tracer CPU ms/M events"
@@ -216,9 +274,7 @@ fn print(configs: &[String], samples: &[Vec<Sample>], s: &Settings) {
         }
         let events = median(runs.iter().map(|r| r.events).collect());
         let cpu = median(
-            runs.iter()
-                .map(|r| if r.events > 0.0 { r.tracer_cpu_ms / (r.events * s.seconds as f64 / 1e6) } else { 0.0 })
-                .collect(),
+            runs.iter().map(|r| if r.events > 0.0 { r.tracer_cpu_ms / (r.events / 1e6) } else { 0.0 }).collect(),
         );
         let lost: u64 = runs.iter().map(|r| r.lost).sum();
         let show = |v: f64, fmt: &dyn Fn(f64) -> String| if v > 0.0 { fmt(v) } else { "-".into() };
