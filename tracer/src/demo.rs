@@ -10,13 +10,12 @@ use std::{
 };
 
 use anyhow::{Context, Result, bail};
-use comfy_table::{CellAlignment, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::{
     cli::DemoWhich,
-    report::{Format, PathRow, Report},
+    report::{Format, Grid, PathRow, Report},
     session::Probes,
     trace::{self, Plan, Target},
 };
@@ -281,17 +280,6 @@ fn server_row(mode: &str, reactors: u32, r: &Report, client: &Value) -> ServerRo
     }
 }
 
-fn grid(header: &[&str]) -> Table {
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Disabled).set_header(header);
-    for i in 1..header.len() {
-        if let Some(c) = t.column_mut(i) {
-            c.set_cell_alignment(CellAlignment::Right);
-        }
-    }
-    t
-}
-
 fn table(d: &Demo) -> String {
     let mut s = String::new();
     if !d.zerocopy.is_empty() {
@@ -299,21 +287,24 @@ fn table(d: &Demo) -> String {
             s,
             "Zero-copy paths: one file sent over loopback TCP by each path (model = the textbook, per transfer)"
         );
-        let mut t = grid(&[
-            "mode",
-            "syscalls",
-            "mode switches",
-            "CPU copies model/measured",
-            "DMA copies model/measured",
-            "CPU-copied",
-            "zero-copy",
-            "ctx switches",
-            "faults",
-            "time",
-            "MiB/s",
-        ]);
+        let mut t = Grid::new(
+            &[
+                "mode",
+                "syscalls",
+                "mode switches",
+                "CPU copies model/measured",
+                "DMA copies model/measured",
+                "CPU-copied",
+                "zero-copy",
+                "ctx switches",
+                "faults",
+                "time",
+                "MiB/s",
+            ],
+            1,
+        );
         for r in &d.zerocopy {
-            t.add_row(vec![
+            t.row(vec![
                 r.mode.clone(),
                 r.syscalls.to_string(),
                 r.mode_switches.to_string(),
@@ -331,18 +322,12 @@ fn table(d: &Demo) -> String {
     }
     if !d.epoll.is_empty() {
         let _ = writeln!(s, "\nServer models: the same echo load against epoll-server in each mode (per request)");
-        let mut t = grid(&[
-            "mode",
-            "reactors",
-            "requests/s",
-            "syscalls",
-            "ready events/wait",
-            "wakeups",
-            "ctx switches",
-            "woken by",
-        ]);
+        let mut t = Grid::new(
+            &["mode", "reactors", "requests/s", "syscalls", "ready events/wait", "wakeups", "ctx switches", "woken by"],
+            1,
+        );
         for r in &d.epoll {
-            t.add_row(vec![
+            t.row(vec![
                 r.mode.clone(),
                 r.reactors.to_string(),
                 format!("{:.0}", r.requests_per_s),

@@ -76,44 +76,29 @@ fn test(extra: &[String]) -> Result {
         .args(["--", "--test-threads=1"]))
 }
 
-/// Builds the tracer and its workloads, then runs `tracer demo` (as root: it traces).
-fn demo(extra: &[String]) -> Result {
+/// Builds the tracer and its workloads for `cargo xtask {what}`, which loads eBPF
+/// programs and so needs root; returns the workspace root.
+fn build_for(what: &str) -> Result<&'static Path> {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    run(Command::new(&cargo).args([
-        "build",
-        "--release",
-        "--quiet",
-        "--package",
-        "tracer",
-        "--package",
-        "workloads",
-        "--bins",
-    ]))?;
+    let packages = ["--package", "tracer", "--package", "workloads", "--bins"];
+    run(Command::new(&cargo).args(["build", "--release", "--quiet"]).args(packages))?;
     if !is_root() {
-        return Err("the demo loads eBPF programs: run `cargo xtask demo` as root".into());
+        return Err(format!("the {what} loads eBPF programs: run `cargo xtask {what}` as root"));
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap_or(Path::new("."));
+    Ok(Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap_or(Path::new(".")))
+}
+
+/// Builds, then runs `tracer demo`.
+fn demo(extra: &[String]) -> Result {
+    let root = build_for("demo")?;
     run(Command::new(root.join("target/release/tracer")).arg("demo").args(extra))
 }
 
 /// The overhead benchmark (see bench.rs), then the user-space path's throughput.
 fn bench_all(extra: &[String]) -> Result {
-    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    run(Command::new(&cargo).args([
-        "build",
-        "--release",
-        "--quiet",
-        "--package",
-        "tracer",
-        "--package",
-        "workloads",
-        "--bins",
-    ]))?;
-    if !is_root() {
-        return Err("the benchmark loads eBPF programs: run `cargo xtask bench` as root".into());
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap_or(Path::new("."));
+    let root = build_for("bench")?;
     bench::bench(root, extra)?;
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     run(Command::new(&cargo).args(["bench", "--quiet", "--package", "tracer", "--bench", "pipeline"]))
 }
 

@@ -3,7 +3,7 @@
 mod csv;
 mod table;
 
-pub use table::{bytes, duration};
+pub use table::{Grid, bytes, duration};
 
 use std::io::Write;
 

@@ -9,11 +9,12 @@ use crate::analysis::syscalls::quantile_bound_ns;
 /// Syscall rows shown in the table (JSON and CSV have all).
 const TOP_SYSCALLS: usize = 25;
 
-/// A comfy-table with the house preset and numeric columns right-aligned.
-struct Grid(Table);
+/// A comfy-table with the house preset and numeric columns (from `numeric_from` on)
+/// right-aligned: every table the tracer prints.
+pub struct Grid(Table);
 
 impl Grid {
-    fn new(header: &[&str], numeric_from: usize) -> Self {
+    pub fn new(header: &[&str], numeric_from: usize) -> Self {
         let mut t = Table::new();
         t.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Disabled).set_header(header);
         for i in numeric_from..header.len() {
@@ -24,8 +25,14 @@ impl Grid {
         Self(t)
     }
 
-    fn row(&mut self, cells: Vec<String>) {
+    pub fn row(&mut self, cells: Vec<String>) {
         self.0.add_row(cells);
+    }
+}
+
+impl std::fmt::Display for Grid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
     }
 }
 
@@ -87,7 +94,7 @@ fn faults(s: &mut String, r: &Report) {
             bytes(m.disk_bytes),
         ]);
     }
-    let _ = writeln!(s, "{}", g.0);
+    let _ = writeln!(s, "{g}");
     for n in &f.notes {
         let _ = writeln!(s, "note: {n}");
     }
@@ -115,7 +122,7 @@ fn syscalls(s: &mut String, r: &Report) {
     if r.syscalls.len() > TOP_SYSCALLS {
         g.row(vec![format!("... {} more", r.syscalls.len() - TOP_SYSCALLS), String::new()]);
     }
-    let _ = writeln!(s, "{}", g.0);
+    let _ = writeln!(s, "{g}");
 }
 
 fn sched(s: &mut String, r: &Report) {
@@ -164,7 +171,7 @@ fn sched(s: &mut String, r: &Report) {
     }
     let all = format!("{} threads", c.threads.len());
     row("all".into(), String::new(), all, c.voluntary, c.involuntary, c.oncpu_ns, c.offcpu_ns, c.runqueue_ns, c.slices);
-    let _ = writeln!(s, "{}", g.0);
+    let _ = writeln!(s, "{g}");
     if !c.by_syscall.is_empty() {
         let parts: Vec<String> =
             c.by_syscall.iter().take(8).map(|b| format!("{} {}v/{}i", b.syscall, b.voluntary, b.involuntary)).collect();
@@ -185,7 +192,7 @@ fn wakeups(s: &mut String, r: &Report) {
         let p99 = quantile_bound_ns(&e.latency, 0.99).map_or_else(|| "-".into(), duration);
         g.row(vec![e.waker.clone(), format!("{}/{}", e.wakee_pid, e.wakee_tid), e.count.to_string(), avg, p99]);
     }
-    let _ = writeln!(s, "{}", g.0);
+    let _ = writeln!(s, "{g}");
 }
 
 fn softirq(s: &mut String, r: &Report) {
@@ -207,7 +214,7 @@ fn softirq(s: &mut String, r: &Report) {
             duration(v.target_time_ns),
         ]);
     }
-    let _ = writeln!(s, "{}", g.0);
+    let _ = writeln!(s, "{g}");
 }
 
 fn epoll(s: &mut String, r: &Report) {
@@ -271,7 +278,7 @@ fn epoll(s: &mut String, r: &Report) {
             f.timeouts.to_string(),
         ]);
     }
-    let _ = writeln!(s, "{}", g.0);
+    let _ = writeln!(s, "{g}");
 }
 
 fn copies(s: &mut String, r: &Report) {
@@ -308,7 +315,7 @@ fn copies(s: &mut String, r: &Report) {
             bytes(p.zero_copy_bytes),
         ]);
     }
-    let _ = writeln!(s, "{}", g.0);
+    let _ = writeln!(s, "{g}");
     for p in &c.paths {
         let _ = writeln!(s, "  {}: {}", p.path, p.note);
     }
