@@ -174,6 +174,54 @@ pub struct PendingFault {
     pub disk_bytes: u64,
 }
 
+/// Page-fault error code bits (x86): a write, taken in user mode.
+pub const FAULT_WRITE: u32 = 0x2;
+pub const FAULT_USER: u32 = 0x4;
+
+impl PendingFault {
+    /// Where the fault was, as a `FAULTS` key.
+    pub const fn key(&self, tgid: u32) -> FaultKey {
+        FaultKey { tgid, region: self.region, dev: self.dev, _pad: 0, ino: self.ino }
+    }
+
+    /// What the fault was, from the task's `min_flt`/`maj_flt` after it: a major or minor
+    /// fault with its details, or one the kernel did not count. Shared by the kernel
+    /// (the thread's next event) and user space (a fault still open at the end).
+    pub const fn outcome(&self, min_flt: u64, maj_flt: u64) -> FaultStat {
+        let mut s = FaultStat {
+            minor: 0,
+            major: 0,
+            uncounted: 0,
+            user_mode: 0,
+            kernel_mode: 0,
+            writes: 0,
+            around_faults: 0,
+            around_pages: 0,
+            filled_pages: 0,
+            disk_bytes: 0,
+        };
+        if maj_flt > self.maj0 {
+            s.major = 1;
+        } else if min_flt > self.min0 {
+            s.minor = 1;
+        } else {
+            s.uncounted = 1;
+            return s;
+        }
+        if self.error_code & FAULT_USER != 0 {
+            s.user_mode = 1;
+        } else {
+            s.kernel_mode = 1;
+        }
+        s.writes = (self.error_code & FAULT_WRITE != 0) as u64;
+        s.around_faults = (self.around_pages > 0) as u64;
+        s.around_pages = self.around_pages;
+        s.filled_pages = self.filled_pages;
+        s.disk_bytes = self.disk_bytes;
+        s
+    }
+}
+
 /// Key of the `FAULTS` map: one process's faults in one kind of region (one file).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -201,6 +249,21 @@ pub struct FaultStat {
     pub around_pages: u64,
     pub filled_pages: u64,
     pub disk_bytes: u64,
+}
+
+impl FaultStat {
+    pub fn add(&mut self, o: &FaultStat) {
+        self.minor += o.minor;
+        self.major += o.major;
+        self.uncounted += o.uncounted;
+        self.user_mode += o.user_mode;
+        self.kernel_mode += o.kernel_mode;
+        self.writes += o.writes;
+        self.around_faults += o.around_faults;
+        self.around_pages += o.around_pages;
+        self.filled_pages += o.filled_pages;
+        self.disk_bytes += o.disk_bytes;
+    }
 }
 
 /// [`RecordKind::FaultTotals`].
@@ -739,6 +802,30 @@ mod tests {
         for (i, p) in Path::ALL.iter().enumerate() {
             assert_eq!(*p as usize, i);
         }
+    }
+
+    #[test]
+    fn a_fault_is_what_the_task_counters_say() {
+        let f = PendingFault {
+            error_code: FAULT_USER | FAULT_WRITE,
+            min0: 10,
+            maj0: 2,
+            around_pages: 16,
+            filled_pages: 4,
+            ..Default::default()
+        };
+        let major = f.outcome(11, 3);
+        assert_eq!((major.major, major.minor, major.user_mode, major.writes, major.around_faults), (1, 0, 1, 1, 1));
+        assert_eq!((major.around_pages, major.filled_pages), (16, 4));
+        let minor = f.outcome(11, 2);
+        assert_eq!((minor.minor, minor.major), (1, 0));
+        let kernel = PendingFault { error_code: 0, ..f }.outcome(11, 2);
+        assert_eq!((kernel.kernel_mode, kernel.user_mode, kernel.writes), (1, 0, 0));
+        assert_eq!(f.outcome(10, 2), FaultStat { uncounted: 1, ..FaultStat::default() }, "spurious or retried");
+        let mut total = FaultStat::default();
+        total.add(&major);
+        total.add(&minor);
+        assert_eq!((total.major, total.minor, total.around_pages), (1, 1, 32));
     }
 
     #[test]

@@ -324,26 +324,11 @@ fn last_fault(tid: u32, t: &ThreadState) -> Option<FaultTotals> {
     // Fields after the ")" that ends the command name: state is field 3.
     let rest: Vec<u64> = stat.rsplit_once(')')?.1.split_whitespace().skip(1).map(|x| x.parse().unwrap_or(0)).collect();
     let (min, maj) = (*rest.get(6)?, *rest.get(8)?);
-    let mut s = FaultStat::default();
-    if maj > f.maj0 {
-        s.major = 1;
-    } else if min > f.min0 {
-        s.minor = 1;
-    } else {
-        s.uncounted = 1;
-    }
-    if s.uncounted == 0 {
-        if f.error_code & 4 != 0 {
-            s.user_mode = 1
-        } else {
-            s.kernel_mode = 1
-        }
-        s.writes = u64::from(f.error_code & 2 != 0);
-        (s.around_faults, s.around_pages) = (u64::from(f.around_pages > 0), f.around_pages);
-        (s.filled_pages, s.disk_bytes) = (f.filled_pages, f.disk_bytes);
-    }
-    let key = FaultKey { tgid: t.tgid, region: f.region, dev: f.dev, _pad: 0, ino: f.ino };
-    Some(FaultTotals { header: snapshot_header(RecordKind::FaultTotals), key, stat: s })
+    Some(FaultTotals {
+        header: snapshot_header(RecordKind::FaultTotals),
+        key: f.key(t.tgid),
+        stat: f.outcome(min, maj),
+    })
 }
 
 /// `recursion_misses` of a BPF program, from its fd's /proc/self/fdinfo (aya 0.14 does

@@ -208,28 +208,14 @@ fn fd_inode(fd: u64) -> Option<(u64, u32)> {
     if o.task_files == Offsets::ABSENT {
         return None;
     }
-    let read = |addr: u64| -> Option<u64> {
-        // SAFETY: bpf_probe_read_kernel copes with any address.
-        unsafe { bpf_probe_read_kernel(addr as *const u64) }.ok()
-    };
     // SAFETY: plain helper.
     let task = unsafe { bpf_get_current_task() };
-    let files = read(task + o.task_files as u64)?;
-    let fdt = read(files + o.files_fdt as u64)?;
-    // SAFETY: as above.
-    let max_fds = unsafe { bpf_probe_read_kernel((fdt + o.fdt_max_fds as u64) as *const u32) }.ok()?;
-    if fd >= u64::from(max_fds) {
+    let fdt = read_u64(read_u64(task, o.task_files)?, o.files_fdt)?;
+    if fd >= u64::from(read_u32(fdt, o.fdt_max_fds)?) {
         return None;
     }
-    let fds = read(fdt + o.fdt_fd as u64)?;
-    let file = read(fds + fd * 8)?;
-    if file == 0 {
-        return None;
-    }
-    let inode = read(file + o.file_inode as u64)?;
-    // SAFETY: as above.
-    let fmode = unsafe { bpf_probe_read_kernel((file + o.file_mode as u64) as *const u32) }.ok()?;
-    Some((inode, fmode))
+    let file = read_u64(read_u64(fdt, o.fdt_fd)? + fd * 8, 0)?;
+    Some((read_u64(file, o.file_inode)?, read_u32(file, o.file_mode)?))
 }
 
 /// A file mapping was made: tell user space (at once: it names the file from

@@ -8,7 +8,7 @@
 //! say whether the kernel counted it as minor, major or not at all (spurious, retried).
 use aya_ebpf::{
     bindings::BPF_NOEXIST,
-    helpers::{bpf_get_current_pid_tgid, bpf_probe_read_kernel, generated::bpf_get_current_task},
+    helpers::{bpf_get_current_pid_tgid, generated::bpf_get_current_task},
     macros::btf_tracepoint,
     programs::BtfTracePointContext,
 };
@@ -24,8 +24,6 @@ use crate::{
 
 /// Addresses from here up are the kernel's (x86-64, 4-level and 5-level paging).
 const USER_TOP: u64 = 0x0000_8000_0000_0000;
-const EC_WRITE: u32 = 0x2;
-const EC_USER: u32 = 0x4;
 
 /// page_fault_user(unsigned long address, struct pt_regs *regs, unsigned long error_code)
 #[btf_tracepoint(function = "page_fault_user")]
@@ -95,31 +93,9 @@ pub fn finish(t: &mut ThreadState) {
     // SAFETY: plain helper.
     let task = unsafe { bpf_get_current_task() };
     let (Some(min), Some(maj)) = (read_u64(task, o.task_min_flt), read_u64(task, o.task_maj_flt)) else { return };
-    let f = &t.fault;
-    let key = FaultKey { tgid: t.tgid, region: f.region, dev: f.dev, _pad: 0, ino: f.ino };
-    let Some(s) = fault_stat(&key) else { return };
-    if maj > f.maj0 {
-        s.major += 1;
-    } else if min > f.min0 {
-        s.minor += 1;
-    } else {
-        s.uncounted += 1;
-        return;
+    if let Some(s) = fault_stat(&t.fault.key(t.tgid)) {
+        s.add(&t.fault.outcome(min, maj));
     }
-    if f.error_code & EC_USER != 0 {
-        s.user_mode += 1
-    } else {
-        s.kernel_mode += 1
-    }
-    if f.error_code & EC_WRITE != 0 {
-        s.writes += 1;
-    }
-    if f.around_pages > 0 {
-        s.around_faults += 1;
-        s.around_pages += f.around_pages;
-    }
-    s.filled_pages += f.filled_pages;
-    s.disk_bytes += f.disk_bytes;
 }
 
 #[inline(always)]

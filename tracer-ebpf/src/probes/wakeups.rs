@@ -14,7 +14,7 @@ use tracer_common::{
     syscalls::{is_epoll_wait, log2_bucket},
 };
 
-use super::read_u32;
+use super::{read_u32, read_u64};
 use crate::{
     globals::offsets,
     maps::{THREADS, WAKE_EDGES, count_lost, cpu_state},
@@ -88,15 +88,9 @@ fn current_waker() -> Waker {
 #[inline(always)]
 fn socket_inode(sk: u64) -> u64 {
     let o = offsets();
-    let read = |base: u64, off: u32| -> u64 {
-        if off == tracer_common::record::Offsets::ABSENT || base == 0 {
-            return 0;
-        }
-        // SAFETY: bpf_probe_read_kernel copes with any address.
-        unsafe { aya_ebpf::helpers::bpf_probe_read_kernel((base + u64::from(off)) as *const u64) }.unwrap_or(0)
-    };
-    let inode = read(read(read(sk, o.sock_socket), o.socket_file), o.file_inode);
-    read(inode, o.inode_ino)
+    let file = read_u64(read_u64(sk, o.sock_socket).unwrap_or(0), o.socket_file).unwrap_or(0);
+    let inode = read_u64(file, o.file_inode).unwrap_or(0);
+    read_u64(inode, o.inode_ino).unwrap_or(0)
 }
 
 #[inline(always)]

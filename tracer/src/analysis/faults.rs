@@ -17,22 +17,7 @@ pub struct FaultAnalysis {
 impl FaultAnalysis {
     pub fn push(&mut self, r: &FaultTotals) {
         let k = &r.key;
-        let s = self.by_key.entry((k.region, k.dev, k.ino)).or_default();
-        let o = &r.stat;
-        for (a, b) in [
-            (&mut s.minor, o.minor),
-            (&mut s.major, o.major),
-            (&mut s.uncounted, o.uncounted),
-            (&mut s.user_mode, o.user_mode),
-            (&mut s.kernel_mode, o.kernel_mode),
-            (&mut s.writes, o.writes),
-            (&mut s.around_faults, o.around_faults),
-            (&mut s.around_pages, o.around_pages),
-            (&mut s.filled_pages, o.filled_pages),
-            (&mut s.disk_bytes, o.disk_bytes),
-        ] {
-            *a += b;
-        }
+        self.by_key.entry((k.region, k.dev, k.ino)).or_default().add(&r.stat);
     }
 
     pub fn push_name(&mut self, r: &FileMapRecord) {
