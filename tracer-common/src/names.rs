@@ -48,6 +48,7 @@ pub const PROG_TIMER_EXIT: &str = "local_timer_exit";
 pub const PROG_IRQ_WORK_ENTRY: &str = "irq_work_entry";
 pub const PROG_IRQ_WORK_EXIT: &str = "irq_work_exit";
 pub const PROG_SK_DATA_READY: &str = "sk_data_ready";
+pub const PROG_SOCK_SET_STATE: &str = "inet_sock_set_state";
 pub const PROG_FAULT_USER: &str = "page_fault_user";
 pub const PROG_FAULT_KERNEL: &str = "page_fault_kernel";
 pub const PROG_FILEMAP_FAULT: &str = "mm_filemap_fault";

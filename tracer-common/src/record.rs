@@ -514,8 +514,9 @@ pub struct CpuState {
     /// Bumped at every softirq entry and exit and context switch: a softirq invocation's
     /// identity.
     pub seq: u64,
-    /// The socket sk_data_ready last fed, and the context it ran in (see `wake_context`):
-    /// a wakeup in the same context came from that data.
+    /// The socket that last got data (sk_data_ready) or changed TCP state (a FIN or RST:
+    /// sk_state_change wakes its waiters), and the context that ran in (see
+    /// `wake_context`): a wakeup in the same context came from that socket.
     pub sdr_ctx: u64,
     pub sdr_sk: u64,
     pub raised_at: [u64; SOFTIRQ_VECTORS as usize],

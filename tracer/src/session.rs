@@ -57,6 +57,7 @@ const PROBES: &[(&str, bool, Group)] = &[
     (PROG_IRQ_WORK_EXIT, false, Group::Irq),
     (PROG_IRQ_WORK_ENTRY, false, Group::Irq),
     (PROG_SK_DATA_READY, false, Group::Irq),
+    (PROG_SOCK_SET_STATE, false, Group::Irq),
     // The group_dead argument exists since 6.16; without it finished processes simply
     // stay in the target set.
     (PROG_PROCESS_EXIT, false, Group::Sched),

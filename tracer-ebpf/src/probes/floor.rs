@@ -46,6 +46,7 @@ floor! {
     floor_irq_work_entry => "irq_work_entry",
     floor_irq_work_exit => "irq_work_exit",
     floor_sk_data_ready => "sk_data_ready",
+    floor_inet_sock_set_state => "inet_sock_set_state",
     floor_sock_recv_length => "sock_recv_length",
     floor_skb_copy_datagram_iovec => "skb_copy_datagram_iovec",
     floor_block_rq_issue => "block_rq_issue",

@@ -119,12 +119,25 @@ pub fn irq_work_exit(_ctx: BtfTracePointContext) -> i32 {
 /// wakeup of its waiter follow in the same context. System-wide, so kept to a few stores.
 #[btf_tracepoint(function = "sk_data_ready")]
 pub fn sk_data_ready(ctx: BtfTracePointContext) -> i32 {
-    let sk: u64 = ctx.arg(0);
+    socket_event(ctx.arg(0));
+    0
+}
+
+/// inet_sock_set_state(const struct sock *sk, int oldstate, int newstate): a FIN or RST
+/// arrived (tcp_fin, tcp_reset), and sk_state_change, not sk_data_ready, wakes the
+/// socket's waiters next. Rare (connection set-up and tear-down).
+#[btf_tracepoint(function = "inet_sock_set_state")]
+pub fn inet_sock_set_state(ctx: BtfTracePointContext) -> i32 {
+    socket_event(ctx.arg(0));
+    0
+}
+
+#[inline(always)]
+fn socket_event(sk: u64) {
     if let Some(c) = cpu_state() {
         c.sdr_sk = sk;
         c.sdr_ctx = wake_context(c);
     }
-    0
 }
 
 /// Who is running on this CPU, as far as a wakeup chain goes: the softirq invocation, or
