@@ -45,6 +45,14 @@ fn run(cold: bool) {
     assert!(major.abs_diff(n(&truth["majflt"])) <= 2, "major: traced {major} vs getrusage {}", truth["majflt"]);
     assert_eq!(n(&truth["majflt"]), n(&truth["stat_majflt"]));
     // The anonymous region: one write fault per page, taken in user mode.
+    // Every file by its path, the executable and the dynamic loader too: the kernel names
+    // each file at its first fault, and nothing reads the target's /proc during the trace.
+    let labels: Vec<&str> =
+        f["by_mapping"].as_array().unwrap().iter().map(|m| m["mapping"].as_str().unwrap()).collect();
+    assert!(labels.iter().all(|l| l.starts_with('/') || l.starts_with('[')), "an unnamed mapping: {labels:?}");
+    let exe = std::fs::canonicalize(&probe).unwrap();
+    assert!(labels.contains(&exe.to_str().unwrap()), "{exe:?} not in {labels:?}");
+    assert!(labels.iter().any(|l| l.contains("/ld-linux")), "{labels:?}");
     let anon = mapping(&report, "[anon]");
     assert!(n(&anon["minor"]) >= 3000 && n(&anon["writes"]) >= 3000, "{anon}");
     // The file, by its path: every page read, far fewer faults (fault-around maps 16

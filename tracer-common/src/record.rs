@@ -27,8 +27,8 @@ pub enum RecordKind {
     SoftirqTotals = 9,
     /// Faults of one process in one mapping (from `FAULTS`).
     FaultTotals = 10,
-    /// A file mapping a target made (sys_exit of mmap), so user space can name it.
-    FileMap = 11,
+    /// The name of a file a target faulted in, sent by the kernel at the file's first fault.
+    FileName = 11,
 }
 
 impl RecordKind {
@@ -44,7 +44,7 @@ impl RecordKind {
             8 => Some(Self::SwitchTotals),
             9 => Some(Self::SoftirqTotals),
             10 => Some(Self::FaultTotals),
-            11 => Some(Self::FileMap),
+            11 => Some(Self::FileName),
             _ => None,
         }
     }
@@ -275,24 +275,35 @@ pub struct FaultTotals {
     pub stat: FaultStat,
 }
 
-/// [`RecordKind::FileMap`]: the target mapped `len` bytes of file (dev, ino) through fd
-/// `fd` at `addr`. User space names the file (/proc/PID/map_files, /proc/PID/fd) and
-/// keeps the name in the record stream (`path`, NUL-padded).
+/// [`RecordKind::FileName`]: the name of file (dev, ino). The kernel names a file at its
+/// first fault from the dentry tree, so the tracer never reads the target's
+/// /proc/PID/maps or map_files during a trace: both take the target's mmap lock and stall
+/// it (the tracer showed up as its waker). In kernel form ([`NAME_KERNEL_FORM`]) `path`
+/// holds the dentry names leaf first, each NUL-terminated, up to the root of the file's
+/// filesystem; user space turns that into the absolute path (adding the mount point) and
+/// keeps that form in recordings.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FileMapRecord {
+pub struct FileNameRecord {
     pub header: Header,
-    pub addr: u64,
-    pub len: u64,
     pub ino: u64,
     pub dev: u32,
-    pub fd: i32,
-    pub path: [u8; 256],
+    /// `NAME_*` bits.
+    pub flags: u32,
+    pub path: [u8; FILE_NAME_BYTES],
 }
 
-impl Default for FileMapRecord {
+pub const FILE_NAME_BYTES: usize = 512;
+/// `path` is dentry names, leaf first, as the kernel walked them.
+pub const NAME_KERNEL_FORM: u32 = 1;
+/// The file was unlinked (its dentry is unhashed): /proc says " (deleted)".
+pub const NAME_DELETED: u32 = 2;
+/// The walk stopped before the filesystem's root (a very deep or long path).
+pub const NAME_TRUNCATED: u32 = 4;
+
+impl Default for FileNameRecord {
     fn default() -> Self {
-        Self { header: Header::default(), addr: 0, len: 0, ino: 0, dev: 0, fd: 0, path: [0; 256] }
+        Self { header: Header::default(), ino: 0, dev: 0, flags: 0, path: [0; FILE_NAME_BYTES] }
     }
 }
 
@@ -716,7 +727,13 @@ pub struct Offsets {
     /// folio->flags (PG_head bit) and folio->_flags_1 (order): pages a fill added.
     pub folio_flags_1: u32,
     pub pg_head: u32,
-    pub _pad: u32,
+    /// inode->i_dentry.first (a dentry's d_u.d_alias), then ->d_parent and ->d_name up to
+    /// the filesystem's root: a faulted file's name. d_hash.pprev is NULL once unlinked.
+    pub inode_dentry: u32,
+    pub dentry_alias: u32,
+    pub dentry_parent: u32,
+    pub dentry_name: u32,
+    pub dentry_hash: u32,
 }
 
 impl Offsets {
@@ -749,7 +766,11 @@ impl Offsets {
         sb_dev: Self::ABSENT,
         folio_flags_1: Self::ABSENT,
         pg_head: Self::ABSENT,
-        _pad: 0,
+        inode_dentry: Self::ABSENT,
+        dentry_alias: Self::ABSENT,
+        dentry_parent: Self::ABSENT,
+        dentry_name: Self::ABSENT,
+        dentry_hash: Self::ABSENT,
     };
 }
 
@@ -783,12 +804,12 @@ mod tests {
         assert_eq!(size_of::<SyscallStat>(), 6 * 8 + 32 * 8);
         assert_eq!(size_of::<PathStat>(), 6 * 8);
         assert_eq!(size_of::<ProcState>(), MAX_MAPS * 16);
-        assert_eq!(size_of::<Offsets>(), 28 * 4);
+        assert_eq!(size_of::<Offsets>(), 32 * 4);
         assert_eq!(size_of::<PendingFault>(), 16 + 8 * 6);
         assert_eq!(size_of::<FaultKey>(), 24);
         assert_eq!(size_of::<FaultStat>(), 10 * 8);
         assert_eq!(size_of::<FaultTotals>(), 24 + 24 + 80);
-        assert_eq!(size_of::<FileMapRecord>(), 24 + 24 + 8 + 256);
+        assert_eq!(size_of::<FileNameRecord>(), 24 + 16 + FILE_NAME_BYTES);
         assert_eq!(size_of::<SyscallTotals>(), 32 + size_of::<SyscallStat>());
         assert_eq!(size_of::<PathTotals>(), 32 + size_of::<PathStat>());
         assert_eq!(size_of::<CounterTotal>(), 40);
@@ -842,7 +863,7 @@ mod tests {
             RecordKind::SwitchTotals,
             RecordKind::SoftirqTotals,
             RecordKind::FaultTotals,
-            RecordKind::FileMap,
+            RecordKind::FileName,
         ] {
             assert_eq!(RecordKind::from_u32(k as u32), Some(k));
         }

@@ -1,7 +1,7 @@
 //! User-space only: lets aya copy these types in and out of maps.
 use crate::record::{
-    CounterTotal, CpuState, EpollRecord, EpollState, FaultKey, FaultStat, FaultTotals, FileMapRecord, Header, InFlight,
-    MapRange, Offsets, PathStat, PathTotals, PendingFault, ProcState, SchedTimes, SoftirqStat, SoftirqTotals,
+    CounterTotal, CpuState, EpollRecord, EpollState, FaultKey, FaultStat, FaultTotals, FileNameRecord, Header,
+    InFlight, MapRange, Offsets, PathStat, PathTotals, PendingFault, ProcState, SchedTimes, SoftirqStat, SoftirqTotals,
     SwitchCount, SwitchCounts, SwitchTotals, SyscallStat, SyscallTotals, ThreadRecord, ThreadState, WakeEdge,
     WakeEdgeTotals, WakeKey, Waker,
 };
@@ -37,4 +37,4 @@ unsafe impl aya::Pod for PendingFault {}
 unsafe impl aya::Pod for FaultKey {}
 unsafe impl aya::Pod for FaultStat {}
 unsafe impl aya::Pod for FaultTotals {}
-unsafe impl aya::Pod for FileMapRecord {}
+unsafe impl aya::Pod for FileNameRecord {}

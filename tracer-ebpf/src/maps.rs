@@ -77,6 +77,11 @@ pub fn cpu_state() -> Option<&'static mut CpuState> {
     Some(c)
 }
 
+/// Files whose name was sent (key: [ino, dev]); LRU, so a full map re-sends a name
+/// rather than losing one.
+#[map(name = "NAMED")]
+pub static NAMED: LruHashMap<[u64; 2], u8> = LruHashMap::with_max_entries(4096, 0);
+
 /// Which call last fed a pipe (key: the pipe's inode address; value: a `Path`), so the
 /// splice that drains it is booked to the vmsplice path when user pages went in.
 #[map(name = "PIPE_FEEDERS")]

@@ -5,7 +5,7 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tracer::{collect::Consumer, decode::encode};
 use tracer_common::record::{
-    EpollRecord, FileMapRecord, Header, RecordKind, ThreadRecord, ThreadState, WAKER_SOFTIRQ, Waker,
+    EpollRecord, FileNameRecord, Header, RecordKind, ThreadRecord, ThreadState, WAKER_SOFTIRQ, Waker,
 };
 
 const RECORDS: usize = 100_000;
@@ -27,11 +27,11 @@ fn stream() -> Vec<Vec<u8>> {
                     encode(&ThreadRecord { header: header(RecordKind::ThreadExit), state }).to_vec()
                 }
                 1 => {
-                    let mut m = FileMapRecord {
-                        header: header(RecordKind::FileMap),
+                    let mut m = FileNameRecord {
+                        header: header(RecordKind::FileName),
                         ino: i as u64 % 50,
                         dev: 8 << 20,
-                        ..FileMapRecord::default()
+                        ..FileNameRecord::default()
                     };
                     m.path[..14].copy_from_slice(b"/var/lib/data.");
                     encode(&m).to_vec()

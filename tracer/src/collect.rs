@@ -2,11 +2,10 @@
 //! hand over what the kernel still holds in maps.
 //!
 //! The kernel submits records without waking us (see `tracer-ebpf/src/maps.rs`), except
-//! past a high-water mark and for file mappings; so the ring is drained on a short timer
-//! and on wakeups. Every record goes through one [`Consumer`]: decoded, enriched (file
-//! mappings named), recorded if asked, and folded into the analysis.
+//! past a high-water mark; so the ring is drained on a short timer and on wakeups. Every
+//! record goes through one [`Consumer`]: decoded, enriched (file names made paths),
+//! recorded if asked, and folded into the analysis.
 use std::{
-    collections::BTreeSet,
     io::IsTerminal,
     os::fd::{AsRawFd, OwnedFd},
     time::{Duration, Instant},
@@ -19,11 +18,13 @@ use tokio::{
     process::Child,
     signal::unix::{SignalKind, signal},
 };
+use tracer_common::record::NAME_KERNEL_FORM;
 
 use crate::{
     analysis::{Analysis, TraceMeta},
     decode::{Record, decode, encode},
-    mappings, recording,
+    mappings::Mounts,
+    recording,
     report::Report,
     session::Session,
 };
@@ -65,22 +66,20 @@ pub struct Consumer {
     recorder: Option<recording::Writer>,
     pub records: u64,
     pub undecodable: u64,
+    mounts: Mounts,
 }
 
 impl Consumer {
     pub fn new(recorder: Option<recording::Writer>) -> Self {
-        Self { analysis: Analysis::default(), recorder, records: 0, undecodable: 0 }
+        Self { analysis: Analysis::default(), recorder, records: 0, undecodable: 0, mounts: Mounts::default() }
     }
 
     pub fn feed(&mut self, bytes: &[u8]) -> Result<()> {
         match decode(bytes) {
-            // A file mapping comes from the kernel unnamed: name it (once) from /proc while
-            // the process is there; if it is gone already, it stays unnamed.
-            Ok(Record::FileMap(m)) if m.path[0] == 0 => {
-                for named in mappings::name(&m) {
-                    self.accept(encode(&named), &Record::FileMap(named))?;
-                }
-                Ok(())
+            // A file name comes from the kernel as dentry names: make it a path.
+            Ok(Record::FileName(n)) if n.flags & NAME_KERNEL_FORM != 0 => {
+                let named = self.mounts.resolve(&n);
+                self.accept(encode(&named), &Record::FileName(named))
             }
             Ok(r) => self.accept(bytes, &r),
             Err(_) => {
@@ -192,14 +191,7 @@ pub async fn trace(
     let missed = session.detach();
     meta.duration_ns = started.elapsed().as_nanos() as u64;
     drain(ring.get_mut(), consumer)?;
-    let live_tgids = final_snapshot(consumer, session)?;
-    // Mappings made before the trace (attach) or by execve have no mmap record: name every
-    // file mapping of the processes still alive.
-    for tgid in live_tgids {
-        for named in mappings::from_maps(tgid) {
-            consumer.feed(encode(&named))?;
-        }
-    }
+    final_snapshot(consumer, session)?;
     meta.lost_events = session.lost()?;
     meta.missed_events = missed.iter().map(|(_, n)| n).sum();
     meta.notes.extend(session.notes.iter().cloned());
@@ -225,16 +217,12 @@ fn interim(consumer: &Consumer, session: &Session, meta: &TraceMeta) -> Result<R
     Ok(view.report(&meta))
 }
 
-/// The maps' final contents into the stream; returns the processes still alive.
-fn final_snapshot(consumer: &mut Consumer, session: &Session) -> Result<BTreeSet<u32>> {
-    let mut live = BTreeSet::new();
+/// The maps' final contents into the stream.
+fn final_snapshot(consumer: &mut Consumer, session: &Session) -> Result<()> {
     for record in session.snapshot()? {
-        if let Ok(Record::Thread { exited: false, record: t }) = decode(&record) {
-            live.insert(t.state.tgid);
-        }
         consumer.feed(&record)?;
     }
-    Ok(live)
+    Ok(())
 }
 
 /// Waits (bounded) until the exited target's threads have all made their last switch,

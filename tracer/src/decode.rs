@@ -3,8 +3,8 @@
 use std::mem::size_of;
 
 use tracer_common::record::{
-    CounterTotal, EpollRecord, FaultTotals, FileMapRecord, Header, PathTotals, RecordKind, SoftirqTotals, SwitchTotals,
-    SyscallTotals, ThreadRecord, WakeEdgeTotals,
+    CounterTotal, EpollRecord, FaultTotals, FileNameRecord, Header, PathTotals, RecordKind, SoftirqTotals,
+    SwitchTotals, SyscallTotals, ThreadRecord, WakeEdgeTotals,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,7 +22,7 @@ pub enum Record {
     Switches(SwitchTotals),
     Softirq(SoftirqTotals),
     Faults(FaultTotals),
-    FileMap(FileMapRecord),
+    FileName(FileNameRecord),
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -50,7 +50,7 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
         Some(RecordKind::SwitchTotals) => Record::Switches(read_exact(bytes, kind)?),
         Some(RecordKind::SoftirqTotals) => Record::Softirq(read_exact(bytes, kind)?),
         Some(RecordKind::FaultTotals) => Record::Faults(read_exact(bytes, kind)?),
-        Some(RecordKind::FileMap) => Record::FileMap(read_exact(bytes, kind)?),
+        Some(RecordKind::FileName) => Record::FileName(read_exact(bytes, kind)?),
         None => return Err(DecodeError::Unsupported(kind)),
     })
 }
@@ -132,9 +132,9 @@ mod tests {
         assert_eq!(decode(encode(&si)), Ok(Record::Softirq(si)));
         let f = FaultTotals { header: snapshot_header(RecordKind::FaultTotals), ..Default::default() };
         assert_eq!(decode(encode(&f)), Ok(Record::Faults(f)));
-        let mut m = FileMapRecord { header: snapshot_header(RecordKind::FileMap), ino: 5, ..Default::default() };
+        let mut m = FileNameRecord { header: snapshot_header(RecordKind::FileName), ino: 5, ..Default::default() };
         m.path[..4].copy_from_slice(b"/x/y");
-        assert_eq!(decode(encode(&m)), Ok(Record::FileMap(m)));
+        assert_eq!(decode(encode(&m)), Ok(Record::FileName(m)));
     }
 
     #[test]

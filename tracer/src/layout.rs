@@ -69,6 +69,20 @@ pub fn resolve(btf: &Btf) -> Result<(Offsets, Vec<String>)> {
         }
         Err(e) => notes.push(format!("page faults not measured ({e:#})")),
     }
+    match optional(&[
+        ("inode", "i_dentry"),
+        ("dentry", "d_u"),
+        ("dentry", "d_parent"),
+        ("dentry", "d_name"),
+        ("dentry", "d_hash"),
+    ]) {
+        // d_alias is the first member of the d_u union.
+        Ok(v) => {
+            (o.inode_dentry, o.dentry_alias, o.dentry_parent, o.dentry_name, o.dentry_hash) =
+                (v[0], v[1], v[2], v[3], v[4])
+        }
+        Err(e) => notes.push(format!("faulted files are named by device and inode only ({e:#})")),
+    }
     match optional(&[("sock", "sk_socket"), ("socket", "file"), ("inode", "i_ino")]) {
         Ok(v) => (o.sock_socket, o.socket_file, o.inode_ino) = (v[0], v[1], v[2]),
         Err(e) => notes.push(format!("wakeups are not traced to their socket ({e:#})")),
@@ -101,6 +115,9 @@ mod tests {
             o.sb_dev,
             o.folio_flags_1,
             o.pg_head,
+            o.inode_dentry,
+            o.dentry_alias,
+            o.dentry_name,
         ] {
             assert_ne!(v, Offsets::ABSENT);
         }

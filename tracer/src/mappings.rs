@@ -1,74 +1,113 @@
-//! Naming the files a target maps. The kernel reports each file mmap with its device and
-//! inode; the name comes from /proc while it still exists: the mapping's own
-//! /proc/PID/map_files entry, the fd it was mapped through, and every file mapping in
-//! /proc/PID/maps (which also covers the executable and mappings made before an attach).
-use std::{collections::BTreeSet, fs};
+//! Turning the kernel's file names into paths. At a file's first fault the kernel sends
+//! its dentry names up to the root of its filesystem (`FileNameRecord`); the mount point
+//! comes from the target's /proc/PID/mountinfo, which (unlike maps and map_files) does
+//! not take the target's mmap lock, or from the tracer's own once the target is gone.
+use std::{collections::BTreeMap, fs};
 
-use tracer_common::record::{FileMapRecord, RecordKind};
+use tracer_common::record::{FILE_NAME_BYTES, FileNameRecord, NAME_DELETED, NAME_KERNEL_FORM, NAME_TRUNCATED};
 
-use crate::decode::snapshot_header;
+/// One mountinfo line: filesystem `dev` (the kernel's dev_t), the directory of it that is
+/// mounted (`root`), and where (`point`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mount {
+    pub dev: u32,
+    pub root: String,
+    pub point: String,
+}
 
-/// A record with a name, plus one per file mapping /proc/PID/maps shows now.
-pub fn name(r: &FileMapRecord) -> Vec<FileMapRecord> {
-    let tgid = r.header.tgid;
-    let mut named = *r;
-    let map_file = format!("/proc/{tgid}/map_files/{:x}-{:x}", r.addr, r.addr + r.len);
-    let via_fd = format!("/proc/{tgid}/fd/{}", r.fd);
-    if let Some(path) = [map_file, via_fd].iter().find_map(|p| fs::read_link(p).ok()) {
-        set_path(&mut named, &path.to_string_lossy());
+/// Mount tables read so far, per process (a process may live in its own mount namespace).
+#[derive(Debug, Default)]
+pub struct Mounts {
+    by_tgid: BTreeMap<u32, Vec<Mount>>,
+}
+
+impl Mounts {
+    /// The record in user form: `path` is the absolute path, NUL-padded.
+    pub fn resolve(&mut self, r: &FileNameRecord) -> FileNameRecord {
+        let table = self.by_tgid.entry(r.header.tgid).or_insert_with(|| {
+            fs::read_to_string(format!("/proc/{}/mountinfo", r.header.tgid))
+                .or_else(|_| fs::read_to_string("/proc/self/mountinfo"))
+                .map(|t| parse_mountinfo(&t))
+                .unwrap_or_default()
+        });
+        let mut out = FileNameRecord { flags: r.flags & !NAME_KERNEL_FORM, ..*r };
+        set_path(&mut out, &absolute(table, r));
+        out
     }
-    let mut out = vec![named];
-    out.extend(from_maps(tgid));
-    out
 }
 
-/// Every file mapping of process `tgid` now, as named records (empty if it is gone).
-pub fn from_maps(tgid: u32) -> Vec<FileMapRecord> {
-    let text = fs::read_to_string(format!("/proc/{tgid}/maps")).unwrap_or_default();
-    let mut seen = BTreeSet::new();
-    parse_maps(&text)
-        .into_iter()
-        .filter(|m| seen.insert((m.dev, m.ino)))
-        .map(|mut m| {
-            m.header = snapshot_header(RecordKind::FileMap);
-            m.header.tgid = tgid;
-            m
-        })
-        .collect()
+/// The path of a kernel-form record: mount point + path inside the filesystem, marked as
+/// /proc marks it when the file was unlinked, and with a leading "..." when cut short.
+pub fn absolute(mounts: &[Mount], r: &FileNameRecord) -> String {
+    let inner = fs_path(&r.path);
+    let mut path = if r.flags & NAME_TRUNCATED != 0 {
+        format!("...{inner}")
+    } else {
+        mount_point(mounts, r.dev, &inner).unwrap_or(inner)
+    };
+    if r.flags & NAME_DELETED != 0 {
+        path.push_str(" (deleted)");
+    }
+    path
 }
 
-/// File-backed lines of a /proc/PID/maps text: `start-end perms offset major:minor inode
-/// path`. The device becomes the kernel's dev_t (major << 20 | minor).
-pub fn parse_maps(text: &str) -> Vec<FileMapRecord> {
+/// "/a/b/c" from the leaf-first, NUL-terminated names "c\0b\0a\0".
+fn fs_path(names: &[u8]) -> String {
+    let parts: Vec<String> = names
+        .split(|&b| b == 0)
+        .take_while(|p| !p.is_empty())
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .collect();
+    parts.iter().rev().fold(String::new(), |acc, p| acc + "/" + p)
+}
+
+/// `inner` seen through the mount of `dev` whose root holds it (the deepest such root;
+/// the first listed on a tie, the way the mount was made before any bind mounts of it).
+fn mount_point(mounts: &[Mount], dev: u32, inner: &str) -> Option<String> {
+    let holds =
+        |root: &str| root == "/" || inner == root || inner.strip_prefix(root).is_some_and(|r| r.starts_with('/'));
+    let m = mounts.iter().filter(|m| m.dev == dev && holds(&m.root)).min_by_key(|m| std::cmp::Reverse(m.root.len()))?;
+    let rest = if m.root == "/" { inner } else { &inner[m.root.len()..] };
+    Some(if m.point == "/" { rest.to_owned() } else { format!("{}{rest}", m.point) })
+}
+
+/// /proc/PID/mountinfo: `id parent major:minor root point ...`, paths with octal escapes.
+pub fn parse_mountinfo(text: &str) -> Vec<Mount> {
     text.lines()
         .filter_map(|line| {
-            let mut f = line.split_whitespace();
-            let range = f.next()?;
-            let (_perms, _offset, dev, ino) = (f.next()?, f.next()?, f.next()?, f.next()?.parse::<u64>().ok()?);
-            let path = f.collect::<Vec<_>>().join(" ");
-            if ino == 0 || !path.starts_with('/') {
-                return None;
-            }
-            let (start, end) = range.split_once('-')?;
-            let (major, minor) = dev.split_once(':')?;
-            let mut r = FileMapRecord {
-                addr: u64::from_str_radix(start, 16).ok()?,
-                len: u64::from_str_radix(end, 16).ok()?.checked_sub(u64::from_str_radix(start, 16).ok()?)?,
-                ino,
-                dev: (u32::from_str_radix(major, 16).ok()? << 20) | u32::from_str_radix(minor, 16).ok()?,
-                fd: -1,
-                ..FileMapRecord::default()
-            };
-            set_path(&mut r, &path);
-            Some(r)
+            let mut f = line.split(' ').skip(2);
+            let (major, minor) = f.next()?.split_once(':')?;
+            let dev = (major.parse::<u32>().ok()? << 20) | minor.parse::<u32>().ok()?;
+            Some(Mount { dev, root: unescape(f.next()?), point: unescape(f.next()?) })
         })
         .collect()
 }
 
-fn set_path(r: &mut FileMapRecord, path: &str) {
+/// Undoes the kernel's `\ooo` escapes of space, tab, newline and backslash.
+fn unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let octal = b.get(i + 1..i + 4).filter(|d| b[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        match octal {
+            Some(d) => {
+                out.push(d.iter().fold(0u8, |v, c| v.wrapping_mul(8) + (c - b'0')));
+                i += 4;
+            }
+            None => {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn set_path(r: &mut FileNameRecord, path: &str) {
     let bytes = path.as_bytes();
-    let n = bytes.len().min(r.path.len() - 1);
-    r.path = [0; 256];
+    let n = bytes.len().min(FILE_NAME_BYTES - 1);
+    r.path = [0; FILE_NAME_BYTES];
     r.path[..n].copy_from_slice(&bytes[..n]);
 }
 
@@ -76,26 +115,50 @@ fn set_path(r: &mut FileMapRecord, path: &str) {
 mod tests {
     use super::*;
 
-    #[test]
-    fn parses_file_lines_and_skips_the_rest() {
-        let text = "\
-55d0c8a00000-55d0c8a2c000 r--p 00000000 fd:01 1835092                    /usr/bin/zerocopy
-7f1c2a000000-7f1c2b000000 r--s 00000000 fd:01 2621443                    /tmp/zerocopy-1.src (deleted)
-7f1c2c000000-7f1c2c021000 rw-p 00000000 00:00 0 
-7ffd6b7a2000-7ffd6b7c3000 rw-p 00000000 00:00 0                          [stack]
+    const MOUNTINFO: &str = "\
+22 1 254:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw
+25 22 0:23 / /tmp rw,nosuid shared:5 - tmpfs tmpfs rw
+30 22 254:1 /srv/data /mnt/my\\040data rw,relatime shared:1 - ext4 /dev/vda1 rw
 ";
-        let m = parse_maps(text);
-        assert_eq!(m.len(), 2);
-        assert_eq!((m[0].dev, m[0].ino, m[0].len), ((0xfd << 20) | 1, 1835092, 0x2c000));
-        let path = String::from_utf8_lossy(&m[1].path);
-        assert!(path.starts_with("/tmp/zerocopy-1.src (deleted)\0"));
+
+    fn kernel(dev: u32, names: &[&str], flags: u32) -> FileNameRecord {
+        let mut r = FileNameRecord { dev, flags: NAME_KERNEL_FORM | flags, ..FileNameRecord::default() };
+        let raw: Vec<u8> = names.iter().flat_map(|n| n.bytes().chain([0])).collect();
+        r.path[..raw.len()].copy_from_slice(&raw);
+        r
     }
 
     #[test]
-    fn names_files_of_a_live_process() {
-        let me = from_maps(std::process::id());
-        let exe = std::fs::read_link("/proc/self/exe").unwrap();
-        assert!(me.iter().any(|m| String::from_utf8_lossy(&m.path).trim_end_matches('\0') == exe.to_string_lossy()));
-        assert!(from_maps(u32::MAX - 1).is_empty());
+    fn parses_mountinfo_with_escapes() {
+        let m = parse_mountinfo(MOUNTINFO);
+        assert_eq!(m.len(), 3);
+        assert_eq!(m[0], Mount { dev: (254 << 20) | 1, root: "/".into(), point: "/".into() });
+        assert_eq!(m[1].dev, 23);
+        assert_eq!(m[2].point, "/mnt/my data");
+    }
+
+    #[test]
+    fn joins_names_leaf_last_under_their_mount_point() {
+        let m = parse_mountinfo(MOUNTINFO);
+        let root = (254 << 20) | 1;
+        assert_eq!(
+            absolute(&m, &kernel(root, &["libc.so.6", "x86_64-linux-gnu", "lib", "usr"], 0)),
+            "/usr/lib/x86_64-linux-gnu/libc.so.6"
+        );
+        assert_eq!(absolute(&m, &kernel(23, &["zerocopy-1.src"], NAME_DELETED)), "/tmp/zerocopy-1.src (deleted)");
+        // A bind mount of a subdirectory: the deepest root that holds the file wins.
+        assert_eq!(absolute(&m, &kernel(root, &["f", "data", "srv"], 0)), "/mnt/my data/f");
+        assert_eq!(absolute(&m, &kernel(root, &["d", "c"], NAME_TRUNCATED)), ".../c/d");
+        // No mount of that filesystem (memfd, or another namespace): the path inside it.
+        assert_eq!(absolute(&m, &kernel(7, &["memfd:ring"], NAME_DELETED)), "/memfd:ring (deleted)");
+    }
+
+    #[test]
+    fn resolves_into_user_form() {
+        let mut r = kernel(0, &["b", "a"], 0);
+        r.header.tgid = u32::MAX - 1; // no such process: the tracer's own mount table
+        let out = Mounts::default().resolve(&r);
+        assert_eq!(out.flags & NAME_KERNEL_FORM, 0);
+        assert!(String::from_utf8_lossy(&out.path).trim_end_matches('\0').ends_with("/a/b"));
     }
 }

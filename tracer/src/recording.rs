@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::analysis::TraceMeta;
 
 const MAGIC: &[u8; 8] = b"TRACERv\0";
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 const TRAILER: u32 = u32::MAX;
 /// No record is near this large; a length beyond it means the file is corrupt.
 const MAX_RECORD: u32 = 1 << 16;
@@ -174,9 +174,9 @@ mod tests {
         let err = |bytes: &[u8]| format!("{:#}", parse(&mut &bytes[..]).unwrap_err());
         assert!(err(b"").contains("does not start with a tracer recording header"));
         assert!(err(b"PNG\x89....").contains("does not start with a tracer recording header"));
-        let mut v2 = good.clone();
-        v2[8] = 2;
-        assert!(err(&v2).contains("format version 2"));
+        let mut v3 = good.clone();
+        v3[8] = 3;
+        assert!(err(&v3).contains("format version 3"));
         for cut in [12, 14, 20, good.len() - 3] {
             assert!(err(&good[..cut]).contains("truncated"), "cut at {cut}: {}", err(&good[..cut]));
         }

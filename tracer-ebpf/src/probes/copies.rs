@@ -24,8 +24,8 @@ use aya_ebpf::{
 };
 use tracer_common::{
     record::{
-        Counter, FileMapRecord, MapRange, Offsets, Path, ProcState, RecordKind, SOCK_RECV, SPLICE_IN_PIPE,
-        SPLICE_OUT_PIPE, ThreadState, VMSPLICE_GIFT,
+        Counter, MapRange, Offsets, Path, ProcState, SOCK_RECV, SPLICE_IN_PIPE, SPLICE_OUT_PIPE, ThreadState,
+        VMSPLICE_GIFT,
     },
     syscalls::{DataClass, MMAP, MUNMAP, SENDMSG, data_class, out_buffer_is_arg1},
 };
@@ -33,7 +33,7 @@ use tracer_common::{
 use super::{arg, read_u32, read_u64, syscalls::is_error};
 use crate::{
     globals::offsets,
-    maps::{PIPE_FEEDERS, count, header, ledger, reserve, target_state},
+    maps::{PIPE_FEEDERS, count, ledger, target_state},
 };
 
 const S_IFMT: u16 = 0o170000;
@@ -125,9 +125,6 @@ pub fn exit(t: &mut ThreadState, nr: u64, ret: i64) {
         }
         DataClass::None if nr == MMAP && bytes > 0 => {
             let [len, prot, flags, fd] = t.sys.args;
-            if (fd as i64) >= 0 && flags & MAP_ANONYMOUS == 0 {
-                report_file_map(t, bytes, len, fd);
-            }
             if (fd as i64) >= 0 && flags & (MAP_ANONYMOUS | MAP_DENYWRITE) == 0 && prot & PROT_EXEC == 0 {
                 if let Some(p) = target_state(t.tgid) {
                     track_map(p, bytes, len);
@@ -216,34 +213,6 @@ fn fd_inode(fd: u64) -> Option<(u64, u32)> {
     }
     let file = read_u64(read_u64(fdt, o.fdt_fd)? + fd * 8, 0)?;
     Some((read_u64(file, o.file_inode)?, read_u32(file, o.file_mode)?))
-}
-
-/// A file mapping was made: tell user space (at once: it names the file from
-/// /proc/PID/map_files or the fd while they still exist).
-#[inline(always)]
-fn report_file_map(t: &ThreadState, addr: u64, len: u64, fd: u64) {
-    let o = offsets();
-    let (ino, dev) = match fd_inode(fd) {
-        Some((inode, _)) => (
-            read_u64(inode, o.inode_ino).unwrap_or(0),
-            read_u64(inode, o.inode_sb).and_then(|sb| read_u32(sb, o.sb_dev)).unwrap_or(0),
-        ),
-        None => (0, 0),
-    };
-    let Some(mut entry) = reserve::<FileMapRecord>() else { return };
-    let r = entry.as_mut_ptr();
-    // SAFETY: a reserved ring slot of the right size, written field by field (the record
-    // is too large for the stack).
-    unsafe {
-        (*r).header = header(RecordKind::FileMap as u32, aya_ebpf::helpers::bpf_get_current_pid_tgid() as u32, t.tgid);
-        (*r).addr = addr;
-        (*r).len = len;
-        (*r).ino = ino;
-        (*r).dev = dev;
-        (*r).fd = fd as i32;
-        core::ptr::write_bytes(&raw mut (*r).path, 0, 1);
-    }
-    entry.submit(u64::from(aya_ebpf::bindings::BPF_RB_FORCE_WAKEUP));
 }
 
 /// skb_copy_datagram_iovec(const struct sk_buff *skb, int len): bytes the kernel copied

@@ -129,6 +129,7 @@ fn in_file(f: &mut PendingFault, mapping: u64) {
     f.region = REGION_FILE;
     f.ino = read_u64(inode, o.inode_ino).unwrap_or(0);
     f.dev = read_u64(inode, o.inode_sb).and_then(|sb| read_u32(sb, o.sb_dev)).unwrap_or(0);
+    super::names::name_once(inode, f.dev, f.ino);
 }
 
 /// mm_filemap_fault(struct address_space *mapping, pgoff_t index): a file page fault.

@@ -7,6 +7,7 @@ pub mod epoll;
 pub mod faults;
 pub mod floor;
 pub mod irq;
+pub mod names;
 pub mod sched;
 pub mod syscalls;
 pub mod wakeups;

@@ -2,7 +2,7 @@
 //! mapping) and the names user space gave the mapped files.
 use std::collections::BTreeMap;
 
-use tracer_common::record::{FaultStat, FaultTotals, FileMapRecord, REGION_FILE, REGION_HEAP, REGION_STACK};
+use tracer_common::record::{FaultStat, FaultTotals, FileNameRecord, REGION_FILE, REGION_HEAP, REGION_STACK};
 
 use super::sched::comm_str;
 use crate::report::{FaultRow, Faults};
@@ -20,7 +20,7 @@ impl FaultAnalysis {
         self.by_key.entry((k.region, k.dev, k.ino)).or_default().add(&r.stat);
     }
 
-    pub fn push_name(&mut self, r: &FileMapRecord) {
+    pub fn push_name(&mut self, r: &FileNameRecord) {
         let path = comm_str(&r.path);
         if !path.is_empty() {
             self.names.insert((r.dev, r.ino), path);
@@ -107,7 +107,7 @@ mod tests {
         a.push(&totals(REGION_FILE, 42, 6, 0, 0));
         a.push(&totals(REGION_ANON, 0, 4096, 0, 0));
         a.push(&totals(REGION_FILE, 43, 3, 0, 0));
-        let mut name = FileMapRecord { dev: (8 << 20) | 1, ino: 42, ..FileMapRecord::default() };
+        let mut name = FileNameRecord { dev: (8 << 20) | 1, ino: 42, ..FileNameRecord::default() };
         name.path[..9].copy_from_slice(b"/tmp/data");
         a.push_name(&name);
         let f = a.report();

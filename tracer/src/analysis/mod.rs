@@ -53,7 +53,7 @@ impl Analysis {
             Record::Switches(r) => self.sched.push_switches(r),
             Record::Softirq(r) => self.softirq.push(r),
             Record::Faults(r) => self.faults.push(r),
-            Record::FileMap(r) => self.faults.push_name(r),
+            Record::FileName(r) => self.faults.push_name(r),
             Record::Counter(r) => {
                 if let Some(c) = Counter::from_u32(r.index) {
                     if c == Counter::FloorHits {

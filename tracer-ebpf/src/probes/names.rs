@@ -1,0 +1,75 @@
+//! Naming a faulted file in the kernel. User space could read /proc/PID/map_files or
+//! /proc/PID/maps instead, but both take the target's mmap lock: the target's next mmap
+//! or fault then waits for the tracer (it showed up as the target's waker). Here the
+//! name comes from the dentry tree at the file's first fault, once per file.
+use aya_ebpf::helpers::{bpf_get_current_pid_tgid, generated::bpf_probe_read_kernel_str};
+use tracer_common::record::{FileNameRecord, NAME_DELETED, NAME_KERNEL_FORM, NAME_TRUNCATED, RecordKind};
+
+use super::read_u64;
+use crate::{
+    globals::offsets,
+    maps::{NAMED, header, reserve, submit},
+};
+
+/// Directory levels walked: deeper paths are reported cut short.
+const DEPTH: usize = 24;
+/// Names are written at an offset below this, each at most this long (NAME_MAX + NUL),
+/// so every write stays inside the record's 512-byte `path`.
+const HALF: u32 = 256;
+
+/// Sends the name of file (dev, ino), whose inode is at `inode`, unless it was sent.
+#[inline(always)]
+pub fn name_once(inode: u64, dev: u32, ino: u64) {
+    let key = [ino, u64::from(dev)];
+    // SAFETY: the value is not read.
+    if unsafe { NAMED.get(&key) }.is_some() || NAMED.insert(&key, &0, 0).is_err() {
+        return;
+    }
+    let Some(mut entry) = reserve::<FileNameRecord>() else { return };
+    let r = entry.as_mut_ptr();
+    let pid_tgid = bpf_get_current_pid_tgid();
+    // SAFETY: a reserved ring slot of the right size, written field by field (the record
+    // is too large for the stack).
+    unsafe {
+        (*r).header = header(RecordKind::FileName as u32, pid_tgid as u32, (pid_tgid >> 32) as u32);
+        (*r).ino = ino;
+        (*r).dev = dev;
+        core::ptr::write_bytes((*r).path.as_mut_ptr(), 0, 1);
+        (*r).flags = walk(inode, (*r).path.as_mut_ptr());
+    }
+    submit(entry);
+}
+
+/// Writes the names from one of the inode's dentries up to its filesystem's root into
+/// `out`, leaf first, each NUL-terminated; returns the `NAME_*` flags.
+#[inline(always)]
+fn walk(inode: u64, out: *mut u8) -> u32 {
+    let o = offsets();
+    let Some(alias) = read_u64(inode, o.inode_dentry).filter(|&a| a != 0) else { return NAME_KERNEL_FORM };
+    let mut dentry = alias - u64::from(o.dentry_alias);
+    let mut flags = NAME_KERNEL_FORM;
+    if read_u64(dentry, o.dentry_hash + 8) == Some(0) {
+        flags |= NAME_DELETED;
+    }
+    let mut pos: u32 = 0;
+    for _ in 0..DEPTH {
+        let Some(parent) = read_u64(dentry, o.dentry_parent) else { return flags | NAME_TRUNCATED };
+        if parent == dentry {
+            return flags;
+        }
+        // qstr: { hash_len: u64, name: *const u8 }
+        let Some(name) = read_u64(dentry, o.dentry_name + 8) else { return flags | NAME_TRUNCATED };
+        if pos >= HALF {
+            return flags | NAME_TRUNCATED;
+        }
+        // SAFETY: the masked offset plus HALF bytes stays inside the 512-byte `path`.
+        let n =
+            unsafe { bpf_probe_read_kernel_str(out.add((pos & (HALF - 1)) as usize).cast(), HALF, name as *const _) };
+        if n <= 0 {
+            return flags | NAME_TRUNCATED;
+        }
+        pos += n as u32;
+        dentry = parent;
+    }
+    flags | NAME_TRUNCATED
+}
