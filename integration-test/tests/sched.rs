@@ -107,8 +107,10 @@ fn run_counts_match_getrusage_and_proc() {
 }
 
 /// On-CPU time, run-queue wait and time slices of each spinner against its own
-/// /proc/self/task/TID/schedstat, read last thing before it returned (within 2%; slices
-/// within 1%); on + off CPU within 95..100% of its lifetime.
+/// /proc/self/task/TID/schedstat, read last thing before it returned: the tracer's figures
+/// run to the thread's exit, so they may exceed it by the exit path (on-CPU by at most
+/// 2 ms of ~300, one or two slices) and the run-queue wait differs by at most 1% or 2 ms;
+/// on + off CPU within 95..100% of its lifetime.
 #[test]
 fn times_match_schedstat() {
     let out_path = scratch("sched-times.json");
@@ -133,15 +135,13 @@ fn times_match_schedstat() {
     let rows = rows_of(&report, truth["pid"].as_u64().unwrap());
     for t in truth["threads"].as_array().unwrap() {
         let r = row(&rows, t["tid"].as_u64().unwrap());
-        let within = |traced: i64, oracle: i64, what: &str| {
-            let tol = (oracle as f64 * 0.02).ceil() as i64;
-            assert!((traced - oracle).abs() <= tol, "{what}: traced {traced} vs schedstat {oracle} (2%)");
-        };
-        within(n(&r["oncpu_ns"]), n(&t["oncpu_ns"]), "on-CPU ns");
-        within(n(&r["runqueue_ns"]), n(&t["run_delay_ns"]), "run-queue ns");
+        let (on, oracle) = (n(&r["oncpu_ns"]), n(&t["oncpu_ns"]));
+        assert!((0..=2_000_000).contains(&(on - oracle)), "on-CPU ns: traced {on} vs schedstat {oracle} (+0..2 ms)");
+        let (rq, oracle) = (n(&r["runqueue_ns"]), n(&t["run_delay_ns"]));
+        let tol = (oracle / 100).max(2_000_000);
+        assert!((rq - oracle).abs() <= tol, "run-queue ns: traced {rq} vs schedstat {oracle} (1% or 2 ms)");
         let (slices, pcount) = (n(&r["slices"]), n(&t["slices"]));
-        let tol = (pcount / 100).max(2);
-        assert!((slices - pcount).abs() <= tol, "slices: traced {slices} vs schedstat {pcount} (1%, at least 2)");
+        assert!((0..=2).contains(&(slices - pcount)), "slices: traced {slices} vs schedstat {pcount} (+0..2)");
         // From its first switch-in to its last switch-out a thread is on or off a CPU; the
         // task clock leaves out interrupt and steal time while on it (a few % on this VM).
         let (accounted, life) = (n(&r["oncpu_ns"]) + n(&r["offcpu_ns"]), n(&t["lifetime_ns"]));

@@ -314,8 +314,13 @@ pub struct SchedTimes {
     /// Last switch-in (0: not seen on a CPU yet) and switch-out.
     pub in_ts: u64,
     pub out_ts: u64,
-    /// `se.sum_exec_runtime` at the last switch-in.
-    pub exec_at_in: u64,
+    /// The kernel's own counters when the thread was first seen on a CPU: task clock
+    /// (`se.sum_exec_runtime`), run-queue wait and arrivals (`sched_info.run_delay`,
+    /// `.pcount`). Time slices and waits are the counters' growth since: exact even when a
+    /// switch event goes missing.
+    pub base_exec: u64,
+    pub base_delay: u64,
+    pub base_pcount: u64,
     /// Runnable since (sched_wakeup / sched_wakeup_new), 0: none pending.
     pub wake_ts: u64,
     /// On-CPU time by the kernel's task clock; off-CPU is wall time off the CPU.
@@ -734,6 +739,10 @@ pub struct Offsets {
     pub dentry_parent: u32,
     pub dentry_name: u32,
     pub dentry_hash: u32,
+    /// task->sched_info.{pcount, run_delay} (CONFIG_SCHED_INFO): the kernel's count of
+    /// time slices and its run-queue wait, what schedstat fields 3 and 2 show.
+    pub task_pcount: u32,
+    pub task_run_delay: u32,
 }
 
 impl Offsets {
@@ -771,6 +780,8 @@ impl Offsets {
         dentry_parent: Self::ABSENT,
         dentry_name: Self::ABSENT,
         dentry_hash: Self::ABSENT,
+        task_pcount: Self::ABSENT,
+        task_run_delay: Self::ABSENT,
     };
 }
 
@@ -790,8 +801,8 @@ mod tests {
         assert_eq!(size_of::<InFlight>(), 8 + 8 + 32 + 4 + 4);
         assert_eq!(size_of::<Waker>(), 24);
         assert_eq!(size_of::<EpollState>(), 4 * 4 + 16 + 24 + 8);
-        assert_eq!(size_of::<SchedTimes>(), 8 * 8 + 8 + 24 + 8);
-        assert_eq!(size_of::<ThreadState>(), 4 + 4 + 16 + 16 + 56 + 64 + 104 + 64);
+        assert_eq!(size_of::<SchedTimes>(), 10 * 8 + 8 + 24 + 8);
+        assert_eq!(size_of::<ThreadState>(), 4 + 4 + 16 + 16 + 56 + 64 + 120 + 64);
         assert_eq!(size_of::<WakeKey>(), 16);
         assert_eq!(size_of::<WakeEdge>(), 3 * 8 + 32 * 8 + 8 + 16);
         assert_eq!(size_of::<WakeEdgeTotals>(), 24 + 16 + size_of::<WakeEdge>());
@@ -804,7 +815,7 @@ mod tests {
         assert_eq!(size_of::<SyscallStat>(), 6 * 8 + 32 * 8);
         assert_eq!(size_of::<PathStat>(), 6 * 8);
         assert_eq!(size_of::<ProcState>(), MAX_MAPS * 16);
-        assert_eq!(size_of::<Offsets>(), 32 * 4);
+        assert_eq!(size_of::<Offsets>(), 34 * 4);
         assert_eq!(size_of::<PendingFault>(), 16 + 8 * 6);
         assert_eq!(size_of::<FaultKey>(), 24);
         assert_eq!(size_of::<FaultStat>(), 10 * 8);

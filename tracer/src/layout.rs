@@ -47,6 +47,10 @@ pub fn resolve(btf: &Btf) -> Result<(Offsets, Vec<String>)> {
         (Ok(se), Ok(runtime)) => o.task_exec_runtime = se + runtime,
         (Err(e), _) | (_, Err(e)) => notes.push(format!("on-CPU time is wall time, not the task clock ({e:#})")),
     }
+    match optional(&[("task_struct", "sched_info"), ("sched_info", "pcount"), ("sched_info", "run_delay")]) {
+        Ok(v) => (o.task_pcount, o.task_run_delay) = (v[0] + v[1], v[0] + v[2]),
+        Err(e) => notes.push(format!("time slices and run-queue waits are counted from switch events ({e:#})")),
+    }
     match optional(&[
         ("task_struct", "min_flt"),
         ("task_struct", "maj_flt"),
@@ -110,6 +114,8 @@ mod tests {
             o.sock_socket,
             o.inode_ino,
             o.task_exec_runtime,
+            o.task_pcount,
+            o.task_run_delay,
             o.task_min_flt,
             o.mm_mmap_base,
             o.sb_dev,

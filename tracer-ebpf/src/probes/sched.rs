@@ -12,11 +12,11 @@ use aya_ebpf::{
     programs::BtfTracePointContext,
 };
 use tracer_common::{
-    record::{CLONE_THREAD, NO_SYSCALL, ProcState, RecordKind, ThreadRecord, ThreadState, USER_MODE},
+    record::{CLONE_THREAD, NO_SYSCALL, ProcState, RecordKind, SchedTimes, ThreadRecord, ThreadState, USER_MODE},
     sched::{SwitchKind, classify_switch},
 };
 
-use super::{epoll, irq, read_u32, wakeups};
+use super::{epoll, irq, read_u32, read_u64, wakeups};
 use crate::{
     globals::offsets,
     maps::{LAUNCHER, SWITCHES, TARGETS, THREADS, count_lost, header, is_target, reserve, submit, thread_state},
@@ -35,10 +35,10 @@ pub fn sched_switch(ctx: BtfTracePointContext) -> i32 {
     let now = unsafe { bpf_ktime_get_ns() };
     irq::on_switch();
     match classify_switch(preempt & 0xff != 0, prev_state & 0xffff_ffff) {
-        SwitchKind::Exit => on_thread_exit(tid),
+        SwitchKind::Exit => on_thread_exit(tid, now, &counters(prev)),
         kind => {
             if is_target(tgid) {
-                switch_out(tid, tgid, kind, now, exec_runtime(prev));
+                switch_out(tid, tgid, kind, now, &counters(prev));
             }
         }
     }
@@ -46,25 +46,33 @@ pub fn sched_switch(ctx: BtfTracePointContext) -> i32 {
     if let Some(next_tid) = read_u32(next, offsets().task_pid) {
         if let Some(n) = THREADS.get_ptr_mut(&next_tid) {
             // SAFETY: the next thread's map value; it is not running anywhere else.
-            switch_in(unsafe { &mut *n }, next_tid, now, exec_runtime(next));
+            switch_in(unsafe { &mut *n }, next_tid, now, &counters(next));
         }
     }
     0
 }
 
-/// The kernel's task clock of `task` (se.sum_exec_runtime), or 0 if unknown.
-#[inline(always)]
-fn exec_runtime(task: u64) -> u64 {
-    let off = offsets().task_exec_runtime;
-    if off == tracer_common::record::Offsets::ABSENT {
-        return 0;
-    }
-    // SAFETY: bpf_probe_read_kernel copes with any address.
-    unsafe { aya_ebpf::helpers::bpf_probe_read_kernel((task + u64::from(off)) as *const u64) }.unwrap_or(0)
+/// The kernel's own scheduling counters of a task, where this kernel exposes them: its
+/// task clock (se.sum_exec_runtime), run-queue wait and arrivals on a CPU (sched_info).
+/// At sched_switch they are up to date for `prev`, and for `next` up to its last slice.
+struct Counters {
+    exec: Option<u64>,
+    delay: Option<u64>,
+    pcount: Option<u64>,
 }
 
 #[inline(always)]
-fn switch_out(tid: u32, tgid: u32, kind: SwitchKind, now: u64, exec_now: u64) {
+fn counters(task: u64) -> Counters {
+    let o = offsets();
+    Counters {
+        exec: read_u64(task, o.task_exec_runtime),
+        delay: read_u64(task, o.task_run_delay),
+        pcount: read_u64(task, o.task_pcount),
+    }
+}
+
+#[inline(always)]
+fn switch_out(tid: u32, tgid: u32, kind: SwitchKind, now: u64, k: &Counters) {
     let Some(t) = thread_state(tid, tgid) else { return };
     // SAFETY: a map value of this thread; only this thread's switches write it.
     let t = unsafe { &mut *t };
@@ -82,15 +90,7 @@ fn switch_out(tid: u32, tgid: u32, kind: SwitchKind, now: u64, exec_now: u64) {
         if voluntary { c.voluntary += 1 } else { c.involuntary += 1 }
     }
     let times = &mut t.times;
-    if times.in_ts != 0 {
-        // The task clock when the kernel exposes it (what schedstat reports: no interrupt
-        // or steal time), else wall time on the CPU.
-        times.oncpu_ns += if exec_now != 0 && times.exec_at_in != 0 {
-            exec_now.saturating_sub(times.exec_at_in)
-        } else {
-            now.saturating_sub(times.in_ts)
-        };
-    }
+    close_slice(times, now, k);
     // A wakeup that came while the thread was still running means it never slept: it has
     // no wake-to-run latency. But a voluntary switch with a wakeup already pending is the
     // wakeup of this very sleep, landed from another CPU between the dequeue and this
@@ -103,10 +103,37 @@ fn switch_out(tid: u32, tgid: u32, kind: SwitchKind, now: u64, exec_now: u64) {
     times.wake_ts = 0;
 }
 
-/// Off-CPU and run-queue time end here; a new time slice starts.
+/// A slice ends: on-CPU time, run-queue wait and slices become the growth of the kernel's
+/// counters since the thread was first seen (what schedstat reports; the task clock
+/// leaves out interrupt and steal time), so a switch event the tracer did not see costs
+/// nothing. Where the kernel lacks a counter, the switch events add up instead.
 #[inline(always)]
-fn switch_in(t: &mut ThreadState, tid: u32, now: u64, exec_now: u64) {
+fn close_slice(times: &mut SchedTimes, now: u64, k: &Counters) {
+    if times.in_ts == 0 {
+        return;
+    }
+    match k.exec {
+        Some(exec) => times.oncpu_ns = exec.saturating_sub(times.base_exec),
+        None => times.oncpu_ns += now.saturating_sub(times.in_ts),
+    }
+    if let Some(delay) = k.delay {
+        times.runq_ns = delay.saturating_sub(times.base_delay);
+    }
+    if let Some(pcount) = k.pcount {
+        times.slices = pcount.saturating_sub(times.base_pcount);
+    }
+}
+
+/// Off-CPU and run-queue time end here; a new time slice starts. At the first one the
+/// kernel's counters are taken as the baseline (before this arrival is counted).
+#[inline(always)]
+fn switch_in(t: &mut ThreadState, tid: u32, now: u64, k: &Counters) {
     let times = &mut t.times;
+    if times.in_ts == 0 {
+        times.base_exec = k.exec.unwrap_or(0);
+        times.base_delay = k.delay.unwrap_or(0);
+        times.base_pcount = k.pcount.unwrap_or(0);
+    }
     times.slices += 1;
     if times.out_ts != 0 {
         times.offcpu_ns += now.saturating_sub(times.out_ts);
@@ -118,7 +145,6 @@ fn switch_in(t: &mut ThreadState, tid: u32, now: u64, exec_now: u64) {
         times.runq_ns += now.saturating_sub(runnable_since);
     }
     times.in_ts = now;
-    times.exec_at_in = exec_now;
     times.wake_ts = 0;
     wakeups::on_run(t, tid, now);
     epoll::on_run(t, now);
@@ -128,10 +154,12 @@ fn switch_in(t: &mut ThreadState, tid: u32, now: u64, exec_now: u64) {
 /// `TARGETS`, which may already have dropped a dying process. The record is written in
 /// place: it is too large for the BPF stack.
 #[inline(always)]
-fn on_thread_exit(tid: u32) {
+fn on_thread_exit(tid: u32, now: u64, k: &Counters) {
     let Some(state) = THREADS.get_ptr_mut(&tid) else { return };
     // SAFETY: the exiting thread's own map value; it runs this switch itself.
     super::faults::finish(unsafe { &mut *state });
+    // SAFETY: as above.
+    close_slice(unsafe { &mut (*state).times }, now, k);
     if let Some(mut entry) = reserve::<ThreadRecord>() {
         let r = entry.as_mut_ptr();
         // SAFETY: `r` is a reserved ring slot of the right size; `state` a live map value.
