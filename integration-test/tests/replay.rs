@@ -126,7 +126,7 @@ fn corrupt_truncated_and_foreign_recordings_are_refused_in_one_line() {
 
 #[test]
 fn the_live_view_prints_a_report_per_interval() {
-    let z = binary("zerocopy");
+    // A command that lasts at least 600 ms whatever the machine's speed: 3 intervals.
     let out = tracer(&[
         "run",
         "--format",
@@ -136,13 +136,9 @@ fn the_live_view_prints_a_report_per_interval() {
         "--output",
         scratch("live-final.json").to_str().unwrap(),
         "--",
-        z.to_str().unwrap(),
-        "--mode",
-        "read-write",
-        "--size",
-        "64M",
-        "--repeat",
-        "12",
+        "sh",
+        "-c",
+        "dd if=/dev/zero of=/dev/null bs=4k count=1000 status=none; sleep 0.6; dd if=/dev/zero of=/dev/null bs=4k count=1000 status=none",
     ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let views: Vec<Value> = stdout
@@ -159,7 +155,16 @@ fn the_live_view_prints_a_report_per_interval() {
             .find(|s| s["name"] == "read")
             .map_or(0, |s| s["count"].as_u64().unwrap())
     };
-    assert!(reads(&views[views.len() - 1]) >= reads(&views[0]), "counts only grow");
+    let last = &views[views.len() - 1];
+    assert!(reads(last) >= reads(&views[0]), "counts only grow");
+    // The sleep falls in a view: the first dd's 1000 reads are in it, the second's not.
+    assert!(
+        views.iter().any(|v| (1000..2000).contains(&reads(v))),
+        "{:?}",
+        views.iter().map(reads).collect::<Vec<_>>()
+    );
+    let end = integration_test::json_file(&scratch("live-final.json"));
+    assert!(reads(&end) >= 2000 && reads(&end) >= reads(last), "the final report holds both: {}", reads(&end));
     assert!(views[0]["duration_ns"].as_u64().unwrap() < views[views.len() - 1]["duration_ns"].as_u64().unwrap());
 }
 

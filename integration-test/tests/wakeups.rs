@@ -93,8 +93,10 @@ fn tcp_blocked_waits_are_woken_by_net_rx() {
     let named: u64 = sockets.iter().map(|s| n(&s["count"])).sum();
     let net_rx = source(by, "NET_RX softirq");
     assert_eq!(named, net_rx, "named {named} of {net_rx} NET_RX wakeups: {sockets:?}");
+    // At most every connection and the listening socket; not necessarily all of them: a
+    // connection whose data always arrived while the server was busy never woke it.
     let conns = n(&server["connections"]);
-    assert!((conns..=conns + 1).contains(&(sockets.len() as u64)), "{sockets:?}");
+    assert!((1..=conns + 1).contains(&(sockets.len() as u64)), "{sockets:?}");
     let net_rx = report["softirq"]["vectors"].as_array().unwrap().iter().find(|v| v["name"] == "NET_RX").unwrap();
     assert_eq!(n(&net_rx["target_wakeups"]), source(&report["wakeups"]["by_source"], "NET_RX softirq"));
     assert!(n(&net_rx["target_time_ns"]) > 0 && n(&net_rx["target_time_ns"]) <= n(&net_rx["time_ns"]));
