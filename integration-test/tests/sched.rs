@@ -144,9 +144,10 @@ fn times_match_schedstat() {
         assert!((0..=2).contains(&(slices - pcount)), "slices: traced {slices} vs schedstat {pcount} (+0..2)");
         // From its first switch-in to its last switch-out a thread is on or off a CPU; the
         // task clock leaves out interrupt and steal time while on it (a few % on this VM).
+        // The thread's own clock stops before its exit path, which may wait for a CPU.
         let (accounted, life) = (n(&r["oncpu_ns"]) + n(&r["offcpu_ns"]), n(&t["lifetime_ns"]));
         assert!(
-            accounted <= life + 2_000_000 && accounted * 100 >= life * 95,
+            accounted <= life + 5_000_000 && accounted * 100 >= life * 95,
             "on + off CPU {accounted} vs lifetime {life}"
         );
         assert!(n(&r["runqueue_ns"]) > 10_000_000, "4 spinners on {} CPUs wait for a CPU", num_cpus());
