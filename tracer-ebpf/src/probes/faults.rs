@@ -124,6 +124,10 @@ fn pending() -> Option<&'static mut PendingFault> {
 /// The fault is in file `mapping`: name it by device and inode.
 #[inline(always)]
 fn in_file(f: &mut PendingFault, mapping: u64) {
+    // One fault is in one file: fault-around and the fault itself both report it.
+    if f.region == REGION_FILE {
+        return;
+    }
     let o = offsets();
     let Some(inode) = read_u64(mapping, o.mapping_host) else { return };
     f.region = REGION_FILE;
