@@ -46,10 +46,10 @@ fn main() {
         std::iter::once(linker_dir.to_path_buf()).chain(env::split_paths(&env::var_os("PATH").unwrap_or_default())),
     )
     .unwrap();
-    let target_dir = out_dir.join("ebpf-target");
+    let target_dir = bpf_target_dir(&out_dir);
     let mut cmd = Command::new(env::var_os("CARGO").unwrap());
     cmd.current_dir(root.join("tracer-ebpf"))
-        .args(["build", "--package", "tracer-ebpf", "--release", "--target", "bpfel-unknown-none"])
+        .args(["build", "--locked", "--release", "--target", "bpfel-unknown-none"])
         .args(["-Z", "build-std=core", "--target-dir"])
         .arg(&target_dir)
         .env("RUSTC", &rustc)
@@ -66,9 +66,19 @@ fn main() {
         Ok(s) => fail(&format!("building the eBPF object failed ({s}); see the errors above")),
         Err(e) => fail(&format!("could not run cargo to build the eBPF object: {e}")),
     }
-    let object = target_dir.join("bpfel-unknown-none/release/tracer");
+    let object = target_dir.join("bpfel-unknown-none/release/tracer-ebpf");
     std::fs::copy(&object, out_dir.join("tracer.bpf.o"))
         .unwrap_or_else(|e| fail(&format!("eBPF object missing at {}: {e}", object.display())));
+}
+
+/// `bpf/` in the outer build's target directory (found by the `CACHEDIR.TAG` cargo keeps
+/// at its top), shared by every profile and host target: the object is the same for all
+/// of them, so e.g. the static build of `cargo xtask dist` does not build it again.
+fn bpf_target_dir(out_dir: &Path) -> PathBuf {
+    out_dir
+        .ancestors()
+        .find(|d| d.join("CACHEDIR.TAG").is_file())
+        .map_or_else(|| out_dir.join("ebpf-target"), |top| top.join("bpf"))
 }
 
 fn find_on_path(name: &str) -> Option<PathBuf> {
