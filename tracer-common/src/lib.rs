@@ -6,6 +6,7 @@
 #[cfg(feature = "user")]
 extern crate alloc;
 
+pub mod kernel;
 pub mod names;
 pub mod record;
 pub mod sched;

@@ -2,8 +2,10 @@
 
 /// Ring buffer of finished records (kernel -> user).
 pub const MAP_EVENTS: &str = "EVENTS";
-/// Per-CPU count of records the kernel could not deliver (failed reservations, full maps).
+/// Per-CPU count of records the kernel could not deliver (ring buffer full).
 pub const MAP_LOST: &str = "LOST";
+/// Per-CPU count of entries the kernel could not create, per map (`record::MapSlot`).
+pub const MAP_FULL: &str = "MAP_FULL";
 /// TGIDs being traced (key: tgid, value: unused). Extended in the kernel on fork.
 pub const MAP_TARGETS: &str = "TARGETS";
 /// Per-thread state and counters (key: tid).
@@ -49,9 +51,9 @@ pub const PROG_IRQ_WORK_ENTRY: &str = "irq_work_entry";
 pub const PROG_IRQ_WORK_EXIT: &str = "irq_work_exit";
 pub const PROG_SK_DATA_READY: &str = "sk_data_ready";
 pub const PROG_SOCK_SET_STATE: &str = "inet_sock_set_state";
+pub const PROG_TCP_PROBE: &str = "tcp_probe";
 pub const PROG_FAULT_USER: &str = "page_fault_user";
 pub const PROG_FAULT_KERNEL: &str = "page_fault_kernel";
-pub const PROG_FILEMAP_FAULT: &str = "mm_filemap_fault";
 pub const PROG_FILEMAP_MAP_PAGES: &str = "mm_filemap_map_pages";
 pub const PROG_FILEMAP_ADD: &str = "mm_filemap_add_to_page_cache";
 
@@ -60,5 +62,6 @@ pub const PROG_FILEMAP_ADD: &str = "mm_filemap_add_to_page_cache";
 /// the tracer starts is traced).
 pub const MAP_LAUNCHER: &str = "LAUNCHER";
 
-/// Globals the loader overrides; see `tracer-ebpf/src/globals.rs` for their meaning.
+/// Globals the loader overrides; see `kernel.rs` for their meaning.
 pub const GLOBAL_OFFSETS: &str = "OFFSETS";
+pub const GLOBAL_FEATURES: &str = "FEATURES";

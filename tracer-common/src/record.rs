@@ -350,6 +350,18 @@ pub struct ThreadState {
     pub ep: EpollState,
     pub times: SchedTimes,
     pub fault: PendingFault,
+    pub vma: VmaCache,
+}
+
+impl ThreadState {
+    /// A thread first seen: no syscall in flight, nothing counted. A constant, so the
+    /// kernel inserts it from read-only memory instead of building it on its stack.
+    pub const FRESH: Self = {
+        // SAFETY: every field is an integer (or array/struct of them); all-zero is valid.
+        let mut t: Self = unsafe { core::mem::zeroed() };
+        t.sys.nr = NO_SYSCALL;
+        t
+    };
 }
 
 /// A thread's counters: [`RecordKind::ThreadExit`] or [`RecordKind::ThreadSnapshot`].
@@ -439,17 +451,21 @@ pub struct WakeEdge {
     pub waker_comm: [u8; 16],
 }
 
+impl WakeEdge {
+    pub const ZERO: Self = Self {
+        count: 0,
+        paired: 0,
+        latency_ns: 0,
+        latency: [0; crate::syscalls::LATENCY_BUCKETS],
+        waker_tgid: 0,
+        wakee_tgid: 0,
+        waker_comm: [0; 16],
+    };
+}
+
 impl Default for WakeEdge {
     fn default() -> Self {
-        Self {
-            count: 0,
-            paired: 0,
-            latency_ns: 0,
-            latency: [0; crate::syscalls::LATENCY_BUCKETS],
-            waker_tgid: 0,
-            wakee_tgid: 0,
-            waker_comm: [0; 16],
-        }
+        Self::ZERO
     }
 }
 
@@ -555,6 +571,47 @@ pub struct MapRange {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ProcState {
     pub maps: [MapRange; MAX_MAPS],
+}
+
+/// The VMA a thread's last fault was in and what it is, so the next fault in it needs no
+/// tree walk: still good while that VMA still spans the same range of the same file.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VmaCache {
+    /// The `vm_area_struct` (0: empty), its range and file.
+    pub vma: u64,
+    pub start: u64,
+    pub end: u64,
+    pub file: u64,
+    /// `REGION_*`, and for files their device and inode.
+    pub region: u32,
+    pub dev: u32,
+    pub ino: u64,
+}
+
+/// Maps whose fullness is counted (per-CPU array `MAP_FULL`, index: slot): an entry the
+/// kernel could not create is a fact lost, and the remedy depends on the map.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapSlot {
+    Threads = 0,
+    Targets = 1,
+    WakeEdges = 2,
+    Faults = 3,
+}
+
+impl MapSlot {
+    pub const ALL: [MapSlot; 4] = [MapSlot::Threads, MapSlot::Targets, MapSlot::WakeEdges, MapSlot::Faults];
+
+    /// The map's name, as `names.rs` has it.
+    pub const fn map(self) -> &'static str {
+        match self {
+            MapSlot::Threads => crate::names::MAP_THREADS,
+            MapSlot::Targets => crate::names::MAP_TARGETS,
+            MapSlot::WakeEdges => crate::names::MAP_WAKE_EDGES,
+            MapSlot::Faults => crate::names::MAP_FAULTS,
+        }
+    }
 }
 
 /// Per-syscall statistics (per-CPU array `SYSCALLS`, index: syscall number).
@@ -689,102 +746,6 @@ impl Counter {
     }
 }
 
-/// Kernel struct member offsets, read from vmlinux BTF at start-up (aya has no CO-RE for
-/// Rust programs) and handed to the programs as a global. [`Offsets::ABSENT`] marks a
-/// member this kernel does not have; the programs then skip what needs it.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Offsets {
-    pub task_pid: u32,
-    pub task_tgid: u32,
-    /// current->files->fdt->fd[n]->f_inode->i_mode, for the rare calls that need to know
-    /// whether an fd is a pipe.
-    pub task_files: u32,
-    pub files_fdt: u32,
-    pub fdt_fd: u32,
-    pub fdt_max_fds: u32,
-    pub file_inode: u32,
-    pub file_mode: u32,
-    pub inode_mode: u32,
-    /// struct request: bytes and operation of a block request (disk DMA).
-    pub request_data_len: u32,
-    pub request_cmd_flags: u32,
-    /// struct net_device: flags (IFF_LOOPBACK) of the device a packet leaves by.
-    pub netdev_flags: u32,
-    /// sk->sk_socket->file->f_inode->i_ino: the socket a wakeup came from.
-    pub sock_socket: u32,
-    pub socket_file: u32,
-    pub inode_ino: u32,
-    /// task->se.sum_exec_runtime: the kernel's own on-CPU clock of a task (it leaves out
-    /// interrupt and hypervisor steal time, as /proc/PID/task/TID/schedstat does).
-    pub task_exec_runtime: u32,
-    /// Page faults: the task's counters, and where its heap and stack are.
-    pub task_min_flt: u32,
-    pub task_maj_flt: u32,
-    pub task_mm: u32,
-    pub mm_start_brk: u32,
-    pub mm_brk: u32,
-    pub mm_mmap_base: u32,
-    /// mapping->host->{i_ino, i_sb->s_dev}: the file a fault is in.
-    pub mapping_host: u32,
-    pub inode_sb: u32,
-    pub sb_dev: u32,
-    /// folio->flags (PG_head bit) and folio->_flags_1 (order): pages a fill added.
-    pub folio_flags_1: u32,
-    pub pg_head: u32,
-    /// inode->i_dentry.first (a dentry's d_u.d_alias), then ->d_parent and ->d_name up to
-    /// the filesystem's root: a faulted file's name. d_hash.pprev is NULL once unlinked.
-    pub inode_dentry: u32,
-    pub dentry_alias: u32,
-    pub dentry_parent: u32,
-    pub dentry_name: u32,
-    pub dentry_hash: u32,
-    /// task->sched_info.{pcount, run_delay} (CONFIG_SCHED_INFO): the kernel's count of
-    /// time slices and its run-queue wait, what schedstat fields 3 and 2 show.
-    pub task_pcount: u32,
-    pub task_run_delay: u32,
-}
-
-impl Offsets {
-    pub const ABSENT: u32 = u32::MAX;
-    pub const NONE: Self = Self {
-        task_pid: Self::ABSENT,
-        task_tgid: Self::ABSENT,
-        task_files: Self::ABSENT,
-        files_fdt: Self::ABSENT,
-        fdt_fd: Self::ABSENT,
-        fdt_max_fds: Self::ABSENT,
-        file_inode: Self::ABSENT,
-        file_mode: Self::ABSENT,
-        inode_mode: Self::ABSENT,
-        request_data_len: Self::ABSENT,
-        request_cmd_flags: Self::ABSENT,
-        netdev_flags: Self::ABSENT,
-        sock_socket: Self::ABSENT,
-        socket_file: Self::ABSENT,
-        inode_ino: Self::ABSENT,
-        task_exec_runtime: Self::ABSENT,
-        task_min_flt: Self::ABSENT,
-        task_maj_flt: Self::ABSENT,
-        task_mm: Self::ABSENT,
-        mm_start_brk: Self::ABSENT,
-        mm_brk: Self::ABSENT,
-        mm_mmap_base: Self::ABSENT,
-        mapping_host: Self::ABSENT,
-        inode_sb: Self::ABSENT,
-        sb_dev: Self::ABSENT,
-        folio_flags_1: Self::ABSENT,
-        pg_head: Self::ABSENT,
-        inode_dentry: Self::ABSENT,
-        dentry_alias: Self::ABSENT,
-        dentry_parent: Self::ABSENT,
-        dentry_name: Self::ABSENT,
-        dentry_hash: Self::ABSENT,
-        task_pcount: Self::ABSENT,
-        task_run_delay: Self::ABSENT,
-    };
-}
-
 /// `clone(2)` flag: the new task is a thread of the caller's process.
 pub const CLONE_THREAD: u64 = 0x0001_0000;
 
@@ -802,7 +763,8 @@ mod tests {
         assert_eq!(size_of::<Waker>(), 24);
         assert_eq!(size_of::<EpollState>(), 4 * 4 + 16 + 24 + 8);
         assert_eq!(size_of::<SchedTimes>(), 10 * 8 + 8 + 24 + 8);
-        assert_eq!(size_of::<ThreadState>(), 4 + 4 + 16 + 16 + 56 + 64 + 120 + 64);
+        assert_eq!(size_of::<ThreadState>(), 4 + 4 + 16 + 16 + 56 + 64 + 120 + 64 + 48);
+        assert_eq!(size_of::<VmaCache>(), 48);
         assert_eq!(size_of::<WakeKey>(), 16);
         assert_eq!(size_of::<WakeEdge>(), 3 * 8 + 32 * 8 + 8 + 16);
         assert_eq!(size_of::<WakeEdgeTotals>(), 24 + 16 + size_of::<WakeEdge>());
@@ -815,7 +777,6 @@ mod tests {
         assert_eq!(size_of::<SyscallStat>(), 6 * 8 + 32 * 8);
         assert_eq!(size_of::<PathStat>(), 6 * 8);
         assert_eq!(size_of::<ProcState>(), MAX_MAPS * 16);
-        assert_eq!(size_of::<Offsets>(), 34 * 4);
         assert_eq!(size_of::<PendingFault>(), 16 + 8 * 6);
         assert_eq!(size_of::<FaultKey>(), 24);
         assert_eq!(size_of::<FaultStat>(), 10 * 8);

@@ -1,7 +1,7 @@
 //! User-space only: lets aya copy these types in and out of maps.
 use crate::record::{
     CounterTotal, CpuState, EpollRecord, EpollState, FaultKey, FaultStat, FaultTotals, FileNameRecord, Header,
-    InFlight, MapRange, Offsets, PathStat, PathTotals, PendingFault, ProcState, SchedTimes, SoftirqStat, SoftirqTotals,
+    InFlight, MapRange, PathStat, PathTotals, PendingFault, ProcState, SchedTimes, SoftirqStat, SoftirqTotals,
     SwitchCount, SwitchCounts, SwitchTotals, SyscallStat, SyscallTotals, ThreadRecord, ThreadState, WakeEdge,
     WakeEdgeTotals, WakeKey, Waker,
 };
@@ -19,7 +19,9 @@ unsafe impl aya::Pod for MapRange {}
 unsafe impl aya::Pod for ProcState {}
 unsafe impl aya::Pod for SyscallStat {}
 unsafe impl aya::Pod for PathStat {}
-unsafe impl aya::Pod for Offsets {}
+unsafe impl aya::Pod for crate::kernel::Offsets {}
+unsafe impl aya::Pod for crate::kernel::Features {}
+unsafe impl aya::Pod for crate::record::VmaCache {}
 unsafe impl aya::Pod for SyscallTotals {}
 unsafe impl aya::Pod for PathTotals {}
 unsafe impl aya::Pod for CounterTotal {}

@@ -1,18 +1,37 @@
 //! Read-only globals, overridden by the loader (`EbpfLoader::override_global`). They live in
-//! a frozen `.rodata` map, so reading them costs a load, and the verifier knows their values.
-use tracer_common::record::Offsets;
-
-/// TID of the tracer thread that will fork the command of `tracer run` (0: none). Its
-/// child joins the target set at birth, so no event of the command is missed.
-#[unsafe(no_mangle)]
-static LAUNCHER_TID: u32 = 0;
+//! a frozen `.rodata` map, so reading one costs a load, the verifier knows its value, and
+//! a branch on a [`Features`] value that this kernel cannot take is never verified.
+//!
+//! Read them one field at a time ([`off!`], [`variant!`]): a copy of the whole struct
+//! would sit on the 512-byte stack.
+use tracer_common::kernel::{Features, Offsets};
 
 /// Kernel struct member offsets, from the running kernel's BTF.
 #[unsafe(no_mangle)]
-static OFFSETS: Offsets = Offsets::NONE;
+pub static OFFSETS: Offsets = Offsets::NONE;
 
-#[inline(always)]
-pub fn offsets() -> Offsets {
-    // SAFETY: a plain static; volatile so the compiler does not fold the default value.
-    unsafe { core::ptr::read_volatile(&OFFSETS) }
+/// Which variant of a kernel-dependent read this kernel needs.
+#[unsafe(no_mangle)]
+pub static FEATURES: Features = Features::NONE;
+
+/// One member offset: `off!(task_pid)`.
+macro_rules! off {
+    ($field:ident) => {{
+        #[allow(unused_unsafe)]
+        // SAFETY: a plain static; volatile so the compiler does not fold the default value.
+        let v = unsafe { core::ptr::read_volatile(&raw const $crate::globals::OFFSETS.$field) };
+        v
+    }};
 }
+
+/// Which variant this kernel needs: `variant!(switch_state)`.
+macro_rules! variant {
+    ($field:ident) => {{
+        #[allow(unused_unsafe)]
+        // SAFETY: as for `off!`.
+        let v = unsafe { core::ptr::read_volatile(&raw const $crate::globals::FEATURES.$field) };
+        v
+    }};
+}
+
+pub(crate) use {off, variant};

@@ -9,7 +9,7 @@ use aya_ebpf::{
 };
 use tracer_common::{
     record::{
-        COUNTERS as COUNTER_SLOTS, Counter, CpuState, FaultKey, FaultStat, Header, NO_SOFTIRQ, Path, PathStat,
+        COUNTERS as COUNTER_SLOTS, Counter, CpuState, FaultKey, FaultStat, Header, MapSlot, NO_SOFTIRQ, Path, PathStat,
         ProcState, SOFTIRQ_VECTORS, SoftirqStat, SwitchCount, SyscallStat, ThreadState, WakeEdge, WakeKey,
     },
     syscalls,
@@ -24,8 +24,32 @@ const WAKEUP_HIGH_WATER: u64 = 512 << 10;
 #[map(name = "EVENTS")]
 pub static EVENTS: RingBuf = RingBuf::with_byte_size(RING_BYTES, 0);
 
+/// Records the ring buffer had no room for.
 #[map(name = "LOST")]
 pub static LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
+
+/// Entries a map had no room for, per `MapSlot`.
+#[map(name = "MAP_FULL")]
+pub static MAP_FULL: PerCpuArray<u64> = PerCpuArray::with_max_entries(MapSlot::ALL.len() as u32, 0);
+
+/// What a new entry starts as, inserted from read-only memory: built on the stack, these
+/// values would take most of its 512 bytes (and an out-of-line memset call, which older
+/// verifiers count as a second stack frame).
+static FRESH_THREAD: ThreadState = ThreadState::FRESH;
+static FRESH_PROC: ProcState = ProcState { maps: [tracer_common::record::MapRange { start: 0, end: 0 }; 4] };
+pub static ZERO_FAULTS: FaultStat = FaultStat {
+    minor: 0,
+    major: 0,
+    uncounted: 0,
+    user_mode: 0,
+    kernel_mode: 0,
+    writes: 0,
+    around_faults: 0,
+    around_pages: 0,
+    filled_pages: 0,
+    disk_bytes: 0,
+};
+pub static ZERO_EDGE: WakeEdge = WakeEdge::ZERO;
 
 #[map(name = "TARGETS")]
 pub static TARGETS: HashMap<u32, ProcState> = HashMap::with_max_entries(4096, 0);
@@ -114,12 +138,29 @@ pub fn target_state(tgid: u32) -> Option<&'static mut ProcState> {
     TARGETS.get_ptr_mut(&tgid).map(|p| unsafe { &mut *p })
 }
 
-/// Counts one fact the kernel could not hand over (ring full, map full).
+/// Counts one record the ring buffer had no room for.
 #[inline(always)]
-pub fn count_lost() {
+fn count_lost() {
     if let Some(n) = LOST.get_ptr_mut(0) {
         // SAFETY: per-CPU slot, programs do not migrate while running.
         unsafe { *n += 1 };
+    }
+}
+
+/// Counts one entry `map` had no room for.
+#[inline(always)]
+pub fn count_full(map: MapSlot) {
+    if let Some(n) = MAP_FULL.get_ptr_mut(map as u32) {
+        // SAFETY: per-CPU slot.
+        unsafe { *n += 1 };
+    }
+}
+
+/// Adds process `tgid` to the target set.
+#[inline(always)]
+pub fn add_target(tgid: u32) {
+    if TARGETS.insert(&tgid, &FRESH_PROC, 0).is_err() {
+        count_full(MapSlot::Targets);
     }
 }
 
@@ -131,16 +172,21 @@ pub fn is_target(tgid: u32) -> bool {
 
 /// The state of thread `tid` of process `tgid`, created on first sight.
 #[inline(always)]
-pub fn thread_state(tid: u32, tgid: u32) -> Option<*mut ThreadState> {
+pub fn thread_state(tid: u32, tgid: u32) -> Option<&'static mut ThreadState> {
     if let Some(t) = THREADS.get_ptr_mut(&tid) {
-        return Some(t);
+        // SAFETY: a map value; only this thread's own events and its wakers write it.
+        return Some(unsafe { &mut *t });
     }
-    let fresh = ThreadState { tgid, ..ThreadState::default() };
-    if THREADS.insert(&tid, &fresh, u64::from(BPF_NOEXIST)).is_err() && THREADS.get_ptr_mut(&tid).is_none() {
-        count_lost();
+    // EEXIST: another CPU created it first, which is as good.
+    let _ = THREADS.insert(&tid, &FRESH_THREAD, u64::from(BPF_NOEXIST));
+    let Some(t) = THREADS.get_ptr_mut(&tid) else {
+        count_full(MapSlot::Threads);
         return None;
-    }
-    THREADS.get_ptr_mut(&tid)
+    };
+    // SAFETY: as above.
+    let t = unsafe { &mut *t };
+    t.tgid = tgid;
+    Some(t)
 }
 
 pub fn header(kind: u32, tid: u32, tgid: u32) -> Header {

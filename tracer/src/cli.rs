@@ -5,16 +5,16 @@ use clap::{Args, Parser, Subcommand};
 
 use tracer_common::units;
 
-use crate::{
-    report::Format,
-    session::{Group, Probes},
-};
+use crate::{plan::Section, report::Format, session::Settings};
 
 /// What a process's I/O really costs inside the kernel: context switches, syscalls,
 /// epoll wakeups, copies and page faults, traced with eBPF.
 #[derive(Debug, Parser)]
 #[command(name = "tracer", version, propagate_version = true)]
 pub struct Cli {
+    /// Say more: the verifier's whole log when the kernel refuses a program.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -34,6 +34,8 @@ pub enum Command {
         output: OutputArgs,
         #[command(flatten)]
         trace: TraceArgs,
+        #[command(flatten)]
+        kernel: KernelArgs,
     },
     /// Launch a command and trace it (and what it forks) from its first instruction to its
     /// exit. Exits with the command's exit status.
@@ -42,6 +44,8 @@ pub enum Command {
         output: OutputArgs,
         #[command(flatten)]
         trace: TraceArgs,
+        #[command(flatten)]
+        kernel: KernelArgs,
         /// The command and its arguments (put `--` before it if it starts with `-`).
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
         command: Vec<OsString>,
@@ -59,12 +63,29 @@ pub enum Command {
         /// Stop after this long.
         #[arg(short, long, value_parser = parse_duration)]
         duration: Option<Duration>,
-        /// Ring buffer size in KiB (a power of two, at least 4): raise it if events are lost.
-        #[arg(long, default_value_t = 4096, value_parser = parse_ring_kib)]
-        ring_kib: u32,
+        #[command(flatten)]
+        kernel: KernelArgs,
         /// The command to launch and trace.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
         command: Vec<OsString>,
+    },
+    /// What this kernel lets tracer measure: per report section exact, degraded (and why)
+    /// or unavailable, and the programs and variants it would load. Decided from the
+    /// kernel's BTF, as a trace decides it; no privileges needed.
+    Check {
+        /// Judge the kernel whose BTF this is (e.g. a copy of another host's
+        /// /sys/kernel/btf/vmlinux) instead of the running one.
+        #[arg(long, value_name = "FILE")]
+        btf: Option<PathBuf>,
+        /// The kernel's name for the notes (default: the running kernel's release).
+        #[arg(long, requires = "btf")]
+        kernel: Option<String>,
+        /// Also write a minimized copy of the BTF (only the facts tracer reads) here: the
+        /// fixtures its tests judge each kernel of the matrix by.
+        #[arg(long, value_name = "FILE", requires = "btf")]
+        minimize: Option<PathBuf>,
+        #[command(flatten)]
+        output: OutputArgs,
     },
     /// Print the report of a recording (`tracer record`, or --record), offline.
     Report {
@@ -113,34 +134,46 @@ pub struct OutputArgs {
 
 #[derive(Debug, Args)]
 pub struct TraceArgs {
-    /// Ring buffer size in KiB (a power of two, at least 4): raise it if events are lost.
-    #[arg(long, default_value_t = 4096, value_parser = parse_ring_kib)]
-    pub ring_kib: u32,
     /// Also save the record stream to this file (replay it with `tracer report FILE`).
     #[arg(long, value_name = "FILE")]
     pub record: Option<PathBuf>,
     /// Print a fresh report every interval while tracing (JSON: one object per line).
     #[arg(long, value_parser = parse_duration)]
     pub interval: Option<Duration>,
-    /// For the overhead benchmark: `all`, `floor` (a bare per-CPU count on the same
-    /// tracepoints), or groups: sched,syscalls,wakeups,irq,copies,faults.
-    #[arg(long, hide = true, default_value = "all", value_parser = parse_probes)]
-    pub probes: Probes,
 }
 
-fn parse_probes(text: &str) -> Result<Probes, String> {
-    match text {
-        "all" => Ok(Probes::all()),
-        "floor" => Ok(Probes::Floor),
-        list => list
-            .split(',')
-            .map(|g| {
-                Group::parse(g.trim()).ok_or_else(|| {
-                    format!("`{g}` is not a probe group (sched, syscalls, wakeups, irq, copies, faults)")
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map(Probes::Groups),
+/// What to trace and how much room the kernel gets for it.
+#[derive(Debug, Args)]
+pub struct KernelArgs {
+    /// Only these report sections (comma-separated): only their programs are attached, so
+    /// a trace costs what it shows. Sections left out are absent from the report.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = Section::ALL)]
+    pub only: Vec<Section>,
+    /// Ring buffer size in KiB (a power of two, at least 4): raise it if records are lost.
+    #[arg(long, default_value_t = 4096, value_parser = parse_ring_kib)]
+    pub ring_kib: u32,
+    /// Threads of the target the kernel keeps state for at once.
+    #[arg(long, default_value_t = Settings::default().max_threads, value_parser = clap::value_parser!(u32).range(64..=1 << 22))]
+    pub max_threads: u32,
+    /// Processes of the target the kernel keeps state for at once.
+    #[arg(long, default_value_t = Settings::default().max_processes, value_parser = clap::value_parser!(u32).range(16..=1 << 22))]
+    pub max_processes: u32,
+    /// For the overhead benchmark: on the same tracepoints, programs that only filter
+    /// the target and count per CPU (the floor a tracer cannot go below).
+    #[arg(long, hide = true)]
+    pub floor: bool,
+}
+
+impl KernelArgs {
+    pub fn settings(&self, verbose: bool) -> Settings {
+        Settings {
+            ring_bytes: self.ring_kib * 1024,
+            sections: self.only.clone(),
+            floor: self.floor,
+            verbose,
+            max_threads: self.max_threads,
+            max_processes: self.max_processes,
+        }
     }
 }
 

@@ -25,7 +25,7 @@ use crate::{
     decode::{Record, decode, encode},
     mappings::Mounts,
     recording,
-    report::Report,
+    report::{Lost, MapFull, Report},
     session::Session,
 };
 
@@ -151,7 +151,7 @@ pub async fn trace(
             _ = view.tick(), if live.is_some() => {
                 drain(ring.get_mut(), consumer)?;
                 meta.duration_ns = started.elapsed().as_nanos() as u64;
-                meta.lost_events = session.lost()?;
+                account(session, &mut meta)?;
                 let report = interim(consumer, session, &meta)?;
                 if let Some(l) = &mut live {
                     (l.show)(&report)?;
@@ -188,13 +188,18 @@ pub async fn trace(
     if let StopReason::TargetExited(_) = reason {
         settle(session, &mut ring, watched_pid(watch), consumer).await?;
     }
-    let missed = session.detach();
+    let (missed_total, missed) = session.detach();
     meta.duration_ns = started.elapsed().as_nanos() as u64;
     drain(ring.get_mut(), consumer)?;
     final_snapshot(consumer, session)?;
-    meta.lost_events = session.lost()?;
-    meta.missed_events = missed.iter().map(|(_, n)| n).sum();
-    meta.notes.extend(session.notes.iter().cloned());
+    account(session, &mut meta)?;
+    meta.missed_events = missed_total;
+    if missed_total.is_none() {
+        meta.notes.push(format!(
+            "missed events are unknown: Linux {} skips a program that is already running on a CPU without counting it",
+            session.plan.kernel
+        ));
+    }
     for (program, n) in &missed {
         meta.notes
             .push(format!("{program}: {n} hits skipped by the kernel (the program was already running on that CPU)"));
@@ -212,9 +217,23 @@ fn interim(consumer: &Consumer, session: &Session, meta: &TraceMeta) -> Result<R
             view.push(&r);
         }
     }
-    let mut meta = meta.clone();
-    meta.notes.extend(session.notes.iter().cloned());
-    Ok(view.report(&meta))
+    Ok(view.report(meta))
+}
+
+/// What the kernel covers and what it could not keep, into the trace's metadata.
+fn account(session: &Session, meta: &mut TraceMeta) -> Result<()> {
+    meta.kernel.clone_from(&session.plan.kernel);
+    meta.coverage.clone_from(&session.plan.coverage);
+    meta.unavailable.clone_from(&session.plan.unavailable);
+    meta.lost = Lost {
+        ring_buffer: session.lost()?,
+        maps: session
+            .map_full()?
+            .into_iter()
+            .map(|(slot, n)| MapFull { map: slot.map().to_owned(), entries_lost: n, remedy: session.remedy(slot) })
+            .collect(),
+    };
+    Ok(())
 }
 
 /// The maps' final contents into the stream.

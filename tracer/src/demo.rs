@@ -16,8 +16,8 @@ use serde_json::Value;
 use crate::{
     cli::DemoWhich,
     report::{Format, Grid, PathRow, Report},
-    session::Probes,
-    trace::{self, Plan, Target},
+    session,
+    trace::{self, Job, Target},
 };
 
 pub struct Settings {
@@ -103,14 +103,13 @@ fn workload(name: &str) -> Result<PathBuf> {
 }
 
 async fn traced_command(words: Vec<OsString>) -> Result<(Report, Value)> {
-    let plan = Plan {
+    let job = Job {
         target: Target::Command { words, capture_stdout: true },
         duration: None,
-        ring_bytes: 4 << 20,
         record: None,
-        probes: Probes::all(),
+        settings: session::Settings::default(),
     };
-    let t = trace::trace(plan, None).await?;
+    let t = trace::trace(job, None).await?;
     let text = String::from_utf8_lossy(&t.stdout);
     let line = text.lines().last().context("the workload printed no summary")?;
     Ok((t.report, serde_json::from_str(line).with_context(|| format!("the workload's summary is not JSON: {line}"))?))
@@ -165,15 +164,15 @@ fn write_file(path: &Path, size: u64) -> Result<()> {
 }
 
 fn copy_row(mode: &str, r: &Report, summary: &Value) -> CopyRow {
-    let path = r
-        .copies
+    let (copies, sched, faults) = (or_default(&r.copies), or_default(&r.sched), or_default(&r.faults));
+    let path = copies
         .paths
         .iter()
         .find(|p| p.path == mode)
         .cloned()
         .unwrap_or_else(|| PathRow { path: mode.into(), ..PathRow::default() });
     let delivered = path.bytes.max(1) as f64;
-    let dma = (r.copies.disk_read_bytes + r.copies.nic_tx_bytes) as f64;
+    let dma = (copies.disk_read_bytes.unwrap_or(0) + copies.nic_tx_bytes.unwrap_or(0)) as f64;
     CopyRow {
         mode: mode.into(),
         syscalls: path.calls,
@@ -184,8 +183,8 @@ fn copy_row(mode: &str, r: &Report, summary: &Value) -> CopyRow {
         dma_copies_per_byte: dma / delivered,
         cpu_copied_bytes: path.cpu_copied_bytes,
         zero_copy_bytes: path.zero_copy_bytes,
-        context_switches: r.sched.voluntary + r.sched.involuntary,
-        page_faults: r.faults.minor + r.faults.major,
+        context_switches: sched.voluntary + sched.involuntary,
+        page_faults: faults.minor + faults.major,
         wall_ns: summary["transfer_ns"].as_u64().unwrap_or(0),
         mib_per_s: summary["throughput_mib_s"].as_f64().unwrap_or(0.0),
     }
@@ -257,16 +256,16 @@ async fn load(client: &Path, port: u16, s: &Settings) -> Result<Value> {
 }
 
 fn server_row(mode: &str, reactors: u32, r: &Report, client: &Value) -> ServerRow {
+    let (syscalls, wakeups, sched) = (or_default(&r.syscalls), or_default(&r.wakeups), or_default(&r.sched));
     let requests = client["requests"].as_u64().unwrap_or(0).max(1) as f64;
-    let calls: u64 = r.syscalls.iter().map(|c| c.count).sum();
-    let (waits, ready) = r
-        .syscalls
+    let calls: u64 = syscalls.iter().map(|c| c.count).sum();
+    let (waits, ready) = syscalls
         .iter()
         .filter(|c| ["epoll_wait", "epoll_pwait", "poll", "select", "pselect6", "ppoll"].contains(&c.name.as_str()))
         .fold((0, 0), |(w, e), c| (w + c.count, e + c.ready));
-    let woken_by = r.wakeups.by_source.first().map_or_else(
+    let woken_by = wakeups.by_source.first().map_or_else(
         || "-".into(),
-        |top| format!("{} ({:.0}%)", top.source, 100.0 * top.count as f64 / r.wakeups.count.max(1) as f64),
+        |top| format!("{} ({:.0}%)", top.source, 100.0 * top.count as f64 / wakeups.count.max(1) as f64),
     );
     ServerRow {
         mode: mode.into(),
@@ -274,10 +273,16 @@ fn server_row(mode: &str, reactors: u32, r: &Report, client: &Value) -> ServerRo
         requests_per_s: client["requests_per_sec"].as_f64().unwrap_or(0.0),
         syscalls_per_request: calls as f64 / requests,
         ready_events_per_wait: (mode != "blocking" && waits > 0).then(|| ready as f64 / waits as f64),
-        wakeups_per_request: r.wakeups.count as f64 / requests,
-        context_switches_per_request: (r.sched.voluntary + r.sched.involuntary) as f64 / requests,
+        wakeups_per_request: wakeups.count as f64 / requests,
+        context_switches_per_request: (sched.voluntary + sched.involuntary) as f64 / requests,
         woken_by,
     }
+}
+
+/// A section's figures, or empty ones where this kernel cannot give it (the demo's own
+/// tables then show 0; the trace's report says why).
+fn or_default<T: Clone + Default>(p: &crate::report::Part<T>) -> T {
+    p.get().cloned().unwrap_or_default()
 }
 
 fn table(d: &Demo) -> String {

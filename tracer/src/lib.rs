@@ -2,17 +2,18 @@
 //!
 //! Data flows one way: kernel programs (`tracer-ebpf`) -> ring buffer and maps
 //! ([`collect`]) -> [`decode`] -> [`analysis`] (pure folds into a [`report::Report`]) ->
-//! [`report`] rendering (table, JSON, CSV). [`session`] loads and attaches the programs,
-//! [`target`] resolves what to trace, [`tracefs`] reads this kernel's tracepoint formats.
+//! [`report`] rendering (table, JSON, CSV). [`plan`] decides from the kernel's BTF what to load, [`session`] loads and attaches it,
+//! [`target`] resolves what to trace.
 
 pub mod analysis;
 pub mod btf;
+pub mod check;
 pub mod cli;
 pub mod collect;
 pub mod decode;
 pub mod demo;
-pub mod layout;
 pub mod mappings;
+pub mod plan;
 pub mod recording;
 pub mod report;
 pub mod session;

@@ -9,13 +9,15 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use tracer::{
     analysis::Analysis,
+    btf::Btf,
+    check,
     cli::{Cli, Command, OutputArgs, TraceArgs},
     collect::{Live, StopReason},
     decode::decode,
-    demo, recording,
+    demo, plan, recording,
     report::{self, Format, Report},
-    session::Probes,
-    trace::{self, Plan, Target, Traced},
+    session::Settings,
+    trace::{self, Job, Target, Traced},
 };
 
 fn main() -> ExitCode {
@@ -44,31 +46,29 @@ fn main() -> ExitCode {
 }
 
 async fn execute(cli: Cli) -> Result<ExitCode> {
+    let verbose = cli.verbose;
     match cli.command {
-        Command::Attach { pid, duration, output, trace } => {
-            traced(Target::Pid(pid), duration, &trace, &output).await.map(|_| ExitCode::SUCCESS)
+        Command::Attach { pid, duration, output, trace, kernel } => {
+            traced(Target::Pid(pid), duration, &trace, kernel.settings(verbose), &output)
+                .await
+                .map(|_| ExitCode::SUCCESS)
         }
-        Command::Run { output, trace, command } => {
-            let t = traced(Target::Command { words: command, capture_stdout: false }, None, &trace, &output).await?;
+        Command::Run { output, trace, kernel, command } => {
+            let target = Target::Command { words: command, capture_stdout: false };
+            let t = traced(target, None, &trace, kernel.settings(verbose), &output).await?;
             let code = match t.reason {
                 StopReason::TargetExited(Some(code)) => code,
                 _ => 130,
             };
             Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
         }
-        Command::Record { file, pid, duration, ring_kib, command } => {
+        Command::Record { file, pid, duration, kernel, command } => {
             let target = match pid {
                 Some(pid) => Target::Pid(pid),
                 None => Target::Command { words: command, capture_stdout: false },
             };
-            let plan = Plan {
-                target,
-                duration,
-                ring_bytes: ring_kib * 1024,
-                record: Some(file.clone()),
-                probes: Probes::all(),
-            };
-            let t = trace::trace(plan, None).await?;
+            let job = Job { target, duration, record: Some(file.clone()), settings: kernel.settings(verbose) };
+            let t = trace::trace(job, None).await?;
             warn(&t);
             eprintln!(
                 "tracer: recorded pid {} to {}; replay it with `tracer report {}`",
@@ -76,6 +76,29 @@ async fn execute(cli: Cli) -> Result<ExitCode> {
                 file.display(),
                 file.display()
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check { btf, kernel, minimize, output } => {
+            let sink = Sink::open(&output)?;
+            let (btf_data, name) = match &btf {
+                Some(path) => (
+                    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?,
+                    kernel.unwrap_or_else(|| path.display().to_string()),
+                ),
+                None => (
+                    std::fs::read("/sys/kernel/btf/vmlinux").context(
+                        "cannot read /sys/kernel/btf/vmlinux: this kernel has no BTF (CONFIG_DEBUG_INFO_BTF)",
+                    )?,
+                    plan::kernel_release(),
+                ),
+            };
+            let parsed = Btf::parse(&btf_data).context("not a BTF file")?;
+            if let Some(out) = minimize {
+                std::fs::write(&out, parsed.minimize(&plan::facts()))
+                    .with_context(|| format!("cannot write {}", out.display()))?;
+            }
+            let p = plan::plan(&parsed, &name, &Settings::default().sections)?;
+            sink.write_text(&check::render(&p, output.format)?)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Report { file, output } => {
@@ -105,11 +128,11 @@ async fn traced(
     target: Target,
     duration: Option<std::time::Duration>,
     t: &TraceArgs,
+    settings: Settings,
     out: &OutputArgs,
 ) -> Result<Traced> {
     let sink = Sink::open(out)?;
-    let plan =
-        Plan { target, duration, ring_bytes: t.ring_kib * 1024, record: t.record.clone(), probes: t.probes.clone() };
+    let job = Job { target, duration, record: t.record.clone(), settings };
     let mut show = |r: &Report| -> Result<()> {
         // Live views go to stdout as they come (tables separated, JSON one per line).
         let mut stdout = io::stdout().lock();
@@ -121,7 +144,7 @@ async fn traced(
         Ok(())
     };
     let live = t.interval.map(|every| Live { every, show: &mut show });
-    let traced = trace::trace(plan, live).await?;
+    let traced = trace::trace(job, live).await?;
     warn(&traced);
     sink.write(&traced.report, out.format)?;
     Ok(traced)
@@ -132,16 +155,21 @@ fn warn(t: &Traced) {
     if t.undecodable > 0 {
         eprintln!("tracer: warning: {} records could not be decoded (tracer build mismatch?)", t.undecodable);
     }
-    if r.missed_events > 0 {
+    if let Some(n) = r.missed_events.filter(|&n| n > 0) {
         eprintln!(
-            "tracer: warning: the kernel skipped {} tracepoint hits (a program was already running on that CPU): the report is incomplete",
-            r.missed_events
+            "tracer: warning: the kernel skipped {n} tracepoint hits (a program was already running on that CPU): the report is incomplete"
         );
     }
-    if r.lost_events > 0 {
+    if r.lost.ring_buffer > 0 {
         eprintln!(
-            "tracer: warning: the kernel dropped {} events (ring buffer full): the report is incomplete; raise --ring-kib",
-            r.lost_events
+            "tracer: warning: the ring buffer had no room for {} records: the report is incomplete; raise --ring-kib",
+            r.lost.ring_buffer
+        );
+    }
+    for m in &r.lost.maps {
+        eprintln!(
+            "tracer: warning: map {} had no room for {} entries: the report is incomplete; {}",
+            m.map, m.entries_lost, m.remedy
         );
     }
 }

@@ -11,27 +11,15 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use anyhow::{Context, Result, bail};
-use serde::{Deserialize, Serialize};
-
 use crate::analysis::TraceMeta;
+use anyhow::{Context, Result, bail};
 
 const MAGIC: &[u8; 8] = b"TRACERv\0";
-pub const VERSION: u32 = 2;
+/// 3: the trailer carries the kernel's coverage (which figures it could not give).
+pub const VERSION: u32 = 3;
 const TRAILER: u32 = u32::MAX;
 /// No record is near this large; a length beyond it means the file is corrupt.
 const MAX_RECORD: u32 = 1 << 16;
-
-/// The trace metadata, as stored in the trailer.
-#[derive(Debug, Serialize, Deserialize)]
-struct Trailer {
-    pid: u32,
-    command: String,
-    duration_ns: u64,
-    lost_events: u64,
-    missed_events: u64,
-    notes: Vec<String>,
-}
 
 pub struct Writer {
     path: PathBuf,
@@ -54,15 +42,7 @@ impl Writer {
     }
 
     pub fn finish(mut self, meta: &TraceMeta) -> Result<()> {
-        let trailer = Trailer {
-            pid: meta.pid,
-            command: meta.command.clone(),
-            duration_ns: meta.duration_ns,
-            lost_events: meta.lost_events,
-            missed_events: meta.missed_events,
-            notes: meta.notes.clone(),
-        };
-        let json = serde_json::to_vec(&trailer)?;
+        let json = serde_json::to_vec(meta)?;
         self.out.write_all(&TRAILER.to_le_bytes())?;
         self.out.write_all(&(json.len() as u32).to_le_bytes())?;
         self.out.write_all(&json)?;
@@ -103,20 +83,12 @@ pub fn parse(input: &mut impl Read) -> Result<(Vec<Vec<u8>>, TraceMeta)> {
             }
             let mut json = vec![0u8; len as usize];
             input.read_exact(&mut json).context("it is truncated in its trailer")?;
-            let t: Trailer = serde_json::from_slice(&json).context("its trailer is corrupt")?;
+            let meta: TraceMeta = serde_json::from_slice(&json).context("its trailer is corrupt")?;
             let mut rest = Vec::new();
             input.read_to_end(&mut rest)?;
             if !rest.is_empty() {
                 bail!("{} bytes follow its trailer: the file is corrupt", rest.len());
             }
-            let meta = TraceMeta {
-                pid: t.pid,
-                command: t.command,
-                duration_ns: t.duration_ns,
-                lost_events: t.lost_events,
-                missed_events: t.missed_events,
-                notes: t.notes,
-            };
             return Ok((records, meta));
         }
         if len == 0 || len > MAX_RECORD {
@@ -151,9 +123,9 @@ mod tests {
             pid: 42,
             command: "x --y".into(),
             duration_ns: 9,
-            lost_events: 1,
-            missed_events: 2,
+            missed_events: Some(2),
             notes: vec!["n".into()],
+            ..TraceMeta::default()
         };
         w.finish(&meta).unwrap();
         let bytes = std::fs::read(&path).unwrap();
@@ -165,7 +137,7 @@ mod tests {
     fn round_trips() {
         let (records, meta) = parse(&mut sample().as_slice()).unwrap();
         assert_eq!(records, [b"first".to_vec(), vec![7u8; 300]]);
-        assert_eq!((meta.pid, meta.command.as_str(), meta.lost_events, meta.missed_events), (42, "x --y", 1, 2));
+        assert_eq!((meta.pid, meta.command.as_str(), meta.missed_events), (42, "x --y", Some(2)));
     }
 
     #[test]
@@ -174,9 +146,9 @@ mod tests {
         let err = |bytes: &[u8]| format!("{:#}", parse(&mut &bytes[..]).unwrap_err());
         assert!(err(b"").contains("does not start with a tracer recording header"));
         assert!(err(b"PNG\x89....").contains("does not start with a tracer recording header"));
-        let mut v3 = good.clone();
-        v3[8] = 3;
-        assert!(err(&v3).contains("format version 3"));
+        let mut v9 = good.clone();
+        v9[8] = 9;
+        assert!(err(&v9).contains("format version 9"));
         for cut in [12, 14, 20, good.len() - 3] {
             assert!(err(&good[..cut]).contains("truncated"), "cut at {cut}: {}", err(&good[..cut]));
         }

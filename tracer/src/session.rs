@@ -1,8 +1,9 @@
 //! Loading, configuring and attaching the kernel programs, and taking them down again.
 //!
-//! Detaching is dropping: every link and program belongs to the [`aya::Ebpf`] held here,
-//! and aya detaches and unloads them on drop (nothing is pinned), so an error path, a
-//! Ctrl-C or a panic leaves nothing attached.
+//! What to load comes from the probe plan (`plan.rs`), resolved against this kernel's
+//! BTF. Detaching is dropping: every link and program belongs to the [`aya::Ebpf`] held
+//! here, and aya detaches and unloads them on drop (nothing is pinned), so an error path,
+//! a Ctrl-C or a panic leaves nothing attached.
 use std::{
     fs,
     os::fd::{AsFd, AsRawFd},
@@ -10,16 +11,16 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 use aya::{
-    Ebpf, EbpfLoader,
+    Ebpf, EbpfLoader, VerifierLogLevel,
     maps::{Array, HashMap, MapData, PerCpuArray, RingBuf},
-    programs::BtfTracePoint,
+    programs::{BtfTracePoint, ProgramError},
 };
 use tracer_common::{
     names::*,
     record::{
-        COUNTERS, Counter, CounterTotal, FaultKey, FaultStat, FaultTotals, Path as CopyPath, PathStat, PathTotals,
-        ProcState, RecordKind, SOFTIRQ_VECTORS, SoftirqStat, SoftirqTotals, SwitchCount, SwitchTotals, SyscallStat,
-        SyscallTotals, ThreadRecord, ThreadState, WakeEdge, WakeEdgeTotals, WakeKey,
+        COUNTERS, Counter, CounterTotal, FaultKey, FaultStat, FaultTotals, MapSlot, Path as CopyPath, PathStat,
+        PathTotals, ProcState, RecordKind, SOFTIRQ_VECTORS, SoftirqStat, SoftirqTotals, SwitchCount, SwitchTotals,
+        SyscallStat, SyscallTotals, ThreadRecord, ThreadState, WakeEdge, WakeEdgeTotals, WakeKey,
     },
     syscalls,
 };
@@ -27,103 +28,52 @@ use tracer_common::{
 use crate::{
     btf::Btf,
     decode::{encode, snapshot_header},
-    layout,
+    plan::{self, Plan, Section},
 };
 
 /// The eBPF object, built by build.rs and embedded so the binary needs no source tree.
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/tracer.bpf.o"));
 
-/// Every program: (name = its BTF tracepoint, required, group). All are tp_btf: typed
-/// arguments, no perf-event plumbing per hit, no tracefs, and links that detach at once.
-/// Optional ones are skipped with a note when this kernel lacks them. Exits attach before
-/// their entries: an interrupt caught between the two would otherwise leave its CPU
-/// marked "inside" it until the next one.
-const PROBES: &[(&str, bool, Group)] = &[
-    (PROG_SCHED_SWITCH, true, Group::Sched),
-    (PROG_TASK_NEWTASK, true, Group::Sched),
-    (PROG_SYS_ENTER, true, Group::Syscalls),
-    (PROG_SYS_EXIT, true, Group::Syscalls),
-    (PROG_SCHED_WAKING, true, Group::Wakeups),
-    (PROG_SCHED_WAKEUP, true, Group::Wakeups),
-    (PROG_SCHED_WAKEUP_NEW, true, Group::Wakeups),
-    (PROG_SOFTIRQ_EXIT, true, Group::Irq),
-    (PROG_SOFTIRQ_ENTRY, true, Group::Irq),
-    (PROG_SOFTIRQ_RAISE, false, Group::Irq),
-    (PROG_IRQ_EXIT, false, Group::Irq),
-    (PROG_IRQ_ENTRY, false, Group::Irq),
-    // x86 only: the local APIC timer (hrtimers) and irq_work interrupts.
-    (PROG_TIMER_EXIT, false, Group::Irq),
-    (PROG_TIMER_ENTRY, false, Group::Irq),
-    (PROG_IRQ_WORK_EXIT, false, Group::Irq),
-    (PROG_IRQ_WORK_ENTRY, false, Group::Irq),
-    (PROG_SK_DATA_READY, false, Group::Irq),
-    (PROG_SOCK_SET_STATE, false, Group::Irq),
-    // The group_dead argument exists since 6.16; without it finished processes simply
-    // stay in the target set.
-    (PROG_PROCESS_EXIT, false, Group::Sched),
-    (PROG_SOCK_RECV, false, Group::Copies),
-    (PROG_SKB_COPY, false, Group::Copies),
-    (PROG_BLOCK_ISSUE, false, Group::Copies),
-    (PROG_NET_XMIT, false, Group::Copies),
-    (PROG_FAULT_USER, false, Group::Faults),
-    (PROG_FAULT_KERNEL, false, Group::Faults),
-    (PROG_FILEMAP_FAULT, false, Group::Faults),
-    (PROG_FILEMAP_MAP_PAGES, false, Group::Faults),
-    (PROG_FILEMAP_ADD, false, Group::Faults),
-];
-
-/// Probe groups the benchmark switches on and off to find what costs what.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Group {
-    Sched,
-    Syscalls,
-    Wakeups,
-    Irq,
-    Copies,
-    Faults,
-}
-
-impl Group {
-    pub const ALL: [Group; 6] =
-        [Group::Sched, Group::Syscalls, Group::Wakeups, Group::Irq, Group::Copies, Group::Faults];
-
-    pub fn parse(name: &str) -> Option<Self> {
-        Some(match name {
-            "sched" => Self::Sched,
-            "syscalls" => Self::Syscalls,
-            "wakeups" => Self::Wakeups,
-            "irq" => Self::Irq,
-            "copies" => Self::Copies,
-            "faults" => Self::Faults,
-            _ => return None,
-        })
-    }
-}
-
-/// Which programs to attach.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Probes {
-    /// The tracer's programs of these groups.
-    Groups(Vec<Group>),
-    /// The benchmark floor: on the same tracepoints, a filter and a per-CPU count only.
-    Floor,
-}
-
-impl Probes {
-    pub fn all() -> Self {
-        Self::Groups(Group::ALL.to_vec())
-    }
-}
-
-pub struct Options {
+pub struct Options<'a> {
     /// Processes traced from the start (`attach`).
     pub targets: Vec<u32>,
     /// The thread that will fork the command of `run` (its child becomes a target at
     /// birth), or 0.
     pub launcher_tid: u32,
-    pub ring_bytes: u32,
-    pub probes: Probes,
+    pub settings: &'a Settings,
 }
+
+/// How to trace, whatever the target.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub ring_bytes: u32,
+    /// The report sections to trace: only their programs are attached.
+    pub sections: Vec<Section>,
+    /// The benchmark floor: on the same tracepoints, a filter and a per-CPU count only.
+    pub floor: bool,
+    /// Print the verifier's whole log when it refuses a program.
+    pub verbose: bool,
+    /// Sizes of the kernel's per-thread and per-process maps.
+    pub max_threads: u32,
+    pub max_processes: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            ring_bytes: 4 << 20,
+            sections: Section::ALL.to_vec(),
+            floor: false,
+            verbose: false,
+            max_threads: 32768,
+            max_processes: 8192,
+        }
+    }
+}
+
+/// Wake edges kept per thread, and fault rows per process, when sizing their maps.
+const EDGES_PER_THREAD: u32 = 2;
+const FAULT_ROWS_PER_PROCESS: u32 = 8;
 
 /// Loaded and attached programs plus the maps user space reads.
 pub struct Session {
@@ -133,6 +83,7 @@ pub struct Session {
     _launcher: Array<MapData, u32>,
     threads: HashMap<MapData, u32, ThreadState>,
     lost: PerCpuArray<MapData, u64>,
+    map_full: PerCpuArray<MapData, u64>,
     syscalls: PerCpuArray<MapData, SyscallStat>,
     ledger: PerCpuArray<MapData, PathStat>,
     counters: PerCpuArray<MapData, u64>,
@@ -141,20 +92,29 @@ pub struct Session {
     softirqs: PerCpuArray<MapData, SoftirqStat>,
     faults: HashMap<MapData, FaultKey, FaultStat>,
     floor: PerCpuArray<MapData, u64>,
-    /// What this kernel could not measure.
-    pub notes: Vec<String>,
+    /// What this kernel can and cannot measure, and what was attached.
+    pub plan: Plan,
+    max_threads: u32,
+    max_processes: u32,
 }
 
 impl Session {
     /// Loads, configures and attaches everything; returns the session and the ring buffer
     /// its records arrive on.
-    pub fn start(opts: &Options) -> Result<(Self, RingBuf<MapData>)> {
+    pub fn start(opts: &Options<'_>) -> Result<(Self, RingBuf<MapData>)> {
+        let settings = opts.settings;
         check_privileges()?;
         let btf = Btf::from_sys_fs()?;
-        let (offsets, mut notes) = layout::resolve(&btf)?;
+        let plan = plan::plan(&btf, &plan::kernel_release(), &settings.sections)?;
         let mut ebpf = EbpfLoader::new()
-            .override_global(GLOBAL_OFFSETS, &offsets, true)
-            .map_max_entries(MAP_EVENTS, opts.ring_bytes)
+            .override_global(GLOBAL_OFFSETS, &plan.offsets, true)
+            .override_global(GLOBAL_FEATURES, &plan.features, true)
+            .map_max_entries(MAP_EVENTS, settings.ring_bytes)
+            .map_max_entries(MAP_THREADS, settings.max_threads)
+            .map_max_entries(MAP_WAKE_EDGES, settings.max_threads.saturating_mul(EDGES_PER_THREAD))
+            .map_max_entries(MAP_TARGETS, settings.max_processes)
+            .map_max_entries(MAP_FAULTS, settings.max_processes.saturating_mul(FAULT_ROWS_PER_PROCESS))
+            .verifier_log_level(VerifierLogLevel::DEBUG)
             .load(OBJECT)
             .map_err(|e| explain_eperm(anyhow::Error::new(e).context("loading the eBPF object failed")))?;
         let mut targets: HashMap<_, u32, ProcState> = HashMap::try_from(take(&mut ebpf, MAP_TARGETS)?)?;
@@ -171,6 +131,7 @@ impl Session {
             _launcher: launcher,
             threads: HashMap::try_from(take(&mut ebpf, MAP_THREADS)?)?,
             lost: PerCpuArray::try_from(take(&mut ebpf, MAP_LOST)?)?,
+            map_full: PerCpuArray::try_from(take(&mut ebpf, MAP_FULL)?)?,
             syscalls: PerCpuArray::try_from(take(&mut ebpf, MAP_SYSCALLS)?)?,
             ledger: PerCpuArray::try_from(take(&mut ebpf, MAP_LEDGER)?)?,
             counters: PerCpuArray::try_from(take(&mut ebpf, MAP_COUNTERS)?)?,
@@ -180,51 +141,84 @@ impl Session {
             faults: HashMap::try_from(take(&mut ebpf, MAP_FAULTS)?)?,
             floor: PerCpuArray::try_from(take(&mut ebpf, MAP_FLOOR)?)?,
             ebpf: None,
-            notes: Vec::new(),
+            plan,
+            max_threads: settings.max_threads,
+            max_processes: settings.max_processes,
         };
         let btf = aya::Btf::from_sys_fs().context("reading the kernel's BTF (/sys/kernel/btf/vmlinux)")?;
-        for &(tracepoint, required, group) in PROBES {
-            let floor = format!("floor_{tracepoint}");
-            let prog = match &opts.probes {
-                // Following forks and exits keeps the target set right; it is no per-event
-                // cost, so the floor keeps the real programs for it.
-                Probes::Floor if [PROG_TASK_NEWTASK, PROG_PROCESS_EXIT].contains(&tracepoint) => tracepoint,
-                Probes::Floor => floor.as_str(),
-                Probes::Groups(groups) if groups.contains(&group) => tracepoint,
-                Probes::Groups(_) => continue,
-            };
-            match attach(&mut ebpf, &btf, prog, tracepoint) {
-                Ok(()) => {}
-                Err(e) if !required => notes.push(format!("{prog} not attached: {e:#}")),
-                Err(e) => return Err(e),
-            }
+        for &(program, tracepoint) in &session.plan.programs {
+            // Following forks and exits keeps the target set right; it is no per-event
+            // cost, so the floor keeps the real programs for it.
+            let floor = format!("floor_{program}");
+            let lifecycle = [PROG_TASK_NEWTASK, PROG_PROCESS_EXIT].contains(&program);
+            let prog = if settings.floor && !lifecycle { floor.as_str() } else { program };
+            attach(&mut ebpf, &btf, prog, tracepoint, &session.plan.kernel, settings.verbose)?;
         }
         session.ebpf = Some(ebpf);
-        session.notes = notes;
         Ok((session, ring))
     }
 
     /// Detaches and unloads every program; the maps stay readable. Returns the runs the
-    /// kernel skipped, per program: a tracepoint hit while the same program was already
-    /// running on that CPU (a wakeup from an interrupt that landed inside a task-context
-    /// wakeup) is not run again, only counted.
-    pub fn detach(&mut self) -> Vec<(String, u64)> {
+    /// kernel skipped, summed over programs: a tracepoint hit while the same program was
+    /// already running on that CPU (a wakeup from an interrupt that landed inside a
+    /// task-context wakeup) is not run again, only counted. None where the kernel skips
+    /// such runs without counting them.
+    pub fn detach(&mut self) -> (Option<u64>, Vec<(String, u64)>) {
         let mut missed = Vec::new();
+        let mut known = true;
         if let Some(ebpf) = &self.ebpf {
-            for (name, program) in ebpf.programs() {
-                let misses = program.fd().ok().map_or(0, |fd| recursion_misses(fd.as_fd().as_raw_fd()));
-                if misses > 0 {
-                    missed.push((name.to_owned(), misses));
+            // Programs left unloaded (other sections', the floor's) have no fd.
+            for (name, fd) in ebpf.programs().filter_map(|(name, p)| Some((name, p.fd().ok()?))) {
+                match recursion_misses(fd.as_fd().as_raw_fd()) {
+                    Some(n) if n > 0 => missed.push((name.to_owned(), n)),
+                    Some(_) => {}
+                    None => known = false,
                 }
             }
         }
         self.ebpf = None;
-        missed
+        // Kernels that do not count misses (before 5.12) do not skip BTF tracepoint runs
+        // either: programs then nest instead, and nothing is missed.
+        let total = (known || !self.plan.kernel_skips).then(|| missed.iter().map(|(_, n)| n).sum());
+        (total, missed)
     }
 
-    /// Events the kernel could not deliver, summed over CPUs.
+    /// Records the ring buffer had no room for, summed over CPUs.
     pub fn lost(&self) -> Result<u64> {
         Ok(self.lost.get(&0, 0)?.iter().sum())
+    }
+
+    /// Entries each map had no room for, summed over CPUs (maps that overflowed only).
+    pub fn map_full(&self) -> Result<Vec<(MapSlot, u64)>> {
+        let mut out = Vec::new();
+        for slot in MapSlot::ALL {
+            let n: u64 = self.map_full.get(&(slot as u32), 0)?.iter().sum();
+            if n > 0 {
+                out.push((slot, n));
+            }
+        }
+        Ok(out)
+    }
+
+    /// What to change so `map` does not overflow again.
+    pub fn remedy(&self, map: MapSlot) -> String {
+        let (threads, procs) = (self.max_threads, self.max_processes);
+        match map {
+            MapSlot::Threads => {
+                format!("more threads of the target lived at once than --max-threads ({threads}): raise it")
+            }
+            MapSlot::Targets => {
+                format!("the target had more processes at once than --max-processes ({procs}): raise it")
+            }
+            MapSlot::WakeEdges => format!(
+                "more waker -> wakee pairs than {} ({EDGES_PER_THREAD} per thread of --max-threads): raise --max-threads",
+                threads.saturating_mul(EDGES_PER_THREAD)
+            ),
+            MapSlot::Faults => format!(
+                "faults in more (process, mapping) pairs than {} ({FAULT_ROWS_PER_PROCESS} per process of --max-processes): raise --max-processes",
+                procs.saturating_mul(FAULT_ROWS_PER_PROCESS)
+            ),
+        }
     }
 
     /// Threads of `tgid` whose last switch the kernel has not seen yet.
@@ -333,12 +327,13 @@ fn last_fault(tid: u32, t: &ThreadState) -> Option<FaultTotals> {
 }
 
 /// `recursion_misses` of a BPF program, from its fd's /proc/self/fdinfo (aya 0.14 does
-/// not expose it).
-fn recursion_misses(fd: std::os::fd::RawFd) -> u64 {
+/// not expose it); None where the kernel does not report it (before 5.12).
+fn recursion_misses(fd: std::os::fd::RawFd) -> Option<u64> {
     fs::read_to_string(format!("/proc/self/fdinfo/{fd}"))
-        .ok()
-        .and_then(|t| t.lines().find_map(|l| l.strip_prefix("recursion_misses:")).and_then(|v| v.trim().parse().ok()))
-        .unwrap_or(0)
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("recursion_misses:"))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 fn sum_syscalls(per_cpu: &[SyscallStat]) -> SyscallStat {
@@ -372,21 +367,57 @@ fn take(ebpf: &mut Ebpf, name: &str) -> Result<aya::maps::Map> {
     ebpf.take_map(name).with_context(|| format!("the eBPF object has no map {name} (build mismatch)"))
 }
 
-fn attach(ebpf: &mut Ebpf, btf: &aya::Btf, prog: &str, tracepoint: &str) -> Result<()> {
+fn attach(ebpf: &mut Ebpf, btf: &aya::Btf, prog: &str, tracepoint: &str, kernel: &str, verbose: bool) -> Result<()> {
     let program =
         ebpf.program_mut(prog).with_context(|| format!("the eBPF object has no program {prog} (build mismatch)"))?;
-    let refused = |e: aya::programs::ProgramError, what: String| explain_eperm(anyhow::Error::new(e).context(what));
     let p: &mut BtfTracePoint = program.try_into()?;
-    p.load(tracepoint, btf).map_err(|e| {
-        refused(
-            e,
-            format!(
-                "tracepoint {tracepoint} is missing on this kernel or refused the program (needs Linux 6.x with BTF)"
-            ),
-        )
+    p.load(tracepoint, btf).map_err(|e| refused(e, prog, kernel, verbose))?;
+    p.attach().map_err(|e| {
+        explain_eperm(anyhow::Error::new(e).context(format!("attaching {prog} to tracepoint {tracepoint} failed")))
     })?;
-    p.attach().map_err(|e| refused(e, format!("attaching to tracepoint {tracepoint} failed")))?;
     Ok(())
+}
+
+/// A program the kernel would not load, said in one line: which program, on which
+/// kernel, and the verifier's reason (its whole log with `-v`).
+fn refused(e: ProgramError, prog: &str, kernel: &str, verbose: bool) -> anyhow::Error {
+    let reason = match &e {
+        ProgramError::LoadError { io_error, verifier_log } => {
+            verifier_reason(&verifier_log.to_string()).map(|r| (r, verifier_log.to_string(), io_error.raw_os_error()))
+        }
+        _ => None,
+    };
+    let Some((reason, log, errno)) = reason else {
+        return explain_eperm(anyhow::Error::new(e).context(format!("loading program {prog} failed")));
+    };
+    let errno = errno.map_or_else(String::new, |n| format!(" ({})", std::io::Error::from_raw_os_error(n)));
+    let mut msg = format!("the kernel's verifier refused program {prog} on Linux {kernel}{errno}: {reason}");
+    if verbose {
+        msg.push_str("\n--- verifier log ---\n");
+        msg.push_str(log.trim_end());
+    } else {
+        msg.push_str(" (run with -v for the verifier's log)");
+    }
+    anyhow::anyhow!(msg)
+}
+
+/// The verifier's reason for refusing a program: the last line of its log that is not
+/// its statistics ("processed N insns", "verification time", "stack depth"), a source
+/// line or an instruction dump.
+pub fn verifier_reason(log: &str) -> Option<String> {
+    log.lines()
+        .map(str::trim)
+        .rev()
+        .find(|l| {
+            !l.is_empty()
+                && !l.starts_with("processed ")
+                && !l.starts_with("verification time")
+                && !l.starts_with("stack depth")
+                && !l.starts_with(';')
+                && !l.starts_with("mark_precise")
+                && !l.chars().next().is_some_and(|c| c.is_ascii_digit())
+        })
+        .map(str::to_owned)
 }
 
 /// Capability bits (linux/capability.h) that loading tracing programs needs.
@@ -409,10 +440,28 @@ fn check_privileges() -> Result<()> {
     bail!("tracer needs privileges to load eBPF programs (missing CAP_BPF/CAP_PERFMON): {PRIVILEGE_FIX}")
 }
 
+/// EPERM after the privilege check passed: the privileges are there, so something else
+/// (kernel lockdown, a security module) refused.
 fn explain_eperm(err: anyhow::Error) -> anyhow::Error {
-    let denied = err.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::PermissionDenied)
-            || c.to_string().contains("Operation not permitted")
-    });
-    if denied { err.context(format!("permission denied: {PRIVILEGE_FIX}")) } else { err }
+    let eperm =
+        err.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|e| e.raw_os_error() == Some(libc::EPERM)));
+    if eperm {
+        err.context("the kernel refused with EPERM although tracer has the privileges to load eBPF programs: kernel lockdown (/sys/kernel/security/lockdown) or a security module forbids it")
+    } else {
+        err
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_verifier_reason_is_its_last_word_not_its_statistics() {
+        let log = "0: (79) r2 = *(u64 *)(r1 +8)\nfunc 'sched_switch' arg1 has btf_id 132 type STRUCT 'task_struct'\n3: (79) r7 = *(u64 *)(r1 +24)\nfunc 'sched_switch' doesn't have 4-th argument\nprocessed 4 insns (limit 1000000) max_states_per_insn 0\n";
+        assert_eq!(verifier_reason(log).as_deref(), Some("func 'sched_switch' doesn't have 4-th argument"));
+        let log = "combined stack size of 2 calls is 544. Too large\nverification time 644918 usec\nstack depth 488+0\nprocessed 37343 insns (limit 1000000) max_states_per_insn 8 total_states 982\n";
+        assert_eq!(verifier_reason(log).as_deref(), Some("combined stack size of 2 calls is 544. Too large"));
+        assert_eq!(verifier_reason("\n  \n"), None);
+    }
 }

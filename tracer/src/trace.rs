@@ -11,7 +11,7 @@ use crate::{
     collect::{self, Consumer, Live, StopReason, Watch},
     recording,
     report::Report,
-    session::{Options, Probes, Session},
+    session::{Options, Session, Settings},
     target,
 };
 
@@ -22,12 +22,12 @@ pub enum Target {
     Command { words: Vec<OsString>, capture_stdout: bool },
 }
 
-pub struct Plan {
+/// One trace to take.
+pub struct Job {
     pub target: Target,
     pub duration: Option<Duration>,
-    pub ring_bytes: u32,
     pub record: Option<PathBuf>,
-    pub probes: Probes,
+    pub settings: Settings,
 }
 
 pub struct Traced {
@@ -39,23 +39,22 @@ pub struct Traced {
     pub undecodable: u64,
 }
 
-pub async fn trace(plan: Plan, live: Option<Live<'_>>) -> Result<Traced> {
+pub async fn trace(job: Job, live: Option<Live<'_>>) -> Result<Traced> {
     // Bad input fails before anything is attached.
-    let recorder = plan.record.as_deref().map(recording::Writer::create).transpose()?;
-    let info = match &plan.target {
+    let recorder = job.record.as_deref().map(recording::Writer::create).transpose()?;
+    let info = match &job.target {
         Target::Pid(pid) => Some(target::describe(*pid)?),
         Target::Command { .. } => None,
     };
-    let pidfd = match &plan.target {
+    let pidfd = match &job.target {
         Target::Pid(pid) => Some(collect::readable(target::pidfd(*pid)?)?),
         Target::Command { .. } => None,
     };
-    let launcher_tid = if matches!(plan.target, Target::Command { .. }) { target::gettid() } else { 0 };
+    let launcher_tid = if matches!(job.target, Target::Command { .. }) { target::gettid() } else { 0 };
     let targets = info.iter().map(|i| i.pid).collect();
-    let (mut session, ring) =
-        Session::start(&Options { targets, launcher_tid, ring_bytes: plan.ring_bytes, probes: plan.probes })?;
+    let (mut session, ring) = Session::start(&Options { targets, launcher_tid, settings: &job.settings })?;
     let mut stdout_task = None;
-    let (mut watch, meta) = match (plan.target, info, pidfd) {
+    let (mut watch, meta) = match (job.target, info, pidfd) {
         (Target::Pid(pid), Some(info), Some(fd)) => {
             eprintln!("tracing PID {pid} ({}) ... Ctrl-C to stop", info.comm);
             (Watch::Pid { pid, fd }, TraceMeta { pid, command: info.command, ..TraceMeta::default() })
@@ -87,7 +86,7 @@ pub async fn trace(plan: Plan, live: Option<Live<'_>>) -> Result<Traced> {
         _ => unreachable!("a PID target has its info and pidfd"),
     };
     let mut consumer = Consumer::new(recorder);
-    let outcome = collect::trace(&mut session, ring, &mut watch, plan.duration, &mut consumer, live, meta).await?;
+    let outcome = collect::trace(&mut session, ring, &mut watch, job.duration, &mut consumer, live, meta).await?;
     let stdout = match stdout_task {
         Some(task) => task.await.unwrap_or_default(),
         None => Vec::new(),

@@ -24,20 +24,20 @@ use aya_ebpf::{
 };
 use tracer_common::{
     record::{
-        Counter, MapRange, Offsets, Path, ProcState, SOCK_RECV, SPLICE_IN_PIPE, SPLICE_OUT_PIPE, ThreadState,
-        VMSPLICE_GIFT,
+        Counter, MapRange, Path, ProcState, SOCK_RECV, SPLICE_IN_PIPE, SPLICE_OUT_PIPE, ThreadState, VMSPLICE_GIFT,
     },
     syscalls::{DataClass, MMAP, MUNMAP, SENDMSG, data_class, out_buffer_is_arg1},
 };
 
-use super::{arg, read_u32, read_u64, syscalls::is_error};
+use super::{arg, clear, read_u32, read_u64, syscalls::is_error};
 use crate::{
-    globals::offsets,
+    globals::{off, variant},
     maps::{PIPE_FEEDERS, count, ledger, target_state},
 };
 
 const S_IFMT: u16 = 0o170000;
 const S_IFIFO: u16 = 0o010000;
+const S_IFSOCK: u16 = 0o140000;
 const FMODE_WRITE: u32 = 0x2;
 const MAP_ANONYMOUS: u64 = 0x20;
 /// glibc's ld.so maps libraries with MAP_COPY = MAP_PRIVATE | MAP_DENYWRITE; applications
@@ -53,6 +53,12 @@ const IFF_LOOPBACK: u32 = 0x8;
 pub fn enter(t: &mut ThreadState, proc_state: &mut ProcState, regs: *const u64, nr: u64) {
     t.sys.path = Path::ReadWrite as u32;
     match data_class(nr) {
+        // Without sock:sock_recv_length, a receive is a read from a socket fd.
+        DataClass::In if variant!(recv_by_fd) != 0 => {
+            if fd_inode(arg(regs, 0)).and_then(|(inode, _)| inode_mode(inode)).is_some_and(|m| m & S_IFMT == S_IFSOCK) {
+                t.sys.flags |= SOCK_RECV;
+            }
+        }
         DataClass::Out => {
             if has_maps(proc_state) && in_maps(proc_state, out_buffer(regs, nr)) {
                 t.sys.path = Path::MmapWrite as u32;
@@ -182,7 +188,8 @@ fn track_map(p: &mut ProcState, start: u64, len: u64) {
 fn unmap(p: &mut ProcState, start: u64) {
     for m in p.maps.iter_mut() {
         if m.end != 0 && m.start == start {
-            *m = MapRange::default();
+            clear(&mut m.start);
+            clear(&mut m.end);
         }
     }
 }
@@ -192,27 +199,26 @@ fn unmap(p: &mut ProcState, start: u64) {
 #[inline(always)]
 fn pipe_inode(fd: u64) -> Option<(u64, u32)> {
     let (inode, fmode) = fd_inode(fd)?;
-    let o = offsets();
+    (inode_mode(inode)? & S_IFMT == S_IFIFO).then_some((inode, fmode))
+}
+
+#[inline(always)]
+fn inode_mode(inode: u64) -> Option<u16> {
     // SAFETY: bpf_probe_read_kernel copes with any address.
-    let mode = unsafe { bpf_probe_read_kernel((inode + o.inode_mode as u64) as *const u16) }.ok()?;
-    (mode & S_IFMT == S_IFIFO).then_some((inode, fmode))
+    unsafe { bpf_probe_read_kernel((inode + u64::from(off!(inode_mode))) as *const u16) }.ok()
 }
 
 /// (inode address, f_mode) of fd `fd` of the current task.
 #[inline(always)]
 fn fd_inode(fd: u64) -> Option<(u64, u32)> {
-    let o: Offsets = offsets();
-    if o.task_files == Offsets::ABSENT {
-        return None;
-    }
     // SAFETY: plain helper.
     let task = unsafe { bpf_get_current_task() };
-    let fdt = read_u64(read_u64(task, o.task_files)?, o.files_fdt)?;
-    if fd >= u64::from(read_u32(fdt, o.fdt_max_fds)?) {
+    let fdt = read_u64(read_u64(task, off!(task_files))?, off!(files_fdt))?;
+    if fd >= u64::from(read_u32(fdt, off!(fdt_max_fds))?) {
         return None;
     }
-    let file = read_u64(read_u64(fdt, o.fdt_fd)? + fd * 8, 0)?;
-    Some((read_u64(file, o.file_inode)?, read_u32(file, o.file_mode)?))
+    let file = read_u64(read_u64(fdt, off!(fdt_fd))? + fd * 8, 0)?;
+    Some((read_u64(file, off!(file_inode))?, read_u32(file, off!(file_mode))?))
 }
 
 /// skb_copy_datagram_iovec(const struct sk_buff *skb, int len): bytes the kernel copied
@@ -246,8 +252,8 @@ pub fn sock_recv_length(_ctx: BtfTracePointContext) -> i32 {
 pub fn block_rq_issue(ctx: BtfTracePointContext) -> i32 {
     if crate::maps::is_target(current_tgid()) {
         let rq: u64 = ctx.arg(0);
-        let o = offsets();
-        let (Some(bytes), Some(flags)) = (read_u32(rq, o.request_data_len), read_u32(rq, o.request_cmd_flags)) else {
+        let (Some(bytes), Some(flags)) = (read_u32(rq, off!(request_data_len)), read_u32(rq, off!(request_cmd_flags)))
+        else {
             return 0;
         };
         match flags & REQ_OP_MASK {
@@ -269,7 +275,7 @@ pub fn net_dev_xmit(ctx: BtfTracePointContext) -> i32 {
     if crate::maps::is_target(current_tgid()) {
         let dev: u64 = ctx.arg(2);
         let len: u64 = ctx.arg(3);
-        if read_u32(dev, offsets().netdev_flags).is_some_and(|f| f & IFF_LOOPBACK == 0) {
+        if read_u32(dev, off!(netdev_flags)).is_some_and(|f| f & IFF_LOOPBACK == 0) {
             count(Counter::NicTxBytes, len & 0xffff_ffff);
         }
     }

@@ -2,14 +2,14 @@
 //! lives in the thread's `THREADS` entry; one finished record per call goes to user space.
 use aya_ebpf::helpers::bpf_probe_read_user;
 use tracer_common::{
-    record::{Counter, EpollRecord, EpollState, RecordKind, ThreadState},
+    record::{Counter, EpollRecord, RecordKind, ThreadState},
     syscalls::{
         EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, EPOLL_PWAIT2, EPOLLET, EPOLLEXCLUSIVE, EPOLLONESHOT, EPOLLWAKEUP,
         is_epoll_wait,
     },
 };
 
-use super::arg;
+use super::{arg, clear};
 use crate::maps::{count, header, reserve, submit};
 
 pub fn enter(t: &mut ThreadState, regs: *const u64, nr: u64) {
@@ -32,30 +32,40 @@ pub fn enter(t: &mut ThreadState, regs: *const u64, nr: u64) {
     } else {
         timeout as i32
     };
-    t.ep =
-        EpollState { epfd: arg(regs, 0) as i32, maxevents: arg(regs, 2) as i32, timeout_ms, ..EpollState::default() };
+    let ep = &mut t.ep;
+    (ep.epfd, ep.maxevents, ep.timeout_ms) = (arg(regs, 0) as i32, arg(regs, 2) as i32, timeout_ms);
+    clear(&mut ep.blocks);
+    clear(&mut ep.t_block);
+    clear(&mut ep.t_run);
+    clear(&mut ep.t_wake);
+    clear(&mut ep.waker.kind);
+    clear(&mut ep.waker.id);
+    clear(&mut ep.waker.extra);
+    clear(&mut ep.waker.sock_ino);
 }
 
-/// Written in place in the ring buffer: no stack copy on this per-wait path.
+/// Written in place in the ring buffer, field by field: no copy of the record on the
+/// stack on this per-wait path.
 pub fn exit(t: &ThreadState, tid: u32, ret: i64, now: u64) {
     let Some(mut entry) = reserve::<EpollRecord>() else { return };
-    let mut h = header(RecordKind::EpollCycle as u32, tid, t.tgid);
-    h.ts_ns = now;
-    entry.write(EpollRecord {
-        header: h,
-        nr: t.sys.nr as u32,
-        epfd: t.ep.epfd,
-        ret,
-        maxevents: t.ep.maxevents,
-        timeout_ms: t.ep.timeout_ms,
-        blocks: t.ep.blocks,
-        _pad: 0,
-        t_enter: t.sys.t0,
-        t_block: t.ep.t_block,
-        t_run: t.ep.t_run,
-        t_wake: t.ep.t_wake,
-        waker: t.ep.waker,
-    });
+    let r = entry.as_mut_ptr();
+    // SAFETY: a reserved ring slot of the right size.
+    unsafe {
+        (*r).header = header(RecordKind::EpollCycle as u32, tid, t.tgid);
+        (*r).header.ts_ns = now;
+        (*r).nr = t.sys.nr as u32;
+        (*r).epfd = t.ep.epfd;
+        (*r).ret = ret;
+        (*r).maxevents = t.ep.maxevents;
+        (*r).timeout_ms = t.ep.timeout_ms;
+        (*r).blocks = t.ep.blocks;
+        (*r)._pad = 0;
+        (*r).t_enter = t.sys.t0;
+        (*r).t_block = t.ep.t_block;
+        (*r).t_run = t.ep.t_run;
+        (*r).t_wake = t.ep.t_wake;
+        (*r).waker = t.ep.waker;
+    }
     submit(entry);
 }
 

@@ -2,28 +2,50 @@
 //!
 //! An exception (`page_fault_user`, or `page_fault_kernel` on a user address: a write()
 //! from an mmap'd buffer faults inside copy_from_user) opens a pending fault on the
-//! thread; `filemap` events during it say it is file-backed (and which file), how many
-//! pages fault-around mapped and the page cache filled; the thread's next event (another
-//! fault, a syscall, its exit) closes it, and the task's own `min_flt`/`maj_flt` counters
-//! say whether the kernel counted it as minor, major or not at all (spurious, retried).
+//! thread and finds the VMA holding the address, which says what the fault is in: a file
+//! (which one), the heap, the main stack or anonymous memory, exactly as
+//! /proc/PID/maps would label it. `filemap` events during the fault add how many pages
+//! fault-around mapped and the page cache filled; the thread's next event (another
+//! fault, a syscall, its exit) closes it, and the task's own `min_flt`/`maj_flt`
+//! counters say whether the kernel counted it as minor, major or not at all.
+//!
+//! The VMA is found by walking the process's VMA tree: a maple tree (6.1+) or a
+//! red-black tree, by [`Features::vma_lookup`](tracer_common::kernel::Features). The
+//! walk happens before the fault takes the mmap lock; the tree's nodes are freed only
+//! after an RCU grace period, and every read is a probe read, so a concurrent change
+//! costs at worst one fault's label. Each thread remembers its last VMA: most faults
+//! land in the VMA of the one before, and then need three reads instead of a walk.
 use aya_ebpf::{
     bindings::BPF_NOEXIST,
     helpers::{bpf_get_current_pid_tgid, generated::bpf_get_current_task},
     macros::btf_tracepoint,
     programs::BtfTracePointContext,
 };
-use tracer_common::record::{
-    FaultKey, FaultStat, Offsets, PendingFault, REGION_ANON, REGION_FILE, REGION_HEAP, REGION_STACK, ThreadState,
+use tracer_common::{
+    kernel::{MAPLE_ARANGE_64, MAPLE_LEAF_64, MAPLE_RANGE_64, ORDER_BYTE, ORDER_IN_FLAGS_1, VMA_MAPLE, VMA_RBTREE},
+    record::{
+        FaultKey, FaultStat, MapSlot, PendingFault, REGION_ANON, REGION_FILE, REGION_HEAP, REGION_STACK, ThreadState,
+        VmaCache,
+    },
 };
 
-use super::{read_u32, read_u64};
+use super::{clear, read_u8, read_u32, read_u64};
 use crate::{
-    globals::offsets,
-    maps::{FAULTS, THREADS, count_lost, is_target, thread_state},
+    globals::{off, variant},
+    maps::{FAULTS, THREADS, ZERO_FAULTS, count_full, is_target, thread_state},
 };
 
 /// Addresses from here up are the kernel's (x86-64, 4-level and 5-level paging).
 const USER_TOP: u64 = 0x0000_8000_0000_0000;
+/// Levels of a maple tree walked: a tree of 10-way internal nodes and 16-way leaves this
+/// deep holds far more VMAs than a process may have (vm.max_map_count, 65530 by default).
+const MAPLE_DEPTH: usize = 8;
+/// Slots of a maple_range_64 node, the widest kind (64-bit).
+const MAPLE_SLOTS: u64 = 16;
+/// A red-black tree of 65530 VMAs is at most 2 * log2(65531) ~ 32 deep.
+const RB_DEPTH: usize = 40;
+/// A fault below the main stack's VMA, this close to its top, grows the stack.
+const STACK_GROWTH: u64 = 64 << 20;
 
 /// page_fault_user(unsigned long address, struct pt_regs *regs, unsigned long error_code)
 #[btf_tracepoint(function = "page_fault_user")]
@@ -50,35 +72,159 @@ fn on_fault(address: u64, error_code: u64) {
         return;
     }
     let Some(t) = thread_state(pid_tgid as u32, tgid) else { return };
-    // SAFETY: this thread's own map value.
-    let t = unsafe { &mut *t };
     finish(t);
-    let o = offsets();
     // SAFETY: plain helper.
     let task = unsafe { bpf_get_current_task() };
-    let (Some(min0), Some(maj0)) = (read_u64(task, o.task_min_flt), read_u64(task, o.task_maj_flt)) else { return };
-    t.fault = PendingFault {
-        active: 1,
-        region: anon_region(task, address),
-        error_code: error_code as u32,
-        min0,
-        maj0,
-        ..PendingFault::default()
+    let (Some(min0), Some(maj0)) = (read_u64(task, off!(task_min_flt)), read_u64(task, off!(task_maj_flt))) else {
+        return;
+    };
+    let mm = read_u64(task, off!(task_mm)).unwrap_or(0);
+    locate(&mut t.vma, mm, address);
+    let f = &mut t.fault;
+    f.active = 1;
+    f.error_code = error_code as u32;
+    f.min0 = min0;
+    f.maj0 = maj0;
+    (f.region, f.dev, f.ino) = (t.vma.region, t.vma.dev, t.vma.ino);
+    clear(&mut f.around_pages);
+    clear(&mut f.filled_pages);
+    clear(&mut f.disk_bytes);
+}
+
+/// Points `c` at what `address` is in: the cached VMA if it still holds it, else the one
+/// the tree walk finds (a new file is named at its first fault).
+#[inline(always)]
+fn locate(c: &mut VmaCache, mm: u64, address: u64) {
+    if c.vma != 0 && c.start <= address && address < c.end && still(c) {
+        return;
+    }
+    let vma = match variant!(vma_lookup) {
+        VMA_MAPLE => maple_find(mm, address),
+        VMA_RBTREE => rb_find(mm, address),
+        _ => None,
+    };
+    let Some(vma) = vma.filter(|&v| v != 0) else {
+        // In no VMA: a fault just below the main stack grows it; anything else is an
+        // error the kernel will not count.
+        let top = read_u64(mm, off!(mm_start_stack)).unwrap_or(0);
+        c.vma = 0;
+        c.region = if address < top && top - address < STACK_GROWTH { REGION_STACK } else { REGION_ANON };
+        (c.dev, c.ino) = (0, 0);
+        return;
+    };
+    let (start, end) = (read_u64(vma, off!(vma_start)).unwrap_or(0), read_u64(vma, off!(vma_end)).unwrap_or(0));
+    let file = read_u64(vma, off!(vma_file)).unwrap_or(0);
+    (c.vma, c.start, c.end, c.file) = (vma, start, end, file);
+    (c.dev, c.ino) = (0, 0);
+    c.region = if file != 0 {
+        let inode = read_u64(file, off!(file_inode)).unwrap_or(0);
+        c.ino = read_u64(inode, off!(inode_ino)).unwrap_or(0);
+        c.dev = read_u64(inode, off!(inode_sb)).and_then(|sb| read_u32(sb, off!(sb_dev))).unwrap_or(0);
+        super::names::name_once(inode, c.dev, c.ino);
+        REGION_FILE
+    } else {
+        anon_region(mm, start, end)
     };
 }
 
-/// [heap] between start_brk and brk; [stack] above mmap_base (the main thread's stack on
-/// x86-64: mmaps grow down from mmap_base, the stack sits above it); else [anon].
+/// The cached VMA still spans the same range of the same file.
 #[inline(always)]
-fn anon_region(task: u64, address: u64) -> u32 {
-    let o = offsets();
-    let Some(mm) = read_u64(task, o.task_mm) else { return REGION_ANON };
-    let (start_brk, brk, base) = (read_u64(mm, o.mm_start_brk), read_u64(mm, o.mm_brk), read_u64(mm, o.mm_mmap_base));
-    match (start_brk, brk, base) {
-        (Some(s), Some(b), _) if s <= address && address < b => REGION_HEAP,
-        (_, _, Some(base)) if address >= base => REGION_STACK,
+fn still(c: &VmaCache) -> bool {
+    read_u64(c.vma, off!(vma_start)) == Some(c.start)
+        && read_u64(c.vma, off!(vma_end)) == Some(c.end)
+        && read_u64(c.vma, off!(vma_file)) == Some(c.file)
+}
+
+/// /proc/PID/maps' labels for an anonymous VMA: [heap] where it spans the brk area,
+/// [stack] where it holds the main thread's stack top.
+#[inline(always)]
+fn anon_region(mm: u64, start: u64, end: u64) -> u32 {
+    let (start_brk, brk) = (read_u64(mm, off!(mm_start_brk)), read_u64(mm, off!(mm_brk)));
+    if let (Some(start_brk), Some(brk)) = (start_brk, brk) {
+        if start <= brk && end >= start_brk {
+            return REGION_HEAP;
+        }
+    }
+    match read_u64(mm, off!(mm_start_stack)) {
+        Some(top) if start <= top && end >= top => REGION_STACK,
         _ => REGION_ANON,
     }
+}
+
+/// The VMA holding `address` in the mm's maple tree (`mtree_lookup_walk`): at each node,
+/// the first slot whose pivot (the last index it covers) reaches the address; leaves
+/// hold VMAs, or NULL for the gaps between them.
+#[inline(always)]
+fn maple_find(mm: u64, address: u64) -> Option<u64> {
+    let mut entry = read_u64(mm, off!(mm_vmas))?;
+    // The root is a node when it is an internal entry (low bits 10) above 4096; anything
+    // else is an empty tree or a single entry at index 0, which no user address is. Below
+    // it, every slot of a non-leaf node holds a node (low byte: type << 3 | 4).
+    if entry & 3 != 2 || entry <= 4096 {
+        return None;
+    }
+    let mut max = u64::MAX;
+    for _ in 0..MAPLE_DEPTH {
+        let node = entry & !0xff;
+        let kind = (entry >> 3) & 0xf;
+        let (pivots, slots, end) = if kind == MAPLE_ARANGE_64 {
+            let end = u64::from(read_u8(node, off!(maple_arange_meta))?);
+            (off!(maple_arange_pivot), off!(maple_arange_slot), end)
+        } else if kind == MAPLE_RANGE_64 || kind == MAPLE_LEAF_64 {
+            let (pivots, slots) = (off!(maple_range_pivot), off!(maple_range_slot));
+            // ma_data_end(): a last pivot of 0 means the node is not full, and then its
+            // metadata (which shares the last slot) holds the end.
+            let last = read_u64(node, pivots + 8 * (MAPLE_SLOTS as u32 - 2))?;
+            let end = if last == 0 {
+                u64::from(read_u8(node, off!(maple_range_meta))?)
+            } else if last == max {
+                MAPLE_SLOTS - 2
+            } else {
+                MAPLE_SLOTS - 1
+            };
+            (pivots, slots, end)
+        } else {
+            return None;
+        };
+        let end = end.min(MAPLE_SLOTS - 1);
+        let mut offset = end;
+        for i in 0..MAPLE_SLOTS - 1 {
+            if i >= end {
+                break;
+            }
+            let pivot = read_u64(node, pivots + 8 * i as u32)?;
+            if pivot >= address {
+                offset = i;
+                max = pivot;
+                break;
+            }
+        }
+        entry = read_u64(node, slots + 8 * offset as u32)?;
+        if kind == MAPLE_LEAF_64 {
+            return Some(entry);
+        }
+    }
+    None
+}
+
+/// The VMA holding `address` in the mm's red-black tree (before 6.1).
+#[inline(always)]
+fn rb_find(mm: u64, address: u64) -> Option<u64> {
+    let mut node = read_u64(mm, off!(mm_vmas))?;
+    for _ in 0..RB_DEPTH {
+        if node == 0 {
+            return None;
+        }
+        let vma = node - u64::from(off!(vma_rb));
+        if address < read_u64(vma, off!(vma_start))? {
+            node = read_u64(node, off!(rb_left))?;
+        } else if address >= read_u64(vma, off!(vma_end))? {
+            node = read_u64(node, off!(rb_right))?;
+        } else {
+            return Some(vma);
+        }
+    }
+    None
 }
 
 /// Closes the thread's pending fault, if any: the task's counters say what it was. Runs
@@ -89,10 +235,11 @@ pub fn finish(t: &mut ThreadState) {
         return;
     }
     t.fault.active = 0;
-    let o = offsets();
     // SAFETY: plain helper.
     let task = unsafe { bpf_get_current_task() };
-    let (Some(min), Some(maj)) = (read_u64(task, o.task_min_flt), read_u64(task, o.task_maj_flt)) else { return };
+    let (Some(min), Some(maj)) = (read_u64(task, off!(task_min_flt)), read_u64(task, off!(task_maj_flt))) else {
+        return;
+    };
     if let Some(s) = fault_stat(&t.fault.key(t.tgid)) {
         s.add(&t.fault.outcome(min, maj));
     }
@@ -100,16 +247,17 @@ pub fn finish(t: &mut ThreadState) {
 
 #[inline(always)]
 fn fault_stat(key: &FaultKey) -> Option<&'static mut FaultStat> {
-    if FAULTS.get_ptr_mut(key).is_none()
-        && FAULTS.insert(key, &FaultStat::default(), u64::from(BPF_NOEXIST)).is_err()
-        && FAULTS.get_ptr_mut(key).is_none()
-    {
-        count_lost();
-        return None;
+    // EEXIST: another thread of the process created it first.
+    if FAULTS.get_ptr_mut(key).is_none() {
+        let _ = FAULTS.insert(key, &ZERO_FAULTS, u64::from(BPF_NOEXIST));
     }
+    let Some(s) = FAULTS.get_ptr_mut(key) else {
+        count_full(MapSlot::Faults);
+        return None;
+    };
     // SAFETY: a map value; a process's faults in one mapping may race across its threads
     // (a lost increment, never a crash), as a per-CPU map cannot key by mapping.
-    FAULTS.get_ptr_mut(key).map(|p| unsafe { &mut *p })
+    Some(unsafe { &mut *s })
 }
 
 /// The pending fault of the current thread, if it is a target's.
@@ -121,52 +269,31 @@ fn pending() -> Option<&'static mut PendingFault> {
     (t.fault.active != 0).then_some(&mut t.fault)
 }
 
-/// The fault is in file `mapping`: name it by device and inode.
-#[inline(always)]
-fn in_file(f: &mut PendingFault, mapping: u64) {
-    // One fault is in one file: fault-around and the fault itself both report it.
-    if f.region == REGION_FILE {
-        return;
-    }
-    let o = offsets();
-    let Some(inode) = read_u64(mapping, o.mapping_host) else { return };
-    f.region = REGION_FILE;
-    f.ino = read_u64(inode, o.inode_ino).unwrap_or(0);
-    f.dev = read_u64(inode, o.inode_sb).and_then(|sb| read_u32(sb, o.sb_dev)).unwrap_or(0);
-    super::names::name_once(inode, f.dev, f.ino);
-}
-
-/// mm_filemap_fault(struct address_space *mapping, pgoff_t index): a file page fault.
-#[btf_tracepoint(function = "mm_filemap_fault")]
-pub fn mm_filemap_fault(ctx: BtfTracePointContext) -> i32 {
-    if let Some(f) = pending() {
-        in_file(f, ctx.arg(0));
-    }
-    0
-}
-
-/// mm_filemap_map_pages(mapping, index, last_index): fault-around mapped the pages of
-/// [index, last_index] already in the page cache, so the next touches will not fault.
+/// mm_filemap_map_pages(mapping, index, last_index) (6.12+): fault-around mapped the
+/// pages of [index, last_index] already in the page cache, so the next touches will not
+/// fault.
 #[btf_tracepoint(function = "mm_filemap_map_pages")]
 pub fn mm_filemap_map_pages(ctx: BtfTracePointContext) -> i32 {
     if let Some(f) = pending() {
-        in_file(f, ctx.arg(0));
         let (first, last): (u64, u64) = (ctx.arg(1), ctx.arg(2));
         f.around_pages += last.saturating_sub(first) + 1;
     }
     0
 }
 
-/// mm_filemap_add_to_page_cache(struct folio *folio): the fault read a page (or a large
-/// folio: 1 << order pages) into the page cache.
+/// mm_filemap_add_to_page_cache(struct folio *folio) (a `struct page *` before folios):
+/// the fault read a page (or a large folio: 1 << order pages) into the page cache.
 #[btf_tracepoint(function = "mm_filemap_add_to_page_cache")]
 pub fn mm_filemap_add_to_page_cache(ctx: BtfTracePointContext) -> i32 {
     if let Some(f) = pending() {
         let folio: u64 = ctx.arg(0);
-        let o = offsets();
-        let large =
-            o.pg_head != Offsets::ABSENT && read_u64(folio, 0).is_some_and(|flags| flags & (1 << o.pg_head) != 0);
-        let order = if large { read_u64(folio, o.folio_flags_1).map_or(0, |f| f & 0xff) } else { 0 };
+        let head = read_u64(folio, 0).is_some_and(|flags| flags & (1 << (off!(pg_head) & 63)) != 0);
+        let order = match variant!(folio_order) {
+            _ if !head => 0,
+            ORDER_IN_FLAGS_1 => read_u64(folio, off!(folio_order)).map_or(0, |f| f & 0xff),
+            ORDER_BYTE => read_u8(folio, off!(folio_order)).map_or(0, u64::from),
+            _ => 0,
+        };
         f.filled_pages += 1 << order.min(20);
     }
     0

@@ -53,7 +53,7 @@ floor! {
     floor_net_dev_xmit => "net_dev_xmit",
     floor_page_fault_user => "page_fault_user",
     floor_page_fault_kernel => "page_fault_kernel",
-    floor_mm_filemap_fault => "mm_filemap_fault",
+    floor_tcp_probe => "tcp_probe",
     floor_mm_filemap_map_pages => "mm_filemap_map_pages",
     floor_mm_filemap_add_to_page_cache => "mm_filemap_add_to_page_cache",
 }

@@ -132,6 +132,16 @@ pub fn inet_sock_set_state(ctx: BtfTracePointContext) -> i32 {
     0
 }
 
+/// tcp_probe(struct sock *sk, struct sk_buff *skb): a segment reached an established TCP
+/// socket. Attached only where sk_data_ready is missing (before Linux 6.x): the last
+/// socket a NET_RX run saw before a wakeup is the one whose data woke it, but a new
+/// connection (the listener) and unix sockets go unnamed.
+#[btf_tracepoint(function = "tcp_probe")]
+pub fn tcp_probe(ctx: BtfTracePointContext) -> i32 {
+    socket_event(ctx.arg(0));
+    0
+}
+
 #[inline(always)]
 fn socket_event(sk: u64) {
     if let Some(c) = cpu_state() {

@@ -12,6 +12,8 @@ pub mod sched;
 pub mod syscalls;
 pub mod wakeups;
 
+use tracer_common::kernel::Offsets;
+
 /// A syscall argument from the `pt_regs` the syscall tracepoints get (x86-64 ABI: rdi,
 /// rsi, rdx, r10, r8, r9). `regs` is a BTF-typed pointer, so the load is a plain one.
 #[inline(always)]
@@ -29,7 +31,7 @@ pub fn arg(regs: *const u64, n: usize) -> u64 {
 /// (`Offsets::ABSENT`) or an unreadable address.
 #[inline(always)]
 pub fn read_u32(base: u64, off: u32) -> Option<u32> {
-    if off == tracer_common::record::Offsets::ABSENT || base == 0 {
+    if off == Offsets::ABSENT || base == 0 {
         return None;
     }
     // SAFETY: bpf_probe_read_kernel copes with any address.
@@ -39,9 +41,47 @@ pub fn read_u32(base: u64, off: u32) -> Option<u32> {
 /// The u64 at `base + off` in kernel memory, like [`read_u32`].
 #[inline(always)]
 pub fn read_u64(base: u64, off: u32) -> Option<u64> {
-    if off == tracer_common::record::Offsets::ABSENT || base == 0 {
+    if off == Offsets::ABSENT || base == 0 {
         return None;
     }
     // SAFETY: bpf_probe_read_kernel copes with any address.
     unsafe { aya_ebpf::helpers::bpf_probe_read_kernel((base + u64::from(off)) as *const u64) }.ok()
+}
+
+/// The byte at `base + off` in kernel memory, like [`read_u32`].
+#[inline(always)]
+pub fn read_u8(base: u64, off: u32) -> Option<u8> {
+    if off == Offsets::ABSENT || base == 0 {
+        return None;
+    }
+    // SAFETY: bpf_probe_read_kernel copes with any address.
+    unsafe { aya_ebpf::helpers::bpf_probe_read_kernel((base + u64::from(off)) as *const u8) }.ok()
+}
+
+/// Copies a `T` from kernel memory into `dst` with one helper call: the compiler would
+/// copy a large `T` with an out-of-line memcpy, which older verifiers count as a second
+/// stack frame.
+#[inline(always)]
+pub fn copy_in<T>(dst: *mut T, src: *const T) {
+    // SAFETY: `dst` is valid for `size_of::<T>()` bytes (a map value or a ring slot);
+    // bpf_probe_read_kernel copes with any `src`.
+    unsafe {
+        aya_ebpf::helpers::generated::bpf_probe_read_kernel(dst.cast(), core::mem::size_of::<T>() as u32, src.cast());
+    }
+}
+
+/// Stores 0, as a store of its own. The compiler merges neighbouring zero stores into a
+/// memset, which the BPF backend emits as a call to an out-of-line function: a second
+/// stack frame that older verifiers add to this one's (and refuse past 512 bytes).
+#[inline(always)]
+pub fn clear<T: Default>(place: &mut T) {
+    // SAFETY: a valid, aligned place.
+    unsafe { core::ptr::write_volatile(place, T::default()) };
+}
+
+/// The current task's comm, written straight into `dst` (no zeroed buffer on the stack).
+#[inline(always)]
+pub fn comm_into(dst: &mut [u8; 16]) {
+    // SAFETY: `dst` has room for the 16 bytes the helper writes.
+    unsafe { aya_ebpf::helpers::generated::bpf_get_current_comm(dst.as_mut_ptr().cast(), 16) };
 }

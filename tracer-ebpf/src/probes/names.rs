@@ -3,11 +3,13 @@
 //! or fault then waits for the tracer (it showed up as the target's waker). Here the
 //! name comes from the dentry tree at the file's first fault, once per file.
 use aya_ebpf::helpers::{bpf_get_current_pid_tgid, generated::bpf_probe_read_kernel_str};
-use tracer_common::record::{FileNameRecord, NAME_DELETED, NAME_KERNEL_FORM, NAME_TRUNCATED, RecordKind};
+use tracer_common::record::{
+    FILE_NAME_BYTES, FileNameRecord, NAME_DELETED, NAME_KERNEL_FORM, NAME_TRUNCATED, RecordKind,
+};
 
 use super::read_u64;
 use crate::{
-    globals::offsets,
+    globals::off,
     maps::{NAMED, header, reserve, submit},
 };
 
@@ -34,42 +36,48 @@ pub fn name_once(inode: u64, dev: u32, ino: u64) {
         (*r).header = header(RecordKind::FileName as u32, pid_tgid as u32, (pid_tgid >> 32) as u32);
         (*r).ino = ino;
         (*r).dev = dev;
-        core::ptr::write_bytes((*r).path.as_mut_ptr(), 0, 1);
-        (*r).flags = walk(inode, (*r).path.as_mut_ptr());
+        let out = (*r).path.as_mut_ptr();
+        let (flags, end) = walk(inode, out);
+        (*r).flags = flags;
+        // An empty name ends the list: the ring slot holds whatever an older record left
+        // there, and the reader takes names until an empty one. Every name starts below
+        // HALF and is at most HALF long, so the names end below FILE_NAME_BYTES; the mask
+        // shows the verifier so.
+        *out.add(end as usize & (FILE_NAME_BYTES - 1)) = 0;
     }
     submit(entry);
 }
 
 /// Writes the names from one of the inode's dentries up to its filesystem's root into
-/// `out`, leaf first, each NUL-terminated; returns the `NAME_*` flags.
+/// `out`, leaf first, each NUL-terminated; returns the `NAME_*` flags and where the
+/// names end.
 #[inline(always)]
-fn walk(inode: u64, out: *mut u8) -> u32 {
-    let o = offsets();
-    let Some(alias) = read_u64(inode, o.inode_dentry).filter(|&a| a != 0) else { return NAME_KERNEL_FORM };
-    let mut dentry = alias - u64::from(o.dentry_alias);
+fn walk(inode: u64, out: *mut u8) -> (u32, u32) {
+    let Some(alias) = read_u64(inode, off!(inode_dentry)).filter(|&a| a != 0) else { return (NAME_KERNEL_FORM, 0) };
+    let mut dentry = alias - u64::from(off!(dentry_alias));
     let mut flags = NAME_KERNEL_FORM;
-    if read_u64(dentry, o.dentry_hash + 8) == Some(0) {
+    if read_u64(dentry, off!(dentry_hash) + 8) == Some(0) {
         flags |= NAME_DELETED;
     }
     let mut pos: u32 = 0;
     for _ in 0..DEPTH {
-        let Some(parent) = read_u64(dentry, o.dentry_parent) else { return flags | NAME_TRUNCATED };
+        let Some(parent) = read_u64(dentry, off!(dentry_parent)) else { return (flags | NAME_TRUNCATED, pos) };
         if parent == dentry {
-            return flags;
+            return (flags, pos);
         }
         // qstr: { hash_len: u64, name: *const u8 }
-        let Some(name) = read_u64(dentry, o.dentry_name + 8) else { return flags | NAME_TRUNCATED };
+        let Some(name) = read_u64(dentry, off!(dentry_name) + 8) else { return (flags | NAME_TRUNCATED, pos) };
         if pos >= HALF {
-            return flags | NAME_TRUNCATED;
+            return (flags | NAME_TRUNCATED, pos);
         }
         // SAFETY: the masked offset plus HALF bytes stays inside the 512-byte `path`.
         let n =
             unsafe { bpf_probe_read_kernel_str(out.add((pos & (HALF - 1)) as usize).cast(), HALF, name as *const _) };
         if n <= 0 {
-            return flags | NAME_TRUNCATED;
+            return (flags | NAME_TRUNCATED, pos);
         }
         pos += n as u32;
         dentry = parent;
     }
-    flags | NAME_TRUNCATED
+    (flags | NAME_TRUNCATED, pos)
 }

@@ -7,29 +7,35 @@
 //! only record sent is a thread's final counters, at its last switch, after which its
 //! entry is deleted (TIDs are reused, and the map must not fill up on thread churn).
 use aya_ebpf::{
-    helpers::{bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_ktime_get_ns},
+    helpers::{bpf_get_current_pid_tgid, bpf_ktime_get_ns},
     macros::btf_tracepoint,
     programs::BtfTracePointContext,
 };
 use tracer_common::{
-    record::{CLONE_THREAD, NO_SYSCALL, ProcState, RecordKind, SchedTimes, ThreadRecord, ThreadState, USER_MODE},
+    kernel::{GROUP_DEAD_FROM_ARG, STATE_FROM_ARG},
+    record::{CLONE_THREAD, NO_SYSCALL, RecordKind, SchedTimes, ThreadRecord, ThreadState, USER_MODE},
     sched::{SwitchKind, classify_switch},
 };
 
-use super::{epoll, irq, read_u32, read_u64, wakeups};
+use super::{comm_into, copy_in, epoll, irq, read_u32, read_u64, wakeups};
 use crate::{
-    globals::offsets,
-    maps::{LAUNCHER, SWITCHES, TARGETS, THREADS, count_lost, header, is_target, reserve, submit, thread_state},
+    globals::{off, variant},
+    maps::{LAUNCHER, SWITCHES, TARGETS, THREADS, add_target, header, is_target, reserve, submit, thread_state},
 };
 
-/// sched_switch(bool preempt, struct task_struct *prev, struct task_struct *next,
-/// unsigned int prev_state)
+/// sched_switch(bool preempt, struct task_struct *prev, struct task_struct *next
+/// [, unsigned int prev_state (5.18+)])
 #[btf_tracepoint(function = "sched_switch")]
 pub fn sched_switch(ctx: BtfTracePointContext) -> i32 {
     let preempt: u64 = ctx.arg(0);
-    let next: u64 = ctx.arg(2);
-    let prev_state: u64 = ctx.arg(3);
     let prev: u64 = ctx.arg(1);
+    let next: u64 = ctx.arg(2);
+    // Before 5.18 the tracepoint has no prev_state and reads prev->state itself, as here.
+    let prev_state: u64 = if variant!(switch_state) == STATE_FROM_ARG {
+        ctx.arg(3)
+    } else {
+        u64::from(read_u32(prev, off!(task_state)).unwrap_or(0))
+    };
     let pid_tgid = bpf_get_current_pid_tgid();
     let (tid, tgid) = (pid_tgid as u32, (pid_tgid >> 32) as u32);
     let now = unsafe { bpf_ktime_get_ns() };
@@ -43,7 +49,7 @@ pub fn sched_switch(ctx: BtfTracePointContext) -> i32 {
         }
     }
     // The thread switched in, if it is one of ours (only targets have entries).
-    if let Some(next_tid) = read_u32(next, offsets().task_pid) {
+    if let Some(next_tid) = read_u32(next, off!(task_pid)) {
         if let Some(n) = THREADS.get_ptr_mut(&next_tid) {
             // SAFETY: the next thread's map value; it is not running anywhere else.
             switch_in(unsafe { &mut *n }, next_tid, now, &counters(next));
@@ -63,19 +69,16 @@ struct Counters {
 
 #[inline(always)]
 fn counters(task: u64) -> Counters {
-    let o = offsets();
     Counters {
-        exec: read_u64(task, o.task_exec_runtime),
-        delay: read_u64(task, o.task_run_delay),
-        pcount: read_u64(task, o.task_pcount),
+        exec: read_u64(task, off!(task_exec_runtime)),
+        delay: read_u64(task, off!(task_run_delay)),
+        pcount: read_u64(task, off!(task_pcount)),
     }
 }
 
 #[inline(always)]
 fn switch_out(tid: u32, tgid: u32, kind: SwitchKind, now: u64, k: &Counters) {
     let Some(t) = thread_state(tid, tgid) else { return };
-    // SAFETY: a map value of this thread; only this thread's switches write it.
-    let t = unsafe { &mut *t };
     let voluntary = kind == SwitchKind::Voluntary;
     if voluntary {
         t.switches.voluntary += 1;
@@ -165,10 +168,10 @@ fn on_thread_exit(tid: u32, now: u64, k: &Counters) {
         // SAFETY: `r` is a reserved ring slot of the right size; `state` a live map value.
         unsafe {
             (*r).header = header(RecordKind::ThreadExit as u32, tid, (*state).tgid);
-            core::ptr::copy_nonoverlapping(state, &raw mut (*r).state, 1);
+            copy_in(&raw mut (*r).state, state);
             // The name is taken once, here (current is the exiting thread), not at every
             // switch; user space reads /proc for threads still alive.
-            (*r).state.comm = bpf_get_current_comm().unwrap_or_default();
+            comm_into(&mut (*r).state.comm);
         }
         submit(entry);
     }
@@ -198,13 +201,11 @@ pub fn task_newtask(ctx: BtfTracePointContext) -> i32 {
             unsafe { *l = 0 };
         }
     }
-    let Some(pid) = read_u32(task, offsets().task_pid) else { return 0 };
+    let Some(pid) = read_u32(task, off!(task_pid)) else { return 0 };
     let tgid = if flags & CLONE_THREAD != 0 {
         parent_tgid
     } else {
-        if TARGETS.insert(&pid, &ProcState::default(), 0).is_err() {
-            count_lost();
-        }
+        add_target(pid);
         pid
     };
     // Known from birth, so its first time slice and run-queue wait are counted too.
@@ -212,13 +213,21 @@ pub fn task_newtask(ctx: BtfTracePointContext) -> i32 {
     0
 }
 
-/// sched_process_exit(struct task_struct *p, bool group_dead) (6.16+): the whole process
-/// is gone, so stop matching its TGID (a reused PID must not be traced). Its threads' last
-/// switches still hand over their counters (see `on_thread_exit`).
+/// sched_process_exit(struct task_struct *p[, bool group_dead (6.16+)]): when its last
+/// thread exits, the process is gone, so stop matching its TGID (a reused PID must not be
+/// traced). Its threads' last switches still hand over their counters (see
+/// `on_thread_exit`).
 #[btf_tracepoint(function = "sched_process_exit")]
 pub fn sched_process_exit(ctx: BtfTracePointContext) -> i32 {
-    let group_dead: u64 = ctx.arg(1);
-    if group_dead & 0xff != 0 {
+    let group_dead = if variant!(group_dead) == GROUP_DEAD_FROM_ARG {
+        ctx.arg::<u64>(1) & 0xff != 0
+    } else {
+        // do_exit() decrements signal->live before this tracepoint: 0 means the last one.
+        // SAFETY: plain helper.
+        let task = unsafe { aya_ebpf::helpers::generated::bpf_get_current_task() };
+        read_u64(task, off!(task_signal)).and_then(|sig| read_u32(sig, off!(signal_live))) == Some(0)
+    };
+    if group_dead {
         let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
         let _ = TARGETS.remove(&tgid);
     }

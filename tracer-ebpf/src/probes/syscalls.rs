@@ -11,11 +11,11 @@ use aya_ebpf::{
     programs::BtfTracePointContext,
 };
 use tracer_common::{
-    record::{InFlight, NO_SYSCALL},
+    record::NO_SYSCALL,
     syscalls::{DataClass, EPOLL_CTL, data_class, is_epoll_wait, is_readiness_wait, log2_bucket},
 };
 
-use super::{copies, epoll, faults};
+use super::{clear, copies, epoll, faults};
 use crate::maps::{THREADS, syscall_stat, target_state, thread_state};
 
 #[btf_tracepoint(function = "sys_enter")]
@@ -24,14 +24,15 @@ pub fn sys_enter(ctx: BtfTracePointContext) -> i32 {
     let tgid = (pid_tgid >> 32) as u32;
     let Some(proc_state) = target_state(tgid) else { return 0 };
     let Some(t) = thread_state(pid_tgid as u32, tgid) else { return 0 };
-    // SAFETY: this thread's own map value.
-    let t = unsafe { &mut *t };
     faults::finish(t);
     let regs: *const u64 = ctx.arg(0);
     let nr: i64 = ctx.arg(1);
     let nr = nr as u64;
     let now = unsafe { bpf_ktime_get_ns() };
-    t.sys = InFlight { nr, t0: now, ..InFlight::default() };
+    // `args` are written (and read) only by the calls that keep them.
+    (t.sys.nr, t.sys.t0) = (nr, now);
+    clear(&mut t.sys.path);
+    clear(&mut t.sys.flags);
     if let Some(s) = syscall_stat(nr) {
         s.count += 1;
     }

@@ -5,26 +5,26 @@
 //! `WAKE_EDGES`; the wakee's switch-in adds the wake-to-run latency.
 use aya_ebpf::{
     bindings::BPF_NOEXIST,
-    helpers::{bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_smp_processor_id, bpf_ktime_get_ns},
+    helpers::{bpf_get_current_pid_tgid, bpf_get_smp_processor_id, bpf_ktime_get_ns},
     macros::btf_tracepoint,
     programs::BtfTracePointContext,
 };
 use tracer_common::{
-    record::{ThreadState, WAKER_SOFTIRQ, WAKER_TASK, WakeEdge, WakeKey, Waker},
+    record::{MapSlot, ThreadState, WAKER_SOFTIRQ, WAKER_TASK, WakeKey, Waker},
     syscalls::{is_epoll_wait, log2_bucket},
 };
 
-use super::{read_u32, read_u64};
+use super::{comm_into, read_u32, read_u64};
 use crate::{
-    globals::offsets,
-    maps::{THREADS, WAKE_EDGES, count_lost, cpu_state},
+    globals::off,
+    maps::{THREADS, WAKE_EDGES, ZERO_EDGE, count_full, cpu_state},
 };
 
 /// sched_waking(struct task_struct *p)
 #[btf_tracepoint(function = "sched_waking")]
 pub fn sched_waking(ctx: BtfTracePointContext) -> i32 {
     let p: u64 = ctx.arg(0);
-    let Some(pid) = read_u32(p, offsets().task_pid) else { return 0 };
+    let Some(pid) = read_u32(p, off!(task_pid)) else { return 0 };
     let Some(w) = THREADS.get_ptr_mut(&pid) else { return 0 };
     // SAFETY: the wakee's map value; it is not running this code.
     let w = unsafe { &mut *w };
@@ -59,7 +59,7 @@ pub fn sched_wakeup_new(ctx: BtfTracePointContext) -> i32 {
 
 #[inline(always)]
 fn runnable(p: u64) {
-    let Some(pid) = read_u32(p, offsets().task_pid) else { return };
+    let Some(pid) = read_u32(p, off!(task_pid)) else { return };
     if let Some(w) = THREADS.get_ptr_mut(&pid) {
         // SAFETY: the wakee's map value.
         unsafe { (*w).times.wake_ts = bpf_ktime_get_ns() };
@@ -87,10 +87,9 @@ fn current_waker() -> Waker {
 /// sk->sk_socket->file->f_inode->i_ino: the number /proc/PID/fd shows as socket:[ino].
 #[inline(always)]
 fn socket_inode(sk: u64) -> u64 {
-    let o = offsets();
-    let file = read_u64(read_u64(sk, o.sock_socket).unwrap_or(0), o.socket_file).unwrap_or(0);
-    let inode = read_u64(file, o.file_inode).unwrap_or(0);
-    read_u64(inode, o.inode_ino).unwrap_or(0)
+    let file = read_u64(read_u64(sk, off!(sock_socket)).unwrap_or(0), off!(socket_file)).unwrap_or(0);
+    let inode = read_u64(file, off!(file_inode)).unwrap_or(0);
+    read_u64(inode, off!(inode_ino)).unwrap_or(0)
 }
 
 #[inline(always)]
@@ -108,16 +107,20 @@ fn count_edge(wakee: u32, wakee_tgid: u32, w: &Waker) {
         unsafe { (*e).count += 1 };
         return;
     }
-    let mut fresh = WakeEdge { count: 1, wakee_tgid, ..WakeEdge::default() };
-    if w.kind == WAKER_TASK {
-        fresh.waker_tgid = w.extra;
-        fresh.waker_comm = bpf_get_current_comm().unwrap_or_default();
-    }
-    if WAKE_EDGES.insert(&key, &fresh, u64::from(BPF_NOEXIST)).is_err() {
-        // Raced with another CPU inserting it (count once more) or the map is full.
-        match WAKE_EDGES.get_ptr_mut(&key) {
-            Some(e) => unsafe { (*e).count += 1 },
-            None => count_lost(),
+    // EEXIST: another CPU created it first; count on it.
+    let created = WAKE_EDGES.insert(&key, &ZERO_EDGE, u64::from(BPF_NOEXIST)).is_ok();
+    let Some(e) = WAKE_EDGES.get_ptr_mut(&key) else {
+        count_full(MapSlot::WakeEdges);
+        return;
+    };
+    // SAFETY: a map value (see above).
+    let e = unsafe { &mut *e };
+    e.count += 1;
+    if created {
+        e.wakee_tgid = wakee_tgid;
+        if w.kind == WAKER_TASK {
+            e.waker_tgid = w.extra;
+            comm_into(&mut e.waker_comm);
         }
     }
 }

@@ -87,10 +87,10 @@ impl CopyAnalysis {
         Copies {
             cpu_copy_bytes: cpu,
             zero_copy_bytes: zc,
-            socket_copy_bytes: self.counter(Counter::SockCopyBytes),
-            disk_read_bytes: disk_read,
-            disk_write_bytes: self.counter(Counter::DiskWriteBytes),
-            nic_tx_bytes: nic,
+            socket_copy_bytes: Some(self.counter(Counter::SockCopyBytes)),
+            disk_read_bytes: Some(disk_read),
+            disk_write_bytes: Some(self.counter(Counter::DiskWriteBytes)),
+            nic_tx_bytes: Some(nic),
             paths: rows,
             notes,
         }
@@ -116,7 +116,7 @@ mod tests {
         a.push_path(Path::Splice as u32, PathStat::default());
         a.push_counter(Counter::SockCopyBytes, 400);
         let c = a.report();
-        assert_eq!((c.cpu_copy_bytes, c.zero_copy_bytes, c.socket_copy_bytes), (600, 300, 400));
+        assert_eq!((c.cpu_copy_bytes, c.zero_copy_bytes, c.socket_copy_bytes), (600, 300, Some(400)));
         let names: Vec<&str> = c.paths.iter().map(|p| p.path.as_str()).collect();
         assert_eq!(names, ["read-write", "sendfile", "recv"], "paths with no calls are left out");
         let rw = &c.paths[0];

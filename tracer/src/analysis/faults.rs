@@ -53,24 +53,34 @@ impl FaultAnalysis {
                 (&mut f.user_mode, &mut row.user_mode, s.user_mode),
                 (&mut f.kernel_mode, &mut row.kernel_mode, s.kernel_mode),
                 (&mut f.writes, &mut row.writes, s.writes),
+            ] {
+                *total += v;
+                *row_field += v;
+            }
+            for (total, row_field, v) in [
                 (&mut f.around_faults, &mut row.around_faults, s.around_faults),
                 (&mut f.around_pages, &mut row.around_pages, s.around_pages),
                 (&mut f.filled_pages, &mut row.filled_pages, s.filled_pages),
                 (&mut f.disk_read_bytes, &mut row.disk_bytes, s.disk_bytes),
             ] {
-                *total += v;
-                *row_field += v;
+                *total = Some(total.unwrap_or(0) + v);
+                *row_field = Some(row_field.unwrap_or(0) + v);
             }
             f.uncounted += s.uncounted;
         }
-        f.by_mapping = by_mapping.into_values().filter(|r| r.minor + r.major > 0).collect();
-        f.by_mapping.sort_by_key(|r| std::cmp::Reverse(r.minor + r.major));
-        if f.by_mapping.iter().any(|m| m.mapping.starts_with('/')) {
+        for total in [&mut f.around_faults, &mut f.around_pages, &mut f.filled_pages, &mut f.disk_read_bytes] {
+            total.get_or_insert(0);
+        }
+        let mut rows: Vec<FaultRow> = by_mapping.into_values().filter(|r| r.minor + r.major > 0).collect();
+        rows.sort_by_key(|r| std::cmp::Reverse(r.minor + r.major));
+        if rows.iter().any(|m| m.mapping.starts_with('/')) {
             f.notes.push(format!(
                 "one file fault maps many pages: fault-around maps up to 16 neighbours already in the page cache ({} faults did, {} pages), and a large page-cache folio is mapped whole (up to 2 MiB), so touching N pages of a file costs far fewer than N faults",
-                f.around_faults, f.around_pages
+                f.around_faults.unwrap_or(0),
+                f.around_pages.unwrap_or(0)
             ));
         }
+        f.by_mapping = Some(rows);
         if f.major > 0 {
             f.notes.push("a major fault waited for a read, but readahead brings in many pages per read: major faults are not disk reads".into());
         }
@@ -111,8 +121,9 @@ mod tests {
         name.path[..9].copy_from_slice(b"/tmp/data");
         a.push_name(&name);
         let f = a.report();
-        assert_eq!((f.minor, f.major, f.around_faults, f.around_pages), (4355, 1, 240, 3840));
-        let rows: Vec<(&str, u64, u64)> = f.by_mapping.iter().map(|r| (r.mapping.as_str(), r.minor, r.major)).collect();
+        assert_eq!((f.minor, f.major, f.around_faults, f.around_pages), (4355, 1, Some(240), Some(3840)));
+        let rows: Vec<(&str, u64, u64)> =
+            f.by_mapping.iter().flatten().map(|r| (r.mapping.as_str(), r.minor, r.major)).collect();
         assert_eq!(rows, [("[anon]", 4096, 0), ("/tmp/data", 256, 1), ("file 8:1 inode 43", 3, 0)]);
         assert!(f.notes[0].starts_with("one file fault maps many pages: fault-around maps up to 16 neighbours already in the page cache (240 faults did, 3840 pages)"));
         assert!(f.notes[1].contains("major faults are not disk reads"));

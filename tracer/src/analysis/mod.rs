@@ -8,24 +8,35 @@ pub mod softirq;
 pub mod syscalls;
 pub mod wakeups;
 
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
 use tracer_common::record::Counter;
 
 use crate::{
     decode::Record,
-    report::{Report, SCHEMA_VERSION, TargetInfo},
+    plan::{Coverage, Figure, Section, Status},
+    report::{Lost, Part, Report, SCHEMA_VERSION, TargetInfo},
 };
 
-/// What the collector knows about the trace as a whole.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// What the collector knows about the trace as a whole (kept in recordings, so an offline
+/// report says what the live one said).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TraceMeta {
     pub pid: u32,
     pub command: String,
+    /// The kernel traced (`uname -r`).
+    pub kernel: String,
     pub duration_ns: u64,
-    /// Facts the kernel could not deliver (ring buffer or map full), summed over CPUs.
-    pub lost_events: u64,
-    /// Tracepoint hits the kernel did not run a program for (recursion protection).
-    pub missed_events: u64,
-    /// What this kernel could not measure.
+    /// What the kernel could not keep: ring buffer records and map entries.
+    pub lost: Lost,
+    /// Tracepoint hits the kernel did not run a program for (recursion protection);
+    /// None where it does not count them.
+    pub missed_events: Option<u64>,
+    /// Per section traced: what this kernel can give.
+    pub coverage: BTreeMap<Section, Coverage>,
+    /// Figures this kernel cannot give: `null` in the report.
+    pub unavailable: Vec<Figure>,
     pub notes: Vec<String>,
 }
 
@@ -67,23 +78,106 @@ impl Analysis {
     }
 
     pub fn report(&self, meta: &TraceMeta) -> Report {
-        Report {
+        // A section is in the report when it was traced, and `null` where this kernel
+        // cannot give it.
+        let part = |s: Section| -> Part<()> {
+            match meta.coverage.get(&s) {
+                None => Part::NotTraced,
+                Some(c) if c.status == Status::Unavailable => Part::Unavailable,
+                Some(_) => Part::Traced(()),
+            }
+        };
+        fn fill<T>(p: Part<()>, f: impl FnOnce() -> T) -> Part<T> {
+            match p {
+                Part::Traced(()) => Part::Traced(f()),
+                Part::Unavailable => Part::Unavailable,
+                Part::NotTraced => Part::NotTraced,
+            }
+        }
+        let lost_events = meta.lost.ring_buffer + meta.lost.maps.iter().map(|m| m.entries_lost).sum::<u64>();
+        let mut r = Report {
             schema_version: SCHEMA_VERSION,
             target: TargetInfo { pid: meta.pid, command: meta.command.clone() },
+            kernel: meta.kernel.clone(),
             duration_ns: meta.duration_ns,
-            lost_events: meta.lost_events,
+            lost_events,
+            lost: meta.lost.clone(),
             missed_events: meta.missed_events,
-            complete: meta.lost_events == 0 && meta.missed_events == 0,
+            complete: lost_events == 0 && meta.missed_events == Some(0),
+            coverage: meta.coverage.clone(),
             notes: meta.notes.clone(),
-            mode_switches: self.syscalls.mode_switches(),
-            syscalls: self.syscalls.rows(),
-            sched: self.sched.report(),
-            wakeups: self.wakeups.report(),
-            epoll: self.epoll.report(),
-            copies: self.copies.report(),
-            faults: self.faults.report(),
-            softirq: self.softirq.report(),
+            mode_switches: fill(part(Section::Syscalls), || self.syscalls.mode_switches()),
+            syscalls: fill(part(Section::Syscalls), || self.syscalls.rows()),
+            sched: fill(part(Section::Sched), || self.sched.report()),
+            wakeups: fill(part(Section::Wakeups), || self.wakeups.report()),
+            epoll: fill(part(Section::Epoll), || self.epoll.report()),
+            copies: fill(part(Section::Copies), || self.copies.report()),
+            faults: fill(part(Section::Faults), || self.faults.report()),
+            softirq: fill(part(Section::Softirq), || self.softirq.report()),
             floor_hits: self.floor_hits,
+        };
+        for figure in &meta.unavailable {
+            absent(&mut r, *figure);
+        }
+        r
+    }
+}
+
+/// A figure this kernel cannot give becomes `null`, never a 0.
+fn absent(r: &mut Report, figure: Figure) {
+    match figure {
+        Figure::FaultAround => {
+            if let Some(f) = r.faults.get_mut() {
+                (f.around_faults, f.around_pages) = (None, None);
+                for m in f.by_mapping.iter_mut().flatten() {
+                    (m.around_faults, m.around_pages) = (None, None);
+                }
+                f.notes.retain(|n| !n.starts_with("one file fault maps many pages"));
+            }
+        }
+        Figure::FilledPages => {
+            if let Some(f) = r.faults.get_mut() {
+                f.filled_pages = None;
+                for m in f.by_mapping.iter_mut().flatten() {
+                    m.filled_pages = None;
+                }
+            }
+        }
+        Figure::DiskBytes => {
+            if let Some(c) = r.copies.get_mut() {
+                (c.disk_read_bytes, c.disk_write_bytes) = (None, None);
+            }
+            if let Some(f) = r.faults.get_mut() {
+                f.disk_read_bytes = None;
+                for m in f.by_mapping.iter_mut().flatten() {
+                    m.disk_bytes = None;
+                }
+            }
+        }
+        Figure::NicBytes => {
+            if let Some(c) = r.copies.get_mut() {
+                c.nic_tx_bytes = None;
+            }
+        }
+        Figure::SocketCopyBytes => {
+            if let Some(c) = r.copies.get_mut() {
+                c.socket_copy_bytes = None;
+            }
+        }
+        Figure::RaiseWait => {
+            for v in r.softirq.get_mut().map(|s| s.vectors.iter_mut()).into_iter().flatten() {
+                (v.raise_wait_ns, v.raised) = (None, None);
+            }
+        }
+        Figure::WakeupSockets => {
+            if let Some(e) = r.epoll.get_mut() {
+                e.wakeups_by_socket = None;
+            }
+        }
+        Figure::FaultMappings => {
+            if let Some(f) = r.faults.get_mut() {
+                f.by_mapping = None;
+            }
         }
     }
 }

@@ -51,6 +51,8 @@ fn flatten(prefix: &str, v: &Value, summary: &mut Vec<(String, String)>, tables:
                 flatten(&key, child, summary, tables);
             }
         }
+        // An empty list has neither rows nor columns to show.
+        Value::Array(items) if items.is_empty() => {}
         Value::Array(items) => tables.push((prefix.to_owned(), items.clone())),
         scalar => summary.push((prefix.to_owned(), cell(scalar))),
     }
@@ -72,6 +74,8 @@ fn table(items: &[Value]) -> (Vec<String>, Vec<Vec<String>>) {
 fn cell(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
+        // A figure this kernel cannot give: an empty cell, never a 0.
+        Value::Null => String::new(),
         Value::Array(items) => items
             .iter()
             .map(|i| match i {
@@ -133,6 +137,7 @@ mod tests {
         assert_eq!(get("target.command").as_deref(), Some("sched-child --sleeps 3"));
         assert_eq!(get("epoll.ctl.edge_triggered").as_deref(), Some("2"));
         assert_eq!(get("copies.cpu_copy_bytes").as_deref(), Some("33554432"));
+        assert_eq!(get("coverage.faults.status").as_deref(), Some("exact"));
         let threads = &t[3].1;
         assert_eq!(&threads[1][3], "spin, \"0\"", "quoting survives");
         assert_eq!((&threads[1][4], &threads[1][5], &threads[1][6]), ("5", "120", "true"));

@@ -5,11 +5,74 @@ mod table;
 
 pub use table::{Grid, bytes, duration};
 
-use std::io::Write;
+use std::{collections::BTreeMap, io::Write};
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::plan::{Coverage, Section};
 
 pub const SCHEMA_VERSION: u32 = 1;
+
+/// One section of the report: traced (its figures), unavailable on this kernel (`null`
+/// in JSON; `coverage` says why), or not asked for (`--only`: absent from JSON).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Part<T> {
+    #[default]
+    NotTraced,
+    Unavailable,
+    Traced(T),
+}
+
+impl<T> Part<T> {
+    pub fn get(&self) -> Option<&T> {
+        match self {
+            Part::Traced(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    pub fn get_mut(&mut self) -> Option<&mut T> {
+        match self {
+            Part::Traced(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    pub fn is_not_traced(&self) -> bool {
+        matches!(self, Part::NotTraced)
+    }
+}
+
+impl<T: Serialize> Serialize for Part<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Part::Traced(t) => t.serialize(s),
+            _ => s.serialize_none(),
+        }
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Part<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Option::<T>::deserialize(d)?.map_or(Part::Unavailable, Part::Traced))
+    }
+}
+
+/// What the kernel could not keep: records the ring buffer had no room for, and entries
+/// a map had no room for (each map has its own remedy).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lost {
+    pub ring_buffer: u64,
+    pub maps: Vec<MapFull>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MapFull {
+    pub map: String,
+    pub entries_lost: u64,
+    /// What to change so it does not happen again.
+    pub remedy: String,
+}
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -23,27 +86,46 @@ pub enum Format {
 pub struct Report {
     pub schema_version: u32,
     pub target: TargetInfo,
+    /// The kernel traced (`uname -r`).
+    #[serde(default)]
+    pub kernel: String,
     pub duration_ns: u64,
-    /// Facts the kernel could not deliver (ring buffer or map full).
+    /// Facts the kernel could not keep (`lost` says where), summed.
     pub lost_events: u64,
+    #[serde(default)]
+    pub lost: Lost,
     /// Tracepoint hits the kernel skipped because the same program was already running on
     /// that CPU (an interrupt's wakeup inside a task's): rare, counted, never silent.
-    pub missed_events: u64,
-    /// No event lost or missed.
+    /// `null` where the kernel skips without counting.
+    pub missed_events: Option<u64>,
+    /// Every figure present counts every event of the window: nothing lost, nothing
+    /// (known to be) missed. Figures a kernel cannot give are `null` and named in
+    /// `coverage`; they do not make a report incomplete.
     pub complete: bool,
-    /// What this kernel could not measure, and why.
+    /// Per section traced: exact, degraded or unavailable on this kernel, and why.
+    #[serde(default)]
+    pub coverage: BTreeMap<Section, Coverage>,
+    /// What else the reader should know (programs the kernel skipped, ...).
     pub notes: Vec<String>,
     /// Every syscall the target entered while traced, busiest first.
-    pub syscalls: Vec<SyscallRow>,
+    #[serde(default, skip_serializing_if = "Part::is_not_traced")]
+    pub syscalls: Part<Vec<SyscallRow>>,
     /// User <-> kernel mode transitions: 2 per syscall (what the classic copy tables call
     /// "context switches"; scheduler switches are in `sched`).
-    pub mode_switches: u64,
-    pub sched: Sched,
-    pub wakeups: Wakeups,
-    pub epoll: Epoll,
-    pub copies: Copies,
-    pub faults: Faults,
-    pub softirq: Softirq,
+    #[serde(default, skip_serializing_if = "Part::is_not_traced")]
+    pub mode_switches: Part<u64>,
+    #[serde(default, skip_serializing_if = "Part::is_not_traced")]
+    pub sched: Part<Sched>,
+    #[serde(default, skip_serializing_if = "Part::is_not_traced")]
+    pub wakeups: Part<Wakeups>,
+    #[serde(default, skip_serializing_if = "Part::is_not_traced")]
+    pub epoll: Part<Epoll>,
+    #[serde(default, skip_serializing_if = "Part::is_not_traced")]
+    pub copies: Part<Copies>,
+    #[serde(default, skip_serializing_if = "Part::is_not_traced")]
+    pub faults: Part<Faults>,
+    #[serde(default, skip_serializing_if = "Part::is_not_traced")]
+    pub softirq: Part<Softirq>,
     /// Only with the benchmark's `--probes floor`: the target's tracepoint hits counted.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub floor_hits: u64,
@@ -65,13 +147,13 @@ pub struct Faults {
     pub kernel_mode: u64,
     pub writes: u64,
     /// File faults that went through fault-around, and the pages it mapped for them.
-    pub around_faults: u64,
-    pub around_pages: u64,
+    pub around_faults: Option<u64>,
+    pub around_pages: Option<u64>,
     /// Page-cache pages the faults filled, and the disk bytes read while they waited.
-    pub filled_pages: u64,
-    pub disk_read_bytes: u64,
+    pub filled_pages: Option<u64>,
+    pub disk_read_bytes: Option<u64>,
     /// File path, [heap], [stack] (the main thread's) or [anon].
-    pub by_mapping: Vec<FaultRow>,
+    pub by_mapping: Option<Vec<FaultRow>>,
     pub notes: Vec<String>,
 }
 
@@ -83,10 +165,10 @@ pub struct FaultRow {
     pub user_mode: u64,
     pub kernel_mode: u64,
     pub writes: u64,
-    pub around_faults: u64,
-    pub around_pages: u64,
-    pub filled_pages: u64,
-    pub disk_bytes: u64,
+    pub around_faults: Option<u64>,
+    pub around_pages: Option<u64>,
+    pub filled_pages: Option<u64>,
+    pub disk_bytes: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -219,8 +301,8 @@ pub struct SoftirqRow {
     pub count: u64,
     pub time_ns: u64,
     /// Raise -> entry wait, summed over `raised` runs.
-    pub raise_wait_ns: u64,
-    pub raised: u64,
+    pub raise_wait_ns: Option<u64>,
+    pub raised: Option<u64>,
     /// Runs that woke a target thread, their time, and the wakeups they made.
     pub target_runs: u64,
     pub target_time_ns: u64,
@@ -258,7 +340,7 @@ pub struct Epoll {
     pub wakeups_by_source: Vec<SourceCount>,
     /// Blocked waits by the socket whose data arrival woke them (`socket:[inode]`, as
     /// /proc/PID/fd shows it), busiest first.
-    pub wakeups_by_socket: Vec<SourceCount>,
+    pub wakeups_by_socket: Option<Vec<SourceCount>>,
     /// Blocked waits woken once that returned more than one event.
     pub harvested_several: u64,
     /// Wakeup -> back on a CPU, for blocked waits: total and log2 histogram.
@@ -302,11 +384,11 @@ pub struct Copies {
     pub cpu_copy_bytes: u64,
     pub zero_copy_bytes: u64,
     /// Measured by the kernel: skb -> user bytes in socket receives.
-    pub socket_copy_bytes: u64,
+    pub socket_copy_bytes: Option<u64>,
     /// Measured: block I/O the target issued (disk DMA), and bytes sent through real NICs.
-    pub disk_read_bytes: u64,
-    pub disk_write_bytes: u64,
-    pub nic_tx_bytes: u64,
+    pub disk_read_bytes: Option<u64>,
+    pub disk_write_bytes: Option<u64>,
+    pub nic_tx_bytes: Option<u64>,
     pub paths: Vec<PathRow>,
     /// Where the model and this kernel disagree.
     pub notes: Vec<String>,
@@ -356,10 +438,13 @@ pub(crate) fn sample() -> Report {
         target: TargetInfo { pid: 4242, command: "sched-child --sleeps 3".into() },
         duration_ns: 1_523_000_000,
         lost_events: 0,
-        missed_events: 0,
+        missed_events: Some(0),
         complete: true,
+        kernel: "6.18.0".into(),
+        lost: Lost::default(),
+        coverage: crate::plan::Section::ALL.iter().map(|&s| (s, crate::plan::Coverage::default())).collect(),
         notes: vec!["NIC DMA not measured: example".into()],
-        syscalls: vec![
+        syscalls: Part::Traced(vec![
             SyscallRow {
                 name: "write".into(),
                 nr: 1,
@@ -379,9 +464,9 @@ pub(crate) fn sample() -> Report {
                 returned: 3,
                 ..SyscallRow::default()
             },
-        ],
-        mode_switches: 1030,
-        sched: Sched {
+        ]),
+        mode_switches: Part::Traced(1030),
+        sched: Part::Traced(Sched {
             voluntary: 305,
             involuntary: 121,
             threads: vec![
@@ -418,8 +503,8 @@ pub(crate) fn sample() -> Report {
                 SwitchRow { syscall: "clock_nanosleep".into(), voluntary: 300, involuntary: 0 },
                 SwitchRow { syscall: "user or fault".into(), voluntary: 0, involuntary: 121 },
             ],
-        },
-        wakeups: Wakeups {
+        }),
+        wakeups: Part::Traced(Wakeups {
             count: 310,
             paired: 305,
             by_source: vec![
@@ -439,8 +524,8 @@ pub(crate) fn sample() -> Report {
                 latency: vec![LatencyBucket { from_ns: 8192, count: 300 }],
                 ..WakeEdgeRow::default()
             }],
-        },
-        epoll: Epoll {
+        }),
+        epoll: Part::Traced(Epoll {
             waits: 3,
             blocked_waits: 2,
             events_returned: 4,
@@ -459,15 +544,15 @@ pub(crate) fn sample() -> Report {
                 SourceCount { source: "NET_RX softirq".into(), count: 1 },
                 SourceCount { source: "timer".into(), count: 1 },
             ],
-            wakeups_by_socket: vec![SourceCount { source: "socket:[4711]".into(), count: 1 }],
+            wakeups_by_socket: Some(vec![SourceCount { source: "socket:[4711]".into(), count: 1 }]),
             harvested_several: 1,
             wake_to_run_ns: 9000,
             wake_to_run: vec![LatencyBucket { from_ns: 4096, count: 2 }],
-        },
-        copies: Copies {
+        }),
+        copies: Part::Traced(Copies {
             cpu_copy_bytes: 33_554_432,
             zero_copy_bytes: 0,
-            socket_copy_bytes: 0,
+            socket_copy_bytes: Some(0),
             paths: vec![PathRow {
                 path: "read-write".into(),
                 calls: 1024,
@@ -483,37 +568,37 @@ pub(crate) fn sample() -> Report {
             }],
             notes: vec!["no NIC DMA measured".into()],
             ..Copies::default()
-        },
-        faults: Faults {
+        }),
+        faults: Part::Traced(Faults {
             minor: 260,
             major: 1,
             user_mode: 5,
             kernel_mode: 256,
-            around_faults: 255,
-            around_pages: 4080,
-            filled_pages: 4096,
-            disk_read_bytes: 16_777_216,
-            by_mapping: vec![FaultRow {
+            around_faults: Some(255),
+            around_pages: Some(4080),
+            filled_pages: Some(4096),
+            disk_read_bytes: Some(16_777_216),
+            by_mapping: Some(vec![FaultRow {
                 mapping: "/tmp/zerocopy-1.src".into(),
                 minor: 255,
                 major: 1,
                 kernel_mode: 256,
-                around_faults: 255,
-                around_pages: 4080,
-                filled_pages: 4096,
-                disk_bytes: 16_777_216,
+                around_faults: Some(255),
+                around_pages: Some(4080),
+                filled_pages: Some(4096),
+                disk_bytes: Some(16_777_216),
                 ..FaultRow::default()
-            }],
+            }]),
             notes: vec!["fault-around: 255 file faults".into()],
             ..Faults::default()
-        },
-        softirq: Softirq {
+        }),
+        softirq: Part::Traced(Softirq {
             vectors: vec![SoftirqRow {
                 name: "NET_RX".into(),
                 count: 100,
                 time_ns: 2_000_000,
-                raise_wait_ns: 50_000,
-                raised: 100,
+                raise_wait_ns: Some(50_000),
+                raised: Some(100),
                 target_runs: 40,
                 target_time_ns: 900_000,
                 target_wakeups: 40,
@@ -522,7 +607,7 @@ pub(crate) fn sample() -> Report {
                     SoftirqCpu { cpu: 1, count: 40, time_ns: 800_000 },
                 ],
             }],
-        },
+        }),
         floor_hits: 0,
     }
 }
@@ -585,5 +670,18 @@ mod tests {
         assert_eq!(v["sched"]["voluntary"], 305);
         let back: Report = serde_json::from_value(v).unwrap();
         assert_eq!(back, sample());
+    }
+
+    #[test]
+    fn sections_not_traced_are_absent_and_unavailable_ones_null() {
+        let mut r = sample();
+        (r.faults, r.softirq) = (Part::NotTraced, Part::Unavailable);
+        r.copies.get_mut().unwrap().disk_read_bytes = None;
+        let v = serde_json::to_value(&r).unwrap();
+        assert!(v.get("faults").is_none(), "not asked for: absent");
+        assert!(v["softirq"].is_null(), "unavailable here: null");
+        assert!(v["copies"]["disk_read_bytes"].is_null() && v["copies"]["socket_copy_bytes"] == 0);
+        let back: Report = serde_json::from_value(v).unwrap();
+        assert_eq!(back, r, "and they read back as they were");
     }
 }

@@ -3,8 +3,8 @@ use std::fmt::Write;
 
 use comfy_table::{CellAlignment, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 
-use super::Report;
-use crate::analysis::syscalls::quantile_bound_ns;
+use super::{Copies, Epoll, Faults, Part, Report, Sched, Softirq, SyscallRow, Wakeups};
+use crate::{analysis::syscalls::quantile_bound_ns, plan::Status};
 
 /// Syscall rows shown in the table (JSON and CSV have all).
 const TOP_SYSCALLS: usize = 25;
@@ -38,34 +38,58 @@ impl std::fmt::Display for Grid {
 
 pub fn render(r: &Report) -> String {
     let mut s = String::new();
+    let missed = r.missed_events.map_or_else(|| "unknown".into(), |n| n.to_string());
     let completeness = if r.complete {
         "complete".to_owned()
     } else {
-        format!("INCOMPLETE: {} events lost, {} missed", r.lost_events, r.missed_events)
+        format!("INCOMPLETE: {} events lost, {missed} missed", r.lost_events)
     };
+    let kernel = if r.kernel.is_empty() { String::new() } else { format!(" on Linux {}", r.kernel) };
     let _ = writeln!(
         s,
-        "tracer: pid {} ({}), traced {}, {} lost events ({completeness})",
+        "tracer: pid {} ({}), traced {}{kernel}, {} lost events ({completeness})",
         r.target.pid,
         r.target.command,
         duration(r.duration_ns),
         r.lost_events
     );
+    for (section, c) in &r.coverage {
+        if c.status != Status::Exact {
+            for n in &c.notes {
+                let _ = writeln!(s, "{}: {n}", section.name());
+            }
+        }
+    }
     for note in &r.notes {
         let _ = writeln!(s, "note: {note}");
     }
-    syscalls(&mut s, r);
-    sched(&mut s, r);
-    wakeups(&mut s, r);
-    epoll(&mut s, r);
-    copies(&mut s, r);
-    faults(&mut s, r);
-    softirq(&mut s, r);
+    part(&mut s, "Syscalls", &r.syscalls, |s, rows| syscalls(s, rows, &r.mode_switches));
+    part(&mut s, "Context switches", &r.sched, sched);
+    part(&mut s, "Wakeups", &r.wakeups, wakeups);
+    part(&mut s, "Epoll", &r.epoll, epoll);
+    part(&mut s, "Copies", &r.copies, copies);
+    part(&mut s, "Page faults", &r.faults, faults);
+    part(&mut s, "Softirqs", &r.softirq, softirq);
     s
 }
 
-fn faults(s: &mut String, r: &Report) {
-    let f = &r.faults;
+/// A traced section rendered; one that this kernel cannot give, said so.
+fn part<T>(s: &mut String, title: &str, p: &Part<T>, render: impl FnOnce(&mut String, &T)) {
+    match p {
+        Part::Traced(t) => render(s, t),
+        Part::Unavailable => {
+            let _ = writeln!(s, "\n{title}: not available on this kernel (see the notes above)");
+        }
+        Part::NotTraced => {}
+    }
+}
+
+/// A figure this kernel cannot give.
+fn opt(v: Option<u64>, show: impl Fn(u64) -> String) -> String {
+    v.map_or_else(|| "n/a".into(), show)
+}
+
+fn faults(s: &mut String, f: &Faults) {
     if f.minor + f.major == 0 {
         return;
     }
@@ -77,21 +101,21 @@ fn faults(s: &mut String, r: &Report) {
         f.user_mode,
         f.kernel_mode,
         f.writes,
-        f.filled_pages,
-        bytes(f.disk_read_bytes)
+        opt(f.filled_pages, |n| n.to_string()),
+        opt(f.disk_read_bytes, bytes)
     );
     let mut g =
         Grid::new(&["mapping", "minor", "major", "user", "kernel", "fault-around pages", "filled pages", "disk"], 1);
-    for m in f.by_mapping.iter().take(TOP_SYSCALLS) {
+    for m in f.by_mapping.iter().flatten().take(TOP_SYSCALLS) {
         g.row(vec![
             m.mapping.clone(),
             m.minor.to_string(),
             m.major.to_string(),
             m.user_mode.to_string(),
             m.kernel_mode.to_string(),
-            m.around_pages.to_string(),
-            m.filled_pages.to_string(),
-            bytes(m.disk_bytes),
+            opt(m.around_pages, |n| n.to_string()),
+            opt(m.filled_pages, |n| n.to_string()),
+            opt(m.disk_bytes, bytes),
         ]);
     }
     let _ = writeln!(s, "{g}");
@@ -100,14 +124,15 @@ fn faults(s: &mut String, r: &Report) {
     }
 }
 
-fn syscalls(s: &mut String, r: &Report) {
-    let calls: u64 = r.syscalls.iter().map(|c| c.count).sum();
-    let _ = writeln!(s, "\nSyscalls: {calls} calls, {} mode switches (user<->kernel, 2 per call)", r.mode_switches);
-    if r.syscalls.is_empty() {
+fn syscalls(s: &mut String, rows: &[SyscallRow], mode_switches: &Part<u64>) {
+    let calls: u64 = rows.iter().map(|c| c.count).sum();
+    let switches = mode_switches.get().copied().unwrap_or(2 * calls);
+    let _ = writeln!(s, "\nSyscalls: {calls} calls, {switches} mode switches (user<->kernel, 2 per call)");
+    if rows.is_empty() {
         return;
     }
     let mut g = Grid::new(&["syscall", "calls", "errors", "bytes", "total time", "p50 <", "p99 <"], 1);
-    for c in r.syscalls.iter().take(TOP_SYSCALLS) {
+    for c in rows.iter().take(TOP_SYSCALLS) {
         let q = |p: f64| quantile_bound_ns(&c.latency, p).map_or_else(|| "-".into(), duration);
         g.row(vec![
             c.name.clone(),
@@ -119,14 +144,13 @@ fn syscalls(s: &mut String, r: &Report) {
             q(0.99),
         ]);
     }
-    if r.syscalls.len() > TOP_SYSCALLS {
-        g.row(vec![format!("... {} more", r.syscalls.len() - TOP_SYSCALLS), String::new()]);
+    if rows.len() > TOP_SYSCALLS {
+        g.row(vec![format!("... {} more", rows.len() - TOP_SYSCALLS), String::new()]);
     }
     let _ = writeln!(s, "{g}");
 }
 
-fn sched(s: &mut String, r: &Report) {
-    let c = &r.sched;
+fn sched(s: &mut String, c: &Sched) {
     let _ = writeln!(
         s,
         "\nContext switches: {} voluntary, {} involuntary; on CPU {}, off CPU {}, waiting for a CPU {}",
@@ -179,8 +203,7 @@ fn sched(s: &mut String, r: &Report) {
     }
 }
 
-fn wakeups(s: &mut String, r: &Report) {
-    let w = &r.wakeups;
+fn wakeups(s: &mut String, w: &Wakeups) {
     if w.count == 0 {
         return;
     }
@@ -195,14 +218,17 @@ fn wakeups(s: &mut String, r: &Report) {
     let _ = writeln!(s, "{g}");
 }
 
-fn softirq(s: &mut String, r: &Report) {
-    if r.softirq.vectors.is_empty() {
+fn softirq(s: &mut String, si: &Softirq) {
+    if si.vectors.is_empty() {
         return;
     }
     let _ = writeln!(s, "\nSoftirqs (whole system, traced window):");
     let mut g = Grid::new(&["vector", "count", "time", "avg raise->run", "per CPU", "woke target", "their time"], 1);
-    for v in &r.softirq.vectors {
-        let wait = v.raise_wait_ns.checked_div(v.raised).map_or_else(|| "-".into(), duration);
+    for v in &si.vectors {
+        let wait = match (v.raise_wait_ns, v.raised) {
+            (Some(ns), Some(n)) => ns.checked_div(n).map_or_else(|| "-".into(), duration),
+            _ => "n/a".into(),
+        };
         let cpus: Vec<String> = v.per_cpu.iter().map(|c| format!("{}:{}", c.cpu, c.count)).collect();
         g.row(vec![
             v.name.clone(),
@@ -217,8 +243,7 @@ fn softirq(s: &mut String, r: &Report) {
     let _ = writeln!(s, "{g}");
 }
 
-fn epoll(s: &mut String, r: &Report) {
-    let e = &r.epoll;
+fn epoll(s: &mut String, e: &Epoll) {
     if e.waits == 0 && e.ctl.add == 0 {
         return;
     }
@@ -281,8 +306,7 @@ fn epoll(s: &mut String, r: &Report) {
     let _ = writeln!(s, "{g}");
 }
 
-fn copies(s: &mut String, r: &Report) {
-    let c = &r.copies;
+fn copies(s: &mut String, c: &Copies) {
     if c.paths.is_empty() {
         return;
     }
@@ -295,10 +319,10 @@ fn copies(s: &mut String, r: &Report) {
     let _ = writeln!(
         s,
         "measured by the kernel: socket receives copied {}; disk DMA {} read, {} written; NIC DMA {}",
-        bytes(c.socket_copy_bytes),
-        bytes(c.disk_read_bytes),
-        bytes(c.disk_write_bytes),
-        bytes(c.nic_tx_bytes)
+        opt(c.socket_copy_bytes, bytes),
+        opt(c.disk_read_bytes, bytes),
+        opt(c.disk_write_bytes, bytes),
+        opt(c.nic_tx_bytes, bytes)
     );
     let mut g = Grid::new(
         &["path", "calls", "bytes", "mode switches", "model: switches/CPU/DMA copies", "CPU-copied", "zero-copy"],
@@ -355,7 +379,10 @@ mod tests {
     fn shows_every_section() {
         let text = render(&crate::report::sample());
         assert!(
-            text.starts_with("tracer: pid 4242 (sched-child --sleeps 3), traced 1.523 s, 0 lost events (complete)")
+            text.starts_with(
+                "tracer: pid 4242 (sched-child --sleeps 3), traced 1.523 s on Linux 6.18.0, 0 lost events (complete)"
+            ),
+            "{text}"
         );
         assert!(text.contains("note: NIC DMA not measured: example"));
         let line = |needle: &str| {
