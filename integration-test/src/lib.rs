@@ -8,14 +8,33 @@ use std::{
 
 use serde_json::Value;
 
-/// `target/<profile>/NAME`, built by `cargo build --release` (which `cargo xtask test` runs).
+/// `NAME` beside the test's own directory (`target/<profile>/NAME` for `target/<profile>/
+/// deps/TEST`). Under cargo (`cargo test`, `cargo xtask test`) every binary the tests run
+/// is built first, in the test's own profile; in the VM suite they were copied there.
 pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    // target/release/deps/test-hash -> target/release
     let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    if let Ok(cargo) = std::env::var("CARGO") {
+        BUILT.call_once(|| build_binaries(&cargo, dir));
+    }
     let path = dir.join(name);
     assert!(path.is_file(), "{} is not built: run `cargo xtask test` (it builds every binary first)", path.display());
     path
+}
+
+/// `cargo build` of the tracer, the workloads and the probes, into `dir`.
+fn build_binaries(cargo: &str, dir: &std::path::Path) {
+    let profile = dir.file_name().and_then(|n| n.to_str()).unwrap_or("release");
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "--quiet", "--bins", "--package", "tracer", "--package", "workloads"])
+        .args(["--package", "integration-test", "--target-dir"])
+        .arg(dir.parent().expect("target dir"));
+    if profile != "debug" {
+        cmd.args(["--profile", profile]);
+    }
+    let status = cmd.status().expect("run cargo build");
+    assert!(status.success(), "building the binaries the tests run failed");
 }
 
 /// A scratch file path unique to this test process.
@@ -35,6 +54,11 @@ pub fn tracer(args: &[&str]) -> Output {
 pub fn json_file(path: &std::path::Path) -> serde_json::Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON ({e}): {text}", path.display()))
+}
+
+/// Every JSON line a program printed.
+pub fn json_lines(stdout: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(stdout).lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
 }
 
 /// The last line of a program's stdout, parsed as its JSON summary.
@@ -190,4 +214,92 @@ pub fn serve(mode: &str, client_args: &[&str]) -> (Value, Value) {
     stdout.read_to_string(&mut rest).unwrap();
     assert!(tracer.wait().unwrap().success());
     (json_file(&out_path), last_json_line(rest.as_bytes()))
+}
+
+/// The I/O calls the `zerocopy` workload counts itself.
+pub const ZEROCOPY_IO: &[&str] = &[
+    "read",
+    "write",
+    "pread64",
+    "pwrite64",
+    "sendfile",
+    "splice",
+    "vmsplice",
+    "copy_file_range",
+    "socket",
+    "connect",
+    "accept4",
+    "lseek",
+    "pipe2",
+    "shutdown",
+    "fdatasync",
+    "fadvise64",
+];
+
+/// A traced `zerocopy` run, and what its syscall table must say.
+pub struct Zerocopy {
+    pub report: Value,
+    pub summary: Value,
+    /// The tracer's syscall table.
+    pub traced: Counts,
+    /// For [`ZEROCOPY_IO`]: the program's own counts, plus what it cannot count (ld.so,
+    /// the runtime: from `strace -f` on an identical run) and its summary's own write.
+    pub expected: Counts,
+}
+
+pub fn zerocopy(mode: &str, size: u64, repeat: u64) -> Zerocopy {
+    let bin = binary("zerocopy");
+    let (size, repeat) = (size.to_string(), repeat.to_string());
+    let cmd = [bin.to_str().unwrap(), "--mode", mode, "--size", &size, "--repeat", &repeat];
+    let (st, st_out) = strace(&cmd);
+    let runtime = uncounted(&st, &st_out.stdout);
+    let (report, out) = traced(&cmd);
+    let summary = last_json_line(&out.stdout);
+    assert_eq!(summary["checksum_ok"], true);
+    let line_len = String::from_utf8_lossy(&out.stdout).lines().last().unwrap().len() as u64 + 1;
+    let mut expected = Counts::new();
+    for name in ZEROCOPY_IO {
+        let own = &summary["syscalls"][name];
+        let get = |k: &str| own.get(k).and_then(Value::as_u64).unwrap_or(0);
+        let rt = runtime.get(*name).copied().unwrap_or_default();
+        let (line_calls, line_bytes) = if *name == "write" { (1, line_len) } else { (0, 0) };
+        // Only data calls have bytes; the program sums every return value (fds too).
+        let bytes = if DATA_SYSCALLS.contains(name) { get("bytes") + rt.2 + line_bytes } else { 0 };
+        expected.insert(
+            (*name).to_owned(),
+            (get("calls") + rt.0 + line_calls, get("errors") + get("eagain") + rt.1, bytes),
+        );
+    }
+    Zerocopy { traced: report_counts(&report), report, summary, expected }
+}
+
+/// The program interpreter (dynamic loader) an ELF executable names, if it is dynamic.
+pub fn interpreter(path: &std::path::Path) -> Option<String> {
+    let elf = std::fs::read(path).ok()?;
+    let u16_at = |o: usize| Some(u16::from_le_bytes(elf.get(o..o + 2)?.try_into().ok()?));
+    let u64_at = |o: usize| Some(u64::from_le_bytes(elf.get(o..o + 8)?.try_into().ok()?));
+    // 64-bit little-endian ELF: e_phoff at 32, e_phentsize and e_phnum at 54 and 56.
+    let (phoff, size, count) = (u64_at(32)? as usize, u16_at(54)? as usize, u16_at(56)? as usize);
+    (0..count).find_map(|i| {
+        let ph = phoff + i * size;
+        // PT_INTERP: p_offset at 8, p_filesz at 32.
+        (u16_at(ph)? == 3).then_some(())?;
+        let (off, len) = (u64_at(ph + 8)? as usize, u64_at(ph + 32)? as usize);
+        Some(String::from_utf8_lossy(elf.get(off..off + len)?).trim_end_matches('\0').to_owned())
+    })
+}
+
+/// Whether the report says this kernel gives `section` exactly (else it names what is
+/// degraded, and the tests check that weaker promise instead).
+pub fn exact(report: &Value, section: &str) -> bool {
+    let status = &report["coverage"][section]["status"];
+    assert!(status.is_string(), "the report has no coverage for {section}: {}", report["coverage"]);
+    status == "exact"
+}
+
+/// `tracer ARGS` as user and group nobody (65534), with no supplementary groups and so no
+/// capabilities: what an unprivileged user gets.
+pub fn tracer_as_nobody(args: &[&str]) -> Output {
+    use std::os::unix::process::CommandExt;
+    Command::new(binary("tracer")).args(args).uid(65534).gid(65534).output().expect("run tracer as nobody")
 }

@@ -6,7 +6,7 @@ use std::{
     time::Duration,
 };
 
-use integration_test::{binary, scratch};
+use integration_test::{binary, scratch, tracer_as_nobody};
 
 fn tracer_raw(args: &[&str]) -> Output {
     Command::new(binary("tracer")).args(args).output().unwrap()
@@ -49,12 +49,7 @@ fn bad_input_gets_one_clear_line() {
 
 #[test]
 fn without_privileges_it_says_how_to_get_them() {
-    let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"])
-        .arg(binary("tracer"))
-        .args(["attach", "--pid", "1"])
-        .output()
-        .unwrap();
+    let out = tracer_as_nobody(&["attach", "--pid", "1"]);
     fails_with_one_line(&out, "run tracer as root (sudo), or grant it CAP_BPF and CAP_PERFMON");
 }
 

@@ -1,63 +1,13 @@
-//! The syscall table and the copy ledger against the `zerocopy` workload's own summary,
-//! exactly. What the program cannot count itself (ld.so, the Rust runtime, its summary's
-//! own write) comes from `strace -f` on an identical run.
-use integration_test::{Counts, DATA_SYSCALLS, binary, last_json_line, report_counts, strace, traced, uncounted};
+//! The copy ledger against the `zerocopy` workload's own summary, exactly, in every mode.
+use integration_test::{Counts, zerocopy};
 use serde_json::Value;
 
 const SIZE: u64 = 4 << 20;
 const REPEAT: u64 = 2;
 
-/// The I/O calls zerocopy counts itself.
-const IO: &[&str] = &[
-    "read",
-    "write",
-    "pread64",
-    "pwrite64",
-    "sendfile",
-    "splice",
-    "vmsplice",
-    "copy_file_range",
-    "socket",
-    "connect",
-    "accept4",
-    "lseek",
-    "pipe2",
-    "shutdown",
-    "fdatasync",
-    "fadvise64",
-];
-
 fn run(mode: &str) -> (Value, Value, Counts) {
-    let bin = binary("zerocopy");
-    let size = SIZE.to_string();
-    let repeat = REPEAT.to_string();
-    let cmd = [bin.to_str().unwrap(), "--mode", mode, "--size", &size, "--repeat", &repeat];
-    let (st, st_out) = strace(&cmd);
-    let runtime = uncounted(&st, &st_out.stdout);
-    let (report, out) = traced(&cmd);
-    let summary = last_json_line(&out.stdout);
-    assert_eq!(summary["checksum_ok"], true);
-    // Expected = the program's own counts + what it cannot count (from the strace run).
-    let traced = report_counts(&report);
-    for name in IO {
-        let own = &summary["syscalls"][name];
-        let get = |k: &str| own.get(k).and_then(Value::as_u64).unwrap_or(0);
-        let rt = runtime.get(*name).copied().unwrap_or_default();
-        let (line_calls, line_bytes) = if *name == "write" { (1, summary_line_len(&out.stdout)) } else { (0, 0) };
-        let mut want =
-            (get("calls") + rt.0 + line_calls, get("errors") + get("eagain") + rt.1, get("bytes") + rt.2 + line_bytes);
-        let mut got = traced.get(*name).copied().unwrap_or_default();
-        if !DATA_SYSCALLS.contains(name) {
-            // Only data calls have bytes; the program sums every return value (fds too).
-            (want.2, got.2) = (0, 0);
-        }
-        assert_eq!(got, want, "{mode}: {name} (calls, errors, bytes): traced vs the program's own count + runtime");
-    }
-    (report, summary, traced)
-}
-
-fn summary_line_len(stdout: &[u8]) -> u64 {
-    String::from_utf8_lossy(stdout).lines().last().unwrap().len() as u64 + 1
+    let z = zerocopy(mode, SIZE, REPEAT);
+    (z.report, z.summary, z.traced)
 }
 
 fn path<'a>(report: &'a Value, name: &str) -> Option<&'a Value> {

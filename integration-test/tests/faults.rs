@@ -42,8 +42,9 @@ fn run(cold: bool) {
         let tol = (oracle as f64 * 0.02).ceil().max(5.0) as u64;
         assert!(minor.abs_diff(oracle) <= tol, "minor: traced {minor} vs {what} {oracle} (2% or 5)");
     }
-    assert!(major.abs_diff(n(&truth["majflt"])) <= 2, "major: traced {major} vs getrusage {}", truth["majflt"]);
-    assert_eq!(n(&truth["majflt"]), n(&truth["stat_majflt"]));
+    for (oracle, what) in [(n(&truth["majflt"]), "getrusage"), (n(&truth["stat_majflt"]), "/proc/self/stat")] {
+        assert!(major.abs_diff(oracle) <= 2, "major: traced {major} vs {what} {oracle} (±2)");
+    }
     // The anonymous region: one write fault per page, taken in user mode.
     // Every file by its path, the executable and the dynamic loader too: the kernel names
     // each file at its first fault, and nothing reads the target's /proc during the trace.
@@ -52,7 +53,9 @@ fn run(cold: bool) {
     assert!(labels.iter().all(|l| l.starts_with('/') || l.starts_with('[')), "an unnamed mapping: {labels:?}");
     let exe = std::fs::canonicalize(&probe).unwrap();
     assert!(labels.contains(&exe.to_str().unwrap()), "{exe:?} not in {labels:?}");
-    assert!(labels.iter().any(|l| l.contains("/ld-linux")), "{labels:?}");
+    if integration_test::interpreter(&probe).is_some() {
+        assert!(labels.iter().any(|l| l.contains("/ld-linux")), "{labels:?}");
+    }
     let anon = mapping(&report, "[anon]");
     assert!(n(&anon["minor"]) >= 3000 && n(&anon["writes"]) >= 3000, "{anon}");
     // The file, by its path: every page read, far fewer faults (fault-around maps 16

@@ -1,12 +1,12 @@
-//! Context switches: the tracer against the traced program's own getrusage and
-//! /proc/PID/task/*/status (shared/kernel-notes.md §4: voluntary exact, ±1 when the window
-//! includes a thread's exit; involuntary within 2%).
+//! Context switches and scheduling times: the tracer against the kernel's own accounts,
+//! read by the traced program (getrusage, /proc/self/task/*/status and schedstat, its CPU
+//! clocks) and by its parent (wait4). Each bound says why it is what it is.
 use std::{
     io::{BufRead, BufReader},
     process::{Command, Stdio},
 };
 
-use integration_test::{binary, json_file, last_json_line, scratch, tracer};
+use integration_test::{binary, json_file, json_lines, last_json_line, scratch, tracer};
 use serde_json::Value;
 
 fn rows_of(report: &Value, pid: u64) -> Vec<Value> {
@@ -21,25 +21,29 @@ fn n(v: &Value) -> i64 {
     v.as_i64().unwrap_or_else(|| panic!("not a number: {v}"))
 }
 
-/// |traced - oracle| within 2% of the oracle, or within `floor` for small counts.
-fn within_2pct(traced: i64, oracle: i64, floor: i64, what: &str) {
-    let tol = (oracle as f64 * 0.02).ceil() as i64;
-    assert!((traced - oracle).abs() <= tol.max(floor), "{what}: traced {traced} vs oracle {oracle} (tolerance 2%)");
+/// A thread's switches against its own getrusage(RUSAGE_THREAD), taken last thing before
+/// it returned: the tracer counts on to the thread's exit, so it never sees fewer.
+fn at_least(traced: i64, oracle: i64, what: &str) {
+    assert!(traced >= oracle, "{what}: traced {traced} < getrusage {oracle} taken before the thread's end");
 }
 
-/// A thread's voluntary switches against its own getrusage(RUSAGE_THREAD), taken just
-/// before it returned: the tracer may see one more, on the way out.
-fn exit_tolerance(traced: i64, oracle: i64, what: &str) {
-    assert!((0..=1).contains(&(traced - oracle)), "{what}: traced {traced} vs getrusage {oracle} (allowed: +0..1)");
-}
-
-/// Involuntary switches per thread: within 2%, at least +0..2 (the exiting thread can be
-/// preempted by the joiner its exit wakes, after its last getrusage).
-fn involuntary_tolerance(traced: i64, oracle: i64, what: &str) {
-    let tol = ((oracle as f64 * 0.02).ceil() as i64).max(2);
+/// The spinners' final totals (their exit paths included) against the process's own
+/// account once all are joined: getrusage(RUSAGE_SELF) minus the main thread's
+/// RUSAGE_THREAD. Voluntary switches are exact; the kernel folds a thread's counters into
+/// its process's a little before its last switch, so a preemption in that last stretch
+/// is the tracer's alone: at most one per thread.
+fn spinner_totals(rows: &[Value], truth: &Value) {
+    let threads = truth["threads"].as_array().unwrap();
+    let sum = |k: &str| threads.iter().map(|t| n(&row(rows, t["tid"].as_u64().unwrap())[k])).sum::<i64>();
+    let (dv, di) = (
+        n(&truth["self"]["nvcsw"]) - n(&truth["main"]["nvcsw"]),
+        n(&truth["self"]["nivcsw"]) - n(&truth["main"]["nivcsw"]),
+    );
+    assert_eq!(sum("voluntary"), dv, "spinners' voluntary switches vs RUSAGE_SELF - main's RUSAGE_THREAD");
+    let (invol, spinners) = (sum("involuntary"), threads.len() as i64);
     assert!(
-        (0..=tol).contains(&(traced - oracle)),
-        "{what}: traced {traced} vs getrusage {oracle} (allowed +0..{tol})"
+        (di..=di + spinners).contains(&invol),
+        "spinners' involuntary switches: traced {invol} vs RUSAGE_SELF - main's {di} (allowed +0..{spinners})"
     );
 }
 
@@ -61,56 +65,62 @@ fn run_counts_match_getrusage_and_proc() {
         "5",
         "--spin-ms",
         "300",
+        "--fork",
+        "yes",
     ]);
-    let truth = last_json_line(&out.stdout);
+    let truth = json_lines(&out.stdout).into_iter().find(|v| v.get("pid").is_some()).expect("the child's line");
+    let waited = last_json_line(&out.stdout);
     let report = json_file(&out_path);
     let pid = truth["pid"].as_u64().unwrap();
-    assert_eq!(report["target"]["pid"], pid);
+    assert_eq!(waited["waited_pid"], pid);
     assert_eq!(report["lost_events"], 0);
     assert_eq!(report["complete"], true);
 
     let rows = rows_of(&report, pid);
     assert_eq!(rows.len(), 6, "main + 5 spinners: {rows:#?}");
-    // Whole process: RUSAGE_SELF at the end of main includes every dead thread.
-    let (vol, invol) = (n(&report["sched"]["voluntary"]), n(&report["sched"]["involuntary"]));
     let (self_v, self_i) = (n(&truth["self"]["nvcsw"]), n(&truth["self"]["nivcsw"]));
     assert!(self_v >= 200, "the child slept 200 times: {truth}");
     assert!(self_i >= 20, "5 spinners on {} CPUs must preempt each other: {truth}", num_cpus());
-    assert!((0..=1).contains(&(vol - self_v)), "voluntary: traced {vol} vs getrusage {self_v}");
-    within_2pct(invol, self_i, 1, "involuntary");
 
-    // Per thread: getrusage(RUSAGE_THREAD) just before each thread returned.
+    // Per thread: getrusage(RUSAGE_THREAD) just before each thread returned, and the
+    // spinners' totals once they were gone.
     let main = &truth["main"];
     let m = row(&rows, main["tid"].as_u64().unwrap());
-    exit_tolerance(n(&m["voluntary"]), n(&main["nvcsw"]), "main voluntary");
-    involuntary_tolerance(n(&m["involuntary"]), n(&main["nivcsw"]), "main involuntary");
+    at_least(n(&m["voluntary"]), n(&main["nvcsw"]), "main voluntary");
+    at_least(n(&m["involuntary"]), n(&main["nivcsw"]), "main involuntary");
     for t in truth["threads"].as_array().unwrap() {
         let r = row(&rows, t["tid"].as_u64().unwrap());
         assert_eq!(r["exited"], true);
-        exit_tolerance(n(&r["voluntary"]), n(&t["nvcsw"]), "spinner voluntary");
-        involuntary_tolerance(n(&r["involuntary"]), n(&t["nivcsw"]), "spinner involuntary");
+        at_least(n(&r["voluntary"]), n(&t["nvcsw"]), "spinner voluntary");
+        at_least(n(&r["involuntary"]), n(&t["nivcsw"]), "spinner involuntary");
     }
-    // /proc/PID/task/*/status, read while every thread was alive and the spinners parked:
-    // after it a spinner only wakes and exits (voluntary +0..1, involuntary +0..2); main
-    // also releases and joins 5 threads, blocking at most once per join.
+    spinner_totals(&rows, &truth);
+    // /proc/PID/task/*/status, read while every thread was alive: the counts only grow.
     for s in truth["task_status"].as_array().unwrap() {
         let tid = s["tid"].as_u64().unwrap();
         let r = row(&rows, tid);
-        let (vol_slack, invol_slack) = if tid == pid { (5, 5) } else { (1, 2) };
-        for (traced, proc, slack) in
-            [(&r["voluntary"], &s["voluntary"], vol_slack), (&r["involuntary"], &s["nonvoluntary"], invol_slack)]
-        {
-            let d = n(traced) - n(proc);
-            assert!((0..=slack).contains(&d), "tid {tid}: traced {traced} vs /proc {proc} (allowed +0..{slack})");
-        }
+        at_least(n(&r["voluntary"]), n(&s["voluntary"]), &format!("tid {tid} voluntary vs /proc"));
+        at_least(n(&r["involuntary"]), n(&s["nonvoluntary"]), &format!("tid {tid} involuntary vs /proc"));
     }
+    // The whole process, every thread to its end, as its parent reaped it (wait4). The
+    // last thread's final switch may or may not be in it (the parent can reap it before
+    // that switch), and the tracer never counts it: voluntary -1..0. A preemption after
+    // a thread's counters were folded into the process's is the tracer's alone: at most
+    // one per thread.
+    let sum = |k: &str| rows.iter().map(|r| n(&r[k])).sum::<i64>();
+    let (vol, invol) = (sum("voluntary"), sum("involuntary"));
+    let (wv, wi) = (n(&waited["nvcsw"]), n(&waited["nivcsw"]));
+    assert!((wv - 1..=wv).contains(&vol), "voluntary: traced {vol} vs wait4 {wv} (-1..0)");
+    let threads = rows.len() as i64;
+    assert!((wi..=wi + threads).contains(&invol), "involuntary: traced {invol} vs wait4 {wi} (+0..{threads})");
 }
 
 /// On-CPU time, run-queue wait and time slices of each spinner against its own
 /// /proc/self/task/TID/schedstat, read last thing before it returned: the tracer's figures
-/// run to the thread's exit, so they may exceed it by the exit path (on-CPU by at most
-/// 2 ms of ~300, one or two slices) and the run-queue wait differs by at most 1% or 2 ms;
-/// on + off CPU within 95..100% of its lifetime.
+/// run to the thread's exit, so they never fall short of it (one or two slices more, the
+/// run-queue wait within 1% or 2 ms); and their on-CPU total against the process's CPU
+/// clock minus the main thread's once all were joined, which holds their whole lives;
+/// on + off CPU within 95..100% of each one's lifetime.
 #[test]
 fn times_match_schedstat() {
     let out_path = scratch("sched-times.json");
@@ -133,25 +143,38 @@ fn times_match_schedstat() {
     let truth = last_json_line(&out.stdout);
     let report = json_file(&out_path);
     let rows = rows_of(&report, truth["pid"].as_u64().unwrap());
+    let mut total_on = 0;
     for t in truth["threads"].as_array().unwrap() {
         let r = row(&rows, t["tid"].as_u64().unwrap());
         let (on, oracle) = (n(&r["oncpu_ns"]), n(&t["oncpu_ns"]));
-        assert!((0..=2_000_000).contains(&(on - oracle)), "on-CPU ns: traced {on} vs schedstat {oracle} (+0..2 ms)");
+        assert!(on >= oracle, "on-CPU ns: traced {on} < schedstat {oracle} taken before the thread's end");
+        total_on += on;
         let (rq, oracle) = (n(&r["runqueue_ns"]), n(&t["run_delay_ns"]));
         let tol = (oracle / 100).max(2_000_000);
         assert!((rq - oracle).abs() <= tol, "run-queue ns: traced {rq} vs schedstat {oracle} (1% or 2 ms)");
         let (slices, pcount) = (n(&r["slices"]), n(&t["slices"]));
         assert!((0..=2).contains(&(slices - pcount)), "slices: traced {slices} vs schedstat {pcount} (+0..2)");
-        // From its first switch-in to its last switch-out a thread is on or off a CPU; the
-        // task clock leaves out interrupt and steal time while on it (a few % on this VM).
-        // The thread's own clock stops before its exit path, which may wait for a CPU.
-        let (accounted, life) = (n(&r["oncpu_ns"]) + n(&r["offcpu_ns"]), n(&t["lifetime_ns"]));
+        // From its first switch-in to its last switch-out a thread is on or off a CPU: no
+        // shorter than the life it measured itself, but for the interrupt and steal time
+        // the task clock leaves out while it is on a CPU (a few % on these VMs); and no
+        // longer than from before its spawn to after its join, but for the last stretch
+        // of its exit: the kernel wakes the joiner (mm_release) before the thread's last
+        // switch (0.25 ms seen under qemu's TCG; allowed: 1 ms).
+        let (accounted, life, outer) =
+            (n(&r["oncpu_ns"]) + n(&r["offcpu_ns"]), n(&t["lifetime_ns"]), n(&t["spawn_to_join_ns"]));
         assert!(
-            accounted <= life + 5_000_000 && accounted * 100 >= life * 95,
-            "on + off CPU {accounted} vs lifetime {life}"
+            accounted <= outer + 1_000_000 && accounted * 100 >= life * 95,
+            "on + off CPU {accounted} vs its own lifetime {life} and spawn-to-join {outer} (+1 ms)"
         );
         assert!(n(&r["runqueue_ns"]) > 10_000_000, "4 spinners on {} CPUs wait for a CPU", num_cpus());
     }
+    // The kernel folds a thread's clock into its process's just before its last switch:
+    // what it runs after that (the last microseconds of its exit) is the tracer's alone.
+    let dead = n(&truth["self"]["cpu_ns"]) - n(&truth["main"]["cpu_ns"]);
+    assert!(
+        (dead - 100_000..=dead + 1_000_000).contains(&total_on),
+        "spinners' on-CPU total: traced {total_on} vs process clock - main's {dead} (-0.1..+1 ms)"
+    );
     let sched = &report["sched"];
     let sum = |k: &str| rows.iter().map(|r| n(&r[k])).sum::<i64>();
     assert_eq!(n(&sched["offcpu_ns"]), sum("offcpu_ns"));
@@ -193,9 +216,10 @@ fn attach_sees_threads_created_after_it_and_stops_when_the_target_exits() {
     // Spinners were born after the probes went live: their whole lives were traced.
     for t in truth["threads"].as_array().unwrap() {
         let r = row(&rows, t["tid"].as_u64().unwrap());
-        exit_tolerance(n(&r["voluntary"]), n(&t["nvcsw"]), "spinner voluntary");
-        involuntary_tolerance(n(&r["involuntary"]), n(&t["nivcsw"]), "spinner involuntary");
+        at_least(n(&r["voluntary"]), n(&t["nvcsw"]), "spinner voluntary");
+        at_least(n(&r["involuntary"]), n(&t["nivcsw"]), "spinner involuntary");
     }
+    spinner_totals(&rows, &truth);
     // Main was traced from the attach on: at least its 50 sleeps, at most its whole life.
     let m = row(&rows, truth["main"]["tid"].as_u64().unwrap());
     assert!(n(&m["voluntary"]) >= 50 && n(&m["voluntary"]) <= n(&truth["main"]["nvcsw"]) + 1, "{m}");

@@ -1,6 +1,5 @@
-//! Who woke whom, against programs whose wakeups have known causes; softirq counts
-//! against /proc/softirqs.
-use integration_test::{binary, last_json_line, serve, traced};
+//! Who woke whom, against programs whose wakeups have known causes.
+use integration_test::{binary, exact, last_json_line, serve, traced};
 use serde_json::Value;
 
 fn n(v: &Value) -> u64 {
@@ -37,17 +36,25 @@ fn unix_ping_pong_is_woken_by_the_peer_and_timeouts_by_the_timer() {
     // The disk may complete a page-in of the program (BLOCK softirq) during a wait.
     let paging = source(by, "BLOCK softirq");
     assert_eq!(source(by, "task") + paging + 50, blocked, "every other blocked wait was woken by the peer: {by}");
-    assert_eq!(
-        source(&e["wakeups_by_socket"], truth["main_socket"].as_str().unwrap()),
-        blocked - 50 - paging,
-        "data arrived on main's end: {e} {truth}"
-    );
+    if exact(&report, "epoll") {
+        assert_eq!(
+            source(&e["wakeups_by_socket"], truth["main_socket"].as_str().unwrap()),
+            blocked - 50 - paging,
+            "data arrived on main's end: {e} {truth}"
+        );
+    } else {
+        // Without sk_data_ready only TCP sockets are named (the report says so): a unix
+        // socket's wakeup has no socket, never a wrong one.
+        assert_eq!(e["wakeups_by_socket"], serde_json::json!([]), "{}", report["coverage"]["epoll"]);
+    }
     for edge in report["wakeups"]["edges"].as_array().unwrap() {
         match (n(&edge["wakee_tid"]), edge["waker_kind"].as_str().unwrap()) {
             (w, "task") if w == main => assert_eq!(n(&edge["waker_tid"]), peer, "{edge}"),
             (w, "timer") if w == main => {} // summed below: one edge per CPU the timer fired on
             (w, "task") if w == peer => assert_eq!(n(&edge["waker_tid"]), main, "{edge}"),
-            (_, "softirq") if edge["source"] == "BLOCK softirq" => {
+            // A page-in of the program: the disk completes it in the BLOCK softirq, or (a
+            // virtio disk) in its interrupt handler.
+            (_, "softirq" | "hardirq") if edge["source"] == "BLOCK softirq" || edge["waker_kind"] == "hardirq" => {
                 assert!(n(&report["copies"]["disk_read_bytes"]) > 0, "a disk wakeup needs a disk read: {edge}");
             }
             _ => panic!("a wakeup with no cause in this program: {edge}"),
@@ -92,68 +99,23 @@ fn tcp_blocked_waits_are_woken_by_net_rx() {
     let sockets = e["wakeups_by_socket"].as_array().unwrap();
     let named: u64 = sockets.iter().map(|s| n(&s["count"])).sum();
     let net_rx = source(by, "NET_RX softirq");
-    assert_eq!(named, net_rx, "named {named} of {net_rx} NET_RX wakeups: {sockets:?}");
-    // At most every connection and the listening socket; not necessarily all of them: a
-    // connection whose data always arrived while the server was busy never woke it.
     let conns = n(&server["connections"]);
-    assert!((1..=conns + 1).contains(&(sockets.len() as u64)), "{sockets:?}");
+    if exact(&report, "epoll") {
+        assert_eq!(named, net_rx, "named {named} of {net_rx} NET_RX wakeups: {sockets:?}");
+        // At most every connection and the listening socket; not necessarily all of them:
+        // a connection whose data always arrived while the server was busy never woke it.
+        assert!((1..=conns + 1).contains(&(sockets.len() as u64)), "{sockets:?}");
+    } else {
+        // Without sk_data_ready (the report says so), TCP segments name the connections,
+        // and a new connection waking the listener goes unnamed: at most one per
+        // connection.
+        assert!(
+            named <= net_rx && net_rx - named <= conns,
+            "named {named} of {net_rx} NET_RX wakeups, {conns} connections: {sockets:?}"
+        );
+        assert!((1..=conns).contains(&(sockets.len() as u64)), "connections only: {sockets:?}");
+    }
     let net_rx = report["softirq"]["vectors"].as_array().unwrap().iter().find(|v| v["name"] == "NET_RX").unwrap();
     assert_eq!(n(&net_rx["target_wakeups"]), source(&report["wakeups"]["by_source"], "NET_RX softirq"));
     assert!(n(&net_rx["target_time_ns"]) > 0 && n(&net_rx["target_time_ns"]) <= n(&net_rx["time_ns"]));
-}
-
-/// Per vector and CPU: the tracer's count is at most the /proc/softirqs delta around the
-/// whole tracer run, and within 1% (or 10) of the delta read inside the traced command.
-#[test]
-fn softirq_counts_match_proc_softirqs() {
-    let zerocopy = binary("zerocopy");
-    let script = format!(
-        "cat /proc/softirqs > \"$1\"; {} --mode sendfile --size 32M --repeat 4 > /dev/null; sleep 0.3; cat /proc/softirqs > \"$2\"",
-        zerocopy.display()
-    );
-    let dir = integration_test::scratch("softirqs");
-    std::fs::create_dir_all(&dir).unwrap();
-    let (a, b) = (dir.join("inner-before"), dir.join("inner-after"));
-    let outer_before = read_softirqs(&std::fs::read_to_string("/proc/softirqs").unwrap());
-    let (report, _) = traced(&["sh", "-c", &script, "sh", a.to_str().unwrap(), b.to_str().unwrap()]);
-    let outer_after = read_softirqs(&std::fs::read_to_string("/proc/softirqs").unwrap());
-    let inner = delta(
-        &read_softirqs(&std::fs::read_to_string(&a).unwrap()),
-        &read_softirqs(&std::fs::read_to_string(&b).unwrap()),
-    );
-    let outer = delta(&outer_before, &outer_after);
-    let mut checked = 0;
-    for v in report["softirq"]["vectors"].as_array().unwrap() {
-        for c in v["per_cpu"].as_array().unwrap() {
-            let key = (v["name"].as_str().unwrap().to_owned(), n(&c["cpu"]) as usize);
-            let traced = n(&c["count"]);
-            let (i, o) = (inner.get(&key).copied().unwrap_or(0), outer.get(&key).copied().unwrap_or(0));
-            assert!(traced <= o, "{key:?}: traced {traced} > /proc delta around the tracer {o}");
-            // kernel-notes.md §4 measured the same skew both ways: within 0.5% or 10.
-            let slack = (i / 100).max(10);
-            assert!(traced.abs_diff(i) <= slack, "{key:?}: traced {traced} vs /proc delta inside {i} (±{slack})");
-            checked += 1;
-        }
-    }
-    let net_rx: u64 = inner.iter().filter(|((name, _), _)| name == "NET_RX").map(|(_, &d)| d).sum();
-    assert!(net_rx > 1000, "the transfer made NET_RX work: {net_rx}");
-    assert!(checked >= 4, "{checked}");
-}
-
-type Softirqs = std::collections::BTreeMap<(String, usize), u64>;
-
-fn read_softirqs(text: &str) -> Softirqs {
-    let mut out = Softirqs::new();
-    for line in text.lines().skip(1) {
-        let mut f = line.split_whitespace();
-        let name = f.next().unwrap().trim_end_matches(':').to_owned();
-        for (cpu, v) in f.enumerate() {
-            out.insert((name.clone(), cpu), v.parse().unwrap());
-        }
-    }
-    out
-}
-
-fn delta(before: &Softirqs, after: &Softirqs) -> Softirqs {
-    after.iter().map(|(k, &v)| (k.clone(), v - before.get(k).copied().unwrap_or(0))).collect()
 }

@@ -542,6 +542,10 @@ pub struct CpuState {
     pub hardirq_id: u32,
     /// Target wakeups made by the running softirq.
     pub softirq_wakeups: u32,
+    /// An hrtimer is expiring here (hrtimer_expire_entry/exit): its wakeups are the
+    /// timer's, whichever interrupt (the local APIC timer, HPET, a softirq) runs it.
+    pub hrtimer: u32,
+    pub _pad: u32,
     pub softirq_t0: u64,
     /// Bumped at every softirq entry and exit and context switch: a softirq invocation's
     /// identity.
@@ -771,7 +775,7 @@ mod tests {
         assert_eq!(size_of::<SwitchTotals>(), 24 + 8 + 16);
         assert_eq!(size_of::<SoftirqStat>(), 7 * 8);
         assert_eq!(size_of::<SoftirqTotals>(), 24 + 8 + 56);
-        assert_eq!(size_of::<CpuState>(), 16 + 8 * 4 + 80);
+        assert_eq!(size_of::<CpuState>(), 24 + 8 * 4 + 80);
         assert_eq!(size_of::<ThreadRecord>(), 24 + size_of::<ThreadState>());
         assert_eq!(size_of::<EpollRecord>(), 24 + 4 + 4 + 8 + 4 + 4 + 4 + 4 + 32 + 24);
         assert_eq!(size_of::<SyscallStat>(), 6 * 8 + 32 * 8);

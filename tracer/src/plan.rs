@@ -137,6 +137,9 @@ pub const PROBES: &[Probe] = &[
     Probe { program: PROG_TIMER_ENTRY, tracepoint: "local_timer_entry", args: 1, sections: WAKERS },
     Probe { program: PROG_IRQ_WORK_EXIT, tracepoint: "irq_work_exit", args: 0, sections: WAKERS },
     Probe { program: PROG_IRQ_WORK_ENTRY, tracepoint: "irq_work_entry", args: 1, sections: WAKERS },
+    // Any hrtimer expiring: the timer's wakeups whatever interrupt runs them.
+    Probe { program: PROG_HRTIMER_EXIT, tracepoint: "hrtimer_expire_exit", args: 0, sections: WAKERS },
+    Probe { program: PROG_HRTIMER_ENTRY, tracepoint: "hrtimer_expire_entry", args: 0, sections: WAKERS },
     // The socket a wakeup came from: sk_data_ready where the kernel has it, else TCP
     // segments (tcp_probe); inet_sock_set_state for FIN and RST either way.
     Probe { program: PROG_SK_DATA_READY, tracepoint: "sk_data_ready", args: 1, sections: WAKERS },
@@ -441,9 +444,12 @@ impl Planner<'_> {
                 "no irq_handler_entry/exit tracepoints: hardirq wakeups look like the task they interrupted".into(),
             );
         }
-        // x86's local timer and irq_work vectors: elsewhere hrtimer wakeups are hardirqs.
+        // x86's local timer and irq_work vectors.
         let _ = self.attach(PROG_TIMER_EXIT, 0) & self.attach(PROG_TIMER_ENTRY, 1);
         let _ = self.attach(PROG_IRQ_WORK_EXIT, 0) & self.attach(PROG_IRQ_WORK_ENTRY, 1);
+        if !(self.attach(PROG_HRTIMER_EXIT, 0) & self.attach(PROG_HRTIMER_ENTRY, 0)) {
+            self.degrade(Wakeups, "no hrtimer_expire_entry/exit tracepoints: a timer that expires outside the local APIC timer interrupt counts as a hardirq".into());
+        }
         let socket = self.offsets([("sock", "sk_socket"), ("socket", "file"), ("file", "f_inode"), ("inode", "i_ino")]);
         let Some([sk_socket, socket_file, f_inode, i_ino]) = socket else {
             self.plan.unavailable.push(Figure::WakeupSockets);

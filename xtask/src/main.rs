@@ -2,7 +2,7 @@
 //! object is built by `tracer/build.rs` alone; nothing here builds it another way.
 use std::{
     env,
-    path::Path,
+    path::{Path, PathBuf},
     process::{Command, ExitCode},
 };
 
@@ -13,6 +13,14 @@ const BPF_LINKER_VERSION: &str = "0.13.0";
 const TRACEFS: &str = "/sys/kernel/tracing";
 
 mod bench;
+mod vm;
+
+/// A static-pie glibc build: one binary that starts on any x86-64 Linux from glibc 2.17
+/// hosts to busybox initramfs guests (musl would need a target rustup cannot fetch here).
+const STATIC_RUSTFLAGS: (&str, &str) =
+    ("CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS", "-C target-feature=+crt-static");
+/// What `cargo xtask dist` ships.
+const DIST: &[&str] = &["tracer", "epoll-server", "epoll-client", "zerocopy"];
 
 type Result<T = ()> = std::result::Result<T, String>;
 
@@ -23,7 +31,9 @@ fn main() -> ExitCode {
         Some("test") => setup().and_then(|()| test(&args[1..])),
         Some("demo") => setup().and_then(|()| demo(&args[1..])),
         Some("bench") => setup().and_then(|()| bench_all(&args[1..])),
-        _ => Err("usage: cargo xtask <setup|test|demo|bench> (setup installs the eBPF toolchain; test runs every test; demo builds and runs `tracer demo`; bench measures the tracer's overhead)".into()),
+        Some("dist") => setup().and_then(|()| dist(root()).map(|dir| eprintln!("dist: static binaries in {}", dir.display()))),
+        Some("vm") => setup().and_then(|()| vm::parse(&args[1..])).and_then(|o| vm::vm(root(), &o)),
+        _ => Err("usage: cargo xtask <setup|test|demo|bench|dist|vm> (setup installs the eBPF toolchain; test runs every test, on this kernel and in the VM matrix; demo builds and runs `tracer demo`; bench measures the tracer's overhead; dist builds the static binaries; vm [5.10 6.1 6.12] runs the suite on Debian's kernels)".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -62,18 +72,48 @@ fn setup() -> Result {
 }
 
 /// Unit tests (no root needed) for the host crates, then the privileged integration tests,
-/// one at a time: they measure scheduling, so they must not compete for the CPUs.
-fn test(extra: &[String]) -> Result {
-    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    run(Command::new(&cargo).args(["build", "--release", "--workspace", "--exclude", "tracer-ebpf", "--bins"]))?;
-    run(Command::new(&cargo).args(["test", "--release"]).args(extra))?;
+/// one at a time (they measure scheduling, so they must not compete for the CPUs), then
+/// the same suite on the kernels of the VM matrix (`--host` skips it).
+fn test(args: &[String]) -> Result {
+    let host_only = args.iter().any(|a| a == "--host");
+    let extra: Vec<&String> = args.iter().filter(|a| *a != "--host").collect();
+    run(Command::new(cargo()).args(["build", "--release", "--workspace", "--bins"]))?;
+    run(Command::new(cargo()).args(["test", "--release"]).args(&extra))?;
     if !is_root() {
         return Err("the integration tests load eBPF programs: run `cargo xtask test` as root".into());
     }
-    run(Command::new(&cargo)
+    run(Command::new(cargo())
         .args(["test", "--release", "--package", "integration-test"])
-        .args(extra)
-        .args(["--", "--test-threads=1"]))
+        .args(&extra)
+        .args(["--", "--test-threads=1"]))?;
+    if host_only {
+        return Ok(());
+    }
+    vm::vm(root(), &vm::parse(&[])?)
+}
+
+/// Static builds of the tracer and the workloads in target/dist: one file each, to copy
+/// to any x86-64 host (glibc or not) and, in the VM suite, to run beside busybox alone.
+fn dist(root: &Path) -> Result<PathBuf> {
+    run(Command::new(cargo())
+        .current_dir(root)
+        .args(["build", "--release", "--quiet", "--bins", "--package", "tracer", "--package", "workloads"])
+        .args(["--target", "x86_64-unknown-linux-gnu"])
+        .env(STATIC_RUSTFLAGS.0, STATIC_RUSTFLAGS.1))?;
+    let (from, to) = (root.join("target/x86_64-unknown-linux-gnu/release"), root.join("target/dist"));
+    std::fs::create_dir_all(&to).map_err(|e| e.to_string())?;
+    for b in DIST {
+        std::fs::copy(from.join(b), to.join(b)).map_err(|e| format!("{b}: {e}"))?;
+    }
+    Ok(to)
+}
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap_or(Path::new("."))
+}
+
+fn cargo() -> String {
+    env::var("CARGO").unwrap_or_else(|_| "cargo".into())
 }
 
 /// Builds the tracer and its workloads for `cargo xtask {what}`, which loads eBPF
@@ -102,7 +142,7 @@ fn bench_all(extra: &[String]) -> Result {
     run(Command::new(&cargo).args(["bench", "--quiet", "--package", "tracer", "--bench", "pipeline"]))
 }
 
-fn dpkg_installed(package: &str) -> bool {
+pub fn dpkg_installed(package: &str) -> bool {
     Command::new("dpkg-query")
         .args(["-W", "-f=${Status}", package])
         .output()
@@ -120,7 +160,7 @@ fn is_root() -> bool {
     Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"))
 }
 
-fn run(cmd: &mut Command) -> Result {
+pub fn run(cmd: &mut Command) -> Result {
     let status = cmd.status().map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
     if status.success() { Ok(()) } else { Err(format!("{cmd:?} failed ({status})")) }
 }

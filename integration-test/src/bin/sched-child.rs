@@ -6,9 +6,12 @@
 //! /proc/self/task/*/status while all threads are alive, then releases and joins them one
 //! by one, each recording getrusage(RUSAGE_THREAD) and its schedstat (on-CPU time,
 //! run-queue wait, slices) last thing before it returns, and prints one JSON line: the
-//! oracle the tests compare with.
+//! oracle the tests compare with. Once all are joined, the process's CPU clock and
+//! getrusage(RUSAGE_SELF) minus the main thread's own give the spinners' final totals,
+//! exit paths included.
 //! With `--start-delay-ms` it first sleeps once, so a tracer can attach before the
-//! threads exist.
+//! threads exist. With `--fork yes` the work runs in a child the process reaps with
+//! wait4, and the kernel's account of the child's whole life is the last line.
 use std::{
     sync::{
         Arc, Barrier,
@@ -21,6 +24,7 @@ use std::{
 fn main() {
     let mut args = std::env::args().skip(1);
     let (mut sleeps, mut spinners, mut spin_ms, mut start_delay_ms) = (100u32, 3u32, 200u64, 0u64);
+    let mut fork = false;
     while let Some(flag) = args.next() {
         let value = args.next().expect("flag value");
         match flag.as_str() {
@@ -29,10 +33,14 @@ fn main() {
             "--spin-ms" => spin_ms = value.parse().unwrap(),
             // Lets a test attach before any worker thread exists.
             "--start-delay-ms" => start_delay_ms = value.parse().unwrap(),
+            "--fork" => fork = value == "yes",
             _ => panic!("unknown flag {flag}"),
         }
     }
     thread::sleep(Duration::from_millis(start_delay_ms));
+    if fork {
+        report_waited_child();
+    }
     let parked = Arc::new(Barrier::new(spinners as usize + 1));
     // Spinners are released one at a time, each by its own unpark, so no two threads run
     // their exit paths together (glibc's stack madvise on exit contends on mmap_lock
@@ -42,6 +50,7 @@ fn main() {
             let parked = parked.clone();
             let go = Arc::new(AtomicBool::new(false));
             let flag = go.clone();
+            let spawned = monotonic();
             let handle = thread::spawn(move || {
                 let born = monotonic();
                 burn_cpu(Duration::from_millis(spin_ms));
@@ -53,7 +62,7 @@ fn main() {
                 let sched = schedstat();
                 (gettid(), v, i, sched, monotonic() - born)
             });
-            (handle, go)
+            (handle, go, spawned)
         })
         .collect();
     for _ in 0..sleeps {
@@ -65,31 +74,59 @@ fn main() {
     let status = task_status();
     let threads: Vec<_> = handles
         .into_iter()
-        .map(|(handle, go)| {
+        .map(|(handle, go, spawned)| {
             go.store(true, Ordering::Release);
             handle.thread().unpark();
-            handle.join().unwrap()
+            let t = handle.join().unwrap();
+            (t, monotonic() - spawned)
         })
         .collect();
+    // Every spinner is dead now: the process's clock and counters hold their final
+    // figures (folded in at their exit), and this thread's own are taken just before.
+    let main_cpu = clock_ns(libc::CLOCK_THREAD_CPUTIME_ID);
     let (main_v, main_i) = rusage(libc::RUSAGE_THREAD);
     let (self_v, self_i) = rusage(libc::RUSAGE_SELF);
+    let process_cpu = clock_ns(libc::CLOCK_PROCESS_CPUTIME_ID);
     let threads_json: Vec<String> = threads
         .iter()
-        .map(|(t, v, i, (on, delay, slices), life)| {
+        .map(|((t, v, i, (on, delay, slices), life), outer)| {
             format!(
-                r#"{{"tid":{t},"nvcsw":{v},"nivcsw":{i},"oncpu_ns":{on},"run_delay_ns":{delay},"slices":{slices},"lifetime_ns":{life}}}"#
+                r#"{{"tid":{t},"nvcsw":{v},"nivcsw":{i},"oncpu_ns":{on},"run_delay_ns":{delay},"slices":{slices},"lifetime_ns":{life},"spawn_to_join_ns":{outer}}}"#
             )
         })
         .collect();
     let status_json: Vec<String> =
         status.iter().map(|(t, v, i)| format!(r#"{{"tid":{t},"voluntary":{v},"nonvoluntary":{i}}}"#)).collect();
     println!(
-        r#"{{"pid":{},"main":{{"tid":{},"nvcsw":{main_v},"nivcsw":{main_i}}},"threads":[{}],"self":{{"nvcsw":{self_v},"nivcsw":{self_i}}},"task_status":[{}]}}"#,
+        r#"{{"pid":{},"main":{{"tid":{},"nvcsw":{main_v},"nivcsw":{main_i},"cpu_ns":{main_cpu}}},"threads":[{}],"self":{{"nvcsw":{self_v},"nivcsw":{self_i},"cpu_ns":{process_cpu}}},"task_status":[{}]}}"#,
         std::process::id(),
         gettid(),
         threads_json.join(","),
         status_json.join(",")
     );
+}
+
+/// With `--fork yes` the work runs in a child; this parent reaps it with wait4 and prints
+/// the kernel's account of the child's whole life (every thread, to its very end) as the
+/// last line. Returns in the child.
+fn report_waited_child() {
+    // SAFETY: no threads yet; the child continues with a copy of this single thread.
+    let child = unsafe { libc::fork() };
+    assert!(child >= 0, "fork failed");
+    if child == 0 {
+        return;
+    }
+    let (mut status, mut ru) = (0, unsafe { std::mem::zeroed::<libc::rusage>() });
+    // SAFETY: valid out pointers; our own child.
+    assert_eq!(unsafe { libc::wait4(child, &mut status, 0, &mut ru) }, child);
+    let us = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
+    println!(
+        r#"{{"waited_pid":{child},"nvcsw":{},"nivcsw":{},"cpu_ns":{}}}"#,
+        ru.ru_nvcsw,
+        ru.ru_nivcsw,
+        (us(ru.ru_utime) + us(ru.ru_stime)) * 1000
+    );
+    std::process::exit(0);
 }
 
 fn burn_cpu(budget: Duration) {
@@ -104,10 +141,14 @@ fn burn_cpu(budget: Duration) {
 }
 
 fn thread_cpu() -> Duration {
+    Duration::from_nanos(clock_ns(libc::CLOCK_THREAD_CPUTIME_ID))
+}
+
+fn clock_ns(clock: libc::clockid_t) -> u64 {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: valid out pointer.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+    unsafe { libc::clock_gettime(clock, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 fn rusage(who: i32) -> (i64, i64) {
@@ -125,10 +166,7 @@ fn schedstat() -> (u64, u64, u64) {
 }
 
 fn monotonic() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: valid out pointer.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+    clock_ns(libc::CLOCK_MONOTONIC)
 }
 
 fn gettid() -> i32 {

@@ -45,6 +45,8 @@ floor! {
     floor_local_timer_exit => "local_timer_exit",
     floor_irq_work_entry => "irq_work_entry",
     floor_irq_work_exit => "irq_work_exit",
+    floor_hrtimer_expire_entry => "hrtimer_expire_entry",
+    floor_hrtimer_expire_exit => "hrtimer_expire_exit",
     floor_sk_data_ready => "sk_data_ready",
     floor_inet_sock_set_state => "inet_sock_set_state",
     floor_sock_recv_length => "sock_recv_length",

@@ -115,6 +115,24 @@ pub fn irq_work_exit(_ctx: BtfTracePointContext) -> i32 {
     0
 }
 
+/// hrtimer_expire_entry(struct hrtimer *timer, ktime_t *now): an hrtimer's callback
+/// runs (sleeps, poll and epoll timeouts end here), in whatever interrupt expired it.
+#[btf_tracepoint(function = "hrtimer_expire_entry")]
+pub fn hrtimer_expire_entry(_ctx: BtfTracePointContext) -> i32 {
+    if let Some(c) = cpu_state() {
+        c.hrtimer = 1;
+    }
+    0
+}
+
+#[btf_tracepoint(function = "hrtimer_expire_exit")]
+pub fn hrtimer_expire_exit(_ctx: BtfTracePointContext) -> i32 {
+    if let Some(c) = cpu_state() {
+        c.hrtimer = 0;
+    }
+    0
+}
+
 /// sk_data_ready(const struct sock *sk): data reached a socket; ep_poll_callback and the
 /// wakeup of its waiter follow in the same context. System-wide, so kept to a few stores.
 #[btf_tracepoint(function = "sk_data_ready")]
@@ -166,6 +184,7 @@ pub fn wake_context(c: &CpuState) -> u64 {
 pub fn on_switch() {
     if let Some(c) = cpu_state() {
         c.hardirq = 0;
+        c.hrtimer = 0;
         c.seq += 1;
         c.sdr_sk = 0;
     }

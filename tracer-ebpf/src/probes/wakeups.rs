@@ -10,7 +10,7 @@ use aya_ebpf::{
     programs::BtfTracePointContext,
 };
 use tracer_common::{
-    record::{MapSlot, ThreadState, WAKER_SOFTIRQ, WAKER_TASK, WakeKey, Waker},
+    record::{MapSlot, ThreadState, WAKER_SOFTIRQ, WAKER_TASK, WAKER_TIMER, WakeKey, Waker},
     syscalls::{is_epoll_wait, log2_bucket},
 };
 
@@ -73,7 +73,13 @@ fn current_waker() -> Waker {
     let cpu = unsafe { bpf_get_smp_processor_id() };
     let Some(c) = cpu_state() else { return Waker::default() };
     let sock_ino = if c.sdr_sk != 0 && c.sdr_ctx == super::irq::wake_context(c) { socket_inode(c.sdr_sk) } else { 0 };
-    if c.hardirq != 0 {
+    if c.hrtimer != 0 {
+        // An expiring hrtimer: the timer woke it, whichever interrupt ran the expiry.
+        if c.softirq != tracer_common::record::NO_SOFTIRQ {
+            c.softirq_wakeups += 1;
+        }
+        Waker { kind: WAKER_TIMER, id: 0, extra: cpu, _pad: 0, sock_ino: 0 }
+    } else if c.hardirq != 0 {
         Waker { kind: c.hardirq, id: c.hardirq_id, extra: cpu, _pad: 0, sock_ino }
     } else if c.softirq != tracer_common::record::NO_SOFTIRQ {
         c.softirq_wakeups += 1;
