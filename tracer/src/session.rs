@@ -456,6 +456,41 @@ fn explain_eperm(err: anyhow::Error) -> anyhow::Error {
 mod tests {
     use super::*;
 
+    /// Every program, as the oldest supported verifiers will see it: one stack frame (a
+    /// call to another BPF function, such as an out-of-line memset, adds a frame, and
+    /// before ~6.9 frames round up to 32 bytes) of at most 480 bytes.
+    #[test]
+    fn every_program_fits_the_oldest_verifiers() {
+        let obj = aya_obj::Object::parse(OBJECT).unwrap();
+        assert!(obj.programs.len() > 30, "{} programs", obj.programs.len());
+        for (name, program) in &obj.programs {
+            let f = &obj.functions[&program.function_key()];
+            let mut depth = 0i64;
+            let mut frame_pointers = [false; 11];
+            for insn in &f.instructions {
+                let (code, dst, src) = (insn.code, insn.dst_reg() as usize, insn.src_reg() as usize);
+                // BPF_JMP | BPF_CALL with src BPF_PSEUDO_CALL: a call to a BPF function.
+                assert!(!(code == 0x85 && src == 1), "{name} calls another BPF function: a second stack frame");
+                let (class, mode) = (code & 0x07, code & 0xe0);
+                // Loads from and stores to [r10 - off].
+                if (class == 0x01 && src == 10) || (matches!(class, 0x02 | 0x03) && dst == 10) {
+                    depth = depth.max(-i64::from(insn.off));
+                }
+                // r = r10, then r += -N: a stack buffer's address.
+                if dst <= 10 {
+                    if code == 0xbf {
+                        frame_pointers[dst] = src == 10;
+                    } else if code == 0x07 && frame_pointers[dst] {
+                        depth = depth.max(-i64::from(insn.imm));
+                    } else if class == 0x07 || class == 0x04 || mode == 0 && class == 0x01 {
+                        frame_pointers[dst] = false;
+                    }
+                }
+            }
+            assert!(depth <= 480, "{name} uses {depth} bytes of stack (the limit for older verifiers: 480)");
+        }
+    }
+
     #[test]
     fn the_verifier_reason_is_its_last_word_not_its_statistics() {
         let log = "0: (79) r2 = *(u64 *)(r1 +8)\nfunc 'sched_switch' arg1 has btf_id 132 type STRUCT 'task_struct'\n3: (79) r7 = *(u64 *)(r1 +24)\nfunc 'sched_switch' doesn't have 4-th argument\nprocessed 4 insns (limit 1000000) max_states_per_insn 0\n";
