@@ -31,6 +31,7 @@ pub const MAP_FLOOR: &str = "FLOOR";
 pub const PROG_SCHED_SWITCH: &str = "sched_switch";
 pub const PROG_TASK_NEWTASK: &str = "task_newtask";
 pub const PROG_PROCESS_EXIT: &str = "sched_process_exit";
+pub const PROG_PROCESS_EXEC: &str = "sched_process_exec";
 pub const PROG_SYS_ENTER: &str = "sys_enter";
 pub const PROG_SYS_EXIT: &str = "sys_exit";
 pub const PROG_SKB_COPY: &str = "skb_copy_datagram_iovec";

@@ -29,6 +29,10 @@ pub enum RecordKind {
     FaultTotals = 10,
     /// The name of a file a target faulted in, sent by the kernel at the file's first fault.
     FileName = 11,
+    /// A target process ended (its last thread exited).
+    ProcessExit = 12,
+    /// A thread of a target that never ran in the window (found in /proc at the end).
+    IdleThread = 13,
 }
 
 impl RecordKind {
@@ -45,6 +49,8 @@ impl RecordKind {
             9 => Some(Self::SoftirqTotals),
             10 => Some(Self::FaultTotals),
             11 => Some(Self::FileName),
+            12 => Some(Self::ProcessExit),
+            13 => Some(Self::IdleThread),
             _ => None,
         }
     }
@@ -101,6 +107,9 @@ pub const SPLICE_OUT_PIPE: u32 = 2;
 pub const VMSPLICE_GIFT: u32 = 4;
 /// The call received from a socket (sock:sock_recv_length fired inside it).
 pub const SOCK_RECV: u32 = 8;
+/// An execve of a command `run` launched, entered before it exec'd: counted only if it
+/// succeeds (the failed ones are the launcher's PATH search).
+pub const EXEC_PENDING: u32 = 16;
 
 /// The epoll wait a thread is in.
 #[repr(C)]
@@ -165,6 +174,9 @@ pub struct PendingFault {
     /// The exception's error code (bit 1: write, bit 2: user mode).
     pub error_code: u32,
     pub ino: u64,
+    /// The faulting process's life (see `FaultKey`).
+    pub life: u32,
+    pub _pad: u32,
     /// The task's min_flt and maj_flt when the fault began.
     pub min0: u64,
     pub maj0: u64,
@@ -180,8 +192,8 @@ pub const FAULT_USER: u32 = 0x4;
 
 impl PendingFault {
     /// Where the fault was, as a `FAULTS` key.
-    pub const fn key(&self, tgid: u32) -> FaultKey {
-        FaultKey { tgid, region: self.region, dev: self.dev, _pad: 0, ino: self.ino }
+    pub const fn key(&self, tgid: u32, life: u32) -> FaultKey {
+        FaultKey { tgid, region: self.region, dev: self.dev, life, ino: self.ino }
     }
 
     /// What the fault was, from the task's `min_flt`/`maj_flt` after it: a major or minor
@@ -222,14 +234,16 @@ impl PendingFault {
     }
 }
 
-/// Key of the `FAULTS` map: one process's faults in one kind of region (one file).
+/// Key of the `FAULTS` map: one process's faults in one kind of region (one file). The
+/// process's `life` tells a reused PID apart, so user space can take a dead process's
+/// rows out of the map without racing its successor.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FaultKey {
     pub tgid: u32,
     pub region: u32,
     pub dev: u32,
-    pub _pad: u32,
+    pub life: u32,
     pub ino: u64,
 }
 
@@ -343,8 +357,14 @@ pub struct SchedTimes {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ThreadState {
     pub tgid: u32,
-    pub _pad: u32,
+    /// When the kernel first saw this thread ([`life_stamp`]): tells a reused TID apart.
+    pub life: u32,
     pub comm: [u8; 16],
+    /// 1 until the command `run` launched has exec'd: what the launcher does between fork
+    /// and exec (signal resets, the PATH search) is not the command's, so it is not
+    /// counted (strace starts there too).
+    pub pending_exec: u32,
+    pub _pad: u32,
     pub switches: SwitchCounts,
     pub sys: InFlight,
     pub ep: EpollState,
@@ -423,7 +443,8 @@ pub struct CounterTotal {
     pub value: u64,
 }
 
-/// Key of the `WAKE_EDGES` map: who woke which thread.
+/// Key of the `WAKE_EDGES` map: who woke which thread (the wakee's `life` tells a reused
+/// TID apart, so user space can take a dead thread's edges out without racing).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct WakeKey {
@@ -432,6 +453,8 @@ pub struct WakeKey {
     /// `Waker::id`, and `Waker::extra` for interrupts (their CPU); 0 for tasks.
     pub id: u32,
     pub cpu: u32,
+    pub life: u32,
+    pub _pad: u32,
 }
 
 /// Value of the `WAKE_EDGES` map.
@@ -575,6 +598,36 @@ pub struct MapRange {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ProcState {
     pub maps: [MapRange; MAX_MAPS],
+    /// When it became a target ([`life_stamp`]).
+    pub life: u32,
+    pub _pad: u32,
+}
+
+/// [`RecordKind::ProcessExit`]: process `header.tgid`, of that `life`, is gone.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProcessExit {
+    pub header: Header,
+    pub life: u32,
+    pub _pad: u32,
+}
+
+/// [`RecordKind::IdleThread`]: a thread that did not run in the traced window.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IdleThread {
+    pub header: Header,
+    pub comm: [u8; 16],
+    /// Its state letter from /proc/PID/task/TID/stat (S, D, T, t, ...).
+    pub state: u8,
+    pub _pad: [u8; 7],
+}
+
+/// A life stamp from the monotonic clock: microseconds, wrapping every ~71 minutes. Two
+/// lives of one TID or PID would need to start in the same microsecond, mod 71 minutes,
+/// to share one.
+pub const fn life_stamp(ktime_ns: u64) -> u32 {
+    (ktime_ns / 1000) as u32
 }
 
 /// The VMA a thread's last fault was in and what it is, so the next fault in it needs no
@@ -767,11 +820,11 @@ mod tests {
         assert_eq!(size_of::<Waker>(), 24);
         assert_eq!(size_of::<EpollState>(), 4 * 4 + 16 + 24 + 8);
         assert_eq!(size_of::<SchedTimes>(), 10 * 8 + 8 + 24 + 8);
-        assert_eq!(size_of::<ThreadState>(), 4 + 4 + 16 + 16 + 56 + 64 + 120 + 64 + 48);
+        assert_eq!(size_of::<ThreadState>(), 4 + 4 + 16 + 8 + 16 + 56 + 64 + 120 + 72 + 48);
         assert_eq!(size_of::<VmaCache>(), 48);
-        assert_eq!(size_of::<WakeKey>(), 16);
+        assert_eq!(size_of::<WakeKey>(), 24);
         assert_eq!(size_of::<WakeEdge>(), 3 * 8 + 32 * 8 + 8 + 16);
-        assert_eq!(size_of::<WakeEdgeTotals>(), 24 + 16 + size_of::<WakeEdge>());
+        assert_eq!(size_of::<WakeEdgeTotals>(), 24 + 24 + size_of::<WakeEdge>());
         assert_eq!(size_of::<SwitchTotals>(), 24 + 8 + 16);
         assert_eq!(size_of::<SoftirqStat>(), 7 * 8);
         assert_eq!(size_of::<SoftirqTotals>(), 24 + 8 + 56);
@@ -780,8 +833,10 @@ mod tests {
         assert_eq!(size_of::<EpollRecord>(), 24 + 4 + 4 + 8 + 4 + 4 + 4 + 4 + 32 + 24);
         assert_eq!(size_of::<SyscallStat>(), 6 * 8 + 32 * 8);
         assert_eq!(size_of::<PathStat>(), 6 * 8);
-        assert_eq!(size_of::<ProcState>(), MAX_MAPS * 16);
-        assert_eq!(size_of::<PendingFault>(), 16 + 8 * 6);
+        assert_eq!(size_of::<ProcState>(), MAX_MAPS * 16 + 8);
+        assert_eq!(size_of::<ProcessExit>(), 32);
+        assert_eq!(size_of::<IdleThread>(), 48);
+        assert_eq!(size_of::<PendingFault>(), 16 + 8 * 7);
         assert_eq!(size_of::<FaultKey>(), 24);
         assert_eq!(size_of::<FaultStat>(), 10 * 8);
         assert_eq!(size_of::<FaultTotals>(), 24 + 24 + 80);
@@ -840,6 +895,8 @@ mod tests {
             RecordKind::SoftirqTotals,
             RecordKind::FaultTotals,
             RecordKind::FileName,
+            RecordKind::ProcessExit,
+            RecordKind::IdleThread,
         ] {
             assert_eq!(RecordKind::from_u32(k as u32), Some(k));
         }

@@ -19,6 +19,7 @@ pub const RECVFROM: u64 = 45;
 pub const SENDMSG: u64 = 46;
 pub const RECVMSG: u64 = 47;
 pub const EXECVE: u64 = 59;
+pub const EXECVEAT: u64 = 322;
 pub const EPOLL_WAIT: u64 = 232;
 pub const EPOLL_CTL: u64 = 233;
 pub const SPLICE: u64 = 275;

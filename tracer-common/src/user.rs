@@ -22,6 +22,8 @@ unsafe impl aya::Pod for PathStat {}
 unsafe impl aya::Pod for crate::kernel::Offsets {}
 unsafe impl aya::Pod for crate::kernel::Features {}
 unsafe impl aya::Pod for crate::record::VmaCache {}
+unsafe impl aya::Pod for crate::record::ProcessExit {}
+unsafe impl aya::Pod for crate::record::IdleThread {}
 unsafe impl aya::Pod for SyscallTotals {}
 unsafe impl aya::Pod for PathTotals {}
 unsafe impl aya::Pod for CounterTotal {}

@@ -36,7 +36,8 @@ pub static MAP_FULL: PerCpuArray<u64> = PerCpuArray::with_max_entries(MapSlot::A
 /// values would take most of its 512 bytes (and an out-of-line memset call, which older
 /// verifiers count as a second stack frame).
 static FRESH_THREAD: ThreadState = ThreadState::FRESH;
-static FRESH_PROC: ProcState = ProcState { maps: [tracer_common::record::MapRange { start: 0, end: 0 }; 4] };
+static FRESH_PROC: ProcState =
+    ProcState { maps: [tracer_common::record::MapRange { start: 0, end: 0 }; 4], life: 0, _pad: 0 };
 pub static ZERO_FAULTS: FaultStat = FaultStat {
     minor: 0,
     major: 0,
@@ -161,7 +162,16 @@ pub fn count_full(map: MapSlot) {
 pub fn add_target(tgid: u32) {
     if TARGETS.insert(&tgid, &FRESH_PROC, 0).is_err() {
         count_full(MapSlot::Targets);
+    } else if let Some(p) = target_state(tgid) {
+        p.life = life_now();
     }
+}
+
+/// This moment as a life stamp (see `record::life_stamp`).
+#[inline(always)]
+pub fn life_now() -> u32 {
+    // SAFETY: plain helper.
+    tracer_common::record::life_stamp(unsafe { bpf_ktime_get_ns() })
 }
 
 #[inline(always)]
@@ -186,6 +196,7 @@ pub fn thread_state(tid: u32, tgid: u32) -> Option<&'static mut ThreadState> {
     // SAFETY: as above.
     let t = unsafe { &mut *t };
     t.tgid = tgid;
+    t.life = life_now();
     Some(t)
 }
 

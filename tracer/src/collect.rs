@@ -6,18 +6,15 @@
 //! record goes through one [`Consumer`]: decoded, enriched (file names made paths),
 //! recorded if asked, and folded into the analysis.
 use std::{
+    collections::HashSet,
     io::IsTerminal,
-    os::fd::{AsRawFd, OwnedFd},
+    os::fd::OwnedFd,
     time::{Duration, Instant},
 };
 
 use anyhow::Result;
 use aya::maps::{MapData, RingBuf};
-use tokio::{
-    io::{Interest, unix::AsyncFd},
-    process::Child,
-    signal::unix::{SignalKind, signal},
-};
+use tokio::{io::unix::AsyncFd, process::Child};
 use tracer_common::record::NAME_KERNEL_FORM;
 
 use crate::{
@@ -27,10 +24,13 @@ use crate::{
     recording,
     report::{Lost, MapFull, Report},
     session::Session,
+    signals::Signals,
 };
 
 /// How often the ring is drained when the kernel does not wake us.
 const POLL: Duration = Duration::from_millis(20);
+/// How often ended threads' and processes' rows are taken out of the kernel's maps.
+const SWEEP: Duration = Duration::from_secs(1);
 /// After the target exits, how long to wait for its threads' final switches.
 const SETTLE_MAX: Duration = Duration::from_millis(250);
 /// After Ctrl-C in `run`, how long the command gets to exit while still traced.
@@ -43,12 +43,15 @@ pub enum Watch {
     Pid { pid: u32, fd: AsyncFd<OwnedFd> },
     /// The command we launched (`run`); `pid` outlives the reaping of `child`.
     Child { pid: u32, child: Child },
+    /// Nothing: a signal came while the programs loaded, before the command started.
+    Nothing,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StopReason {
     Duration,
-    Interrupted,
+    /// SIGINT or SIGTERM (the number).
+    Interrupted(i32),
     /// The watched process exited; for `run`, with its wait status turned into an exit code.
     TargetExited(Option<i32>),
 }
@@ -67,11 +70,31 @@ pub struct Consumer {
     pub records: u64,
     pub undecodable: u64,
     mounts: Mounts,
+    /// Threads and processes that ended, (id, life): their rows are taken out of the
+    /// kernel's maps at the next sweep but one (a process's last thread can still book a
+    /// fault after the process's exit record).
+    ended: Ended,
+}
+
+#[derive(Default)]
+struct Ended {
+    threads: HashSet<(u32, u32)>,
+    procs: HashSet<(u32, u32)>,
+    /// Ended before the last sweep: swept at the next.
+    ripe_threads: HashSet<(u32, u32)>,
+    ripe_procs: HashSet<(u32, u32)>,
 }
 
 impl Consumer {
     pub fn new(recorder: Option<recording::Writer>) -> Self {
-        Self { analysis: Analysis::default(), recorder, records: 0, undecodable: 0, mounts: Mounts::default() }
+        Self {
+            analysis: Analysis::default(),
+            recorder,
+            records: 0,
+            undecodable: 0,
+            mounts: Mounts::default(),
+            ended: Ended::default(),
+        }
     }
 
     pub fn feed(&mut self, bytes: &[u8]) -> Result<()> {
@@ -95,6 +118,29 @@ impl Consumer {
         }
         self.records += 1;
         self.analysis.push(record);
+        match record {
+            Record::Thread { exited: true, record } => {
+                self.ended.threads.insert((record.header.tid, record.state.life));
+            }
+            Record::ProcessExit(p) => {
+                self.ended.procs.insert((p.header.tgid, p.life));
+                self.mounts.forget(p.header.tgid);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Takes the rows of what ended before the last sweep out of the kernel's maps, into
+    /// the stream.
+    fn sweep(&mut self, session: &mut Session) -> Result<()> {
+        let e = &mut self.ended;
+        let records = session.sweep(&e.ripe_threads, &e.ripe_procs)?;
+        e.ripe_threads = std::mem::take(&mut e.threads);
+        e.ripe_procs = std::mem::take(&mut e.procs);
+        for r in records {
+            self.feed(&r)?;
+        }
         Ok(())
     }
 
@@ -115,19 +161,19 @@ pub struct Live<'a> {
 
 /// Feeds every record to `consumer` until a stop condition; the session is detached on
 /// return. `meta` gives the target; duration and losses are filled in here.
+#[expect(clippy::too_many_arguments, reason = "one trace's parts, each used once")]
 pub async fn trace(
     session: &mut Session,
     ring: RingBuf<MapData>,
     watch: &mut Watch,
+    signals: &Signals,
     deadline: Option<Duration>,
     consumer: &mut Consumer,
     mut live: Option<Live<'_>>,
     mut meta: TraceMeta,
 ) -> Result<Outcome> {
     let started = Instant::now();
-    let mut sigint = signal(SignalKind::interrupt())?;
-    let mut sigterm = signal(SignalKind::terminate())?;
-    let mut ring = readable(ring)?;
+    let mut ring = crate::target::readable(ring)?;
     let sleep = async {
         match deadline {
             Some(d) => tokio::time::sleep(d).await,
@@ -140,50 +186,64 @@ pub async fn trace(
     let mut view = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     let progress = std::io::stderr().is_terminal();
     let mut status = tokio::time::interval(PROGRESS);
-    let mut reason = loop {
-        tokio::select! {
-            guard = ring.readable_mut() => {
-                let mut guard = guard?;
-                drain(guard.get_inner_mut(), consumer)?;
-                guard.clear_ready();
-            }
-            _ = tick.tick() => drain(ring.get_mut(), consumer)?,
-            _ = view.tick(), if live.is_some() => {
-                drain(ring.get_mut(), consumer)?;
-                meta.duration_ns = started.elapsed().as_nanos() as u64;
-                account(session, &mut meta)?;
-                let report = interim(consumer, session, &meta)?;
-                if let Some(l) = &mut live {
-                    (l.show)(&report)?;
+    let mut sweep = tokio::time::interval_at(tokio::time::Instant::now() + SWEEP, SWEEP);
+    // A signal that came while the programs loaded ends the trace at once.
+    let early = signals.pending()?;
+    let mut reason = if let Some(sig) = early {
+        StopReason::Interrupted(sig.signo)
+    } else {
+        loop {
+            tokio::select! {
+                guard = ring.readable_mut() => {
+                    let mut guard = guard?;
+                    drain(guard.get_inner_mut(), consumer)?;
+                    guard.clear_ready();
                 }
+                _ = tick.tick() => drain(ring.get_mut(), consumer)?,
+                _ = sweep.tick() => consumer.sweep(session)?,
+                _ = view.tick(), if live.is_some() => {
+                    drain(ring.get_mut(), consumer)?;
+                    meta.duration_ns = started.elapsed().as_nanos() as u64;
+                    account(session, &mut meta)?;
+                    let report = interim(consumer, session, &meta)?;
+                    if let Some(l) = &mut live {
+                        (l.show)(&report)?;
+                    }
+                }
+                _ = status.tick(), if progress => {
+                    eprint!("\r\x1b[Ktracing {:.1} s, {} records, {} lost", started.elapsed().as_secs_f64(), consumer.records, session.lost()?);
+                }
+                () = &mut sleep => break StopReason::Duration,
+                sig = signals.recv() => {
+                    let sig = sig?;
+                    if let Watch::Child { child, .. } = watch {
+                        // Ctrl-C in a terminal reached the command already (its process group);
+                        // a signal sent to the tracer alone is passed on, as itself.
+                        if sig.by_process {
+                            forward_signal(child, sig.signo);
+                        }
+                    }
+                    break StopReason::Interrupted(sig.signo);
+                }
+                code = exited(watch) => break StopReason::TargetExited(code),
             }
-            _ = status.tick(), if progress => {
-                eprint!("\r\x1b[Ktracing {:.1} s, {} records, {} lost", started.elapsed().as_secs_f64(), consumer.records, session.lost()?);
-            }
-            () = &mut sleep => break StopReason::Duration,
-            _ = sigint.recv() => break StopReason::Interrupted,
-            _ = sigterm.recv() => break StopReason::Interrupted,
-            code = exited(watch) => break StopReason::TargetExited(code),
         }
     };
     if progress {
         eprint!("\r\x1b[K");
     }
-    if reason == StopReason::Interrupted {
-        if let Watch::Child { child, .. } = watch {
-            // Let the command react to the signal while still traced, then make sure it is
-            // gone: we started it, and nothing we started may outlive the trace silently.
-            forward_signal(child, libc::SIGINT);
-            reason = match tokio::time::timeout(RUN_GRACE, exited(watch)).await {
-                Ok(code) => StopReason::TargetExited(code),
-                Err(_) => {
-                    if let Watch::Child { child, .. } = watch {
-                        let _ = child.kill().await;
-                    }
-                    StopReason::Interrupted
+    if let (StopReason::Interrupted(sig), Watch::Child { .. }) = (reason, &watch) {
+        // Let the command react to the signal while still traced, then make sure it is
+        // gone: we started it, and nothing we started may outlive the trace silently.
+        reason = match tokio::time::timeout(RUN_GRACE, exited(watch)).await {
+            Ok(code) => StopReason::TargetExited(code),
+            Err(_) => {
+                if let Watch::Child { child, .. } = watch {
+                    let _ = child.kill().await;
                 }
-            };
-        }
+                StopReason::Interrupted(sig)
+            }
+        };
     }
     if let StopReason::TargetExited(_) = reason {
         settle(session, &mut ring, watched_pid(watch), consumer).await?;
@@ -273,12 +333,14 @@ async fn exited(watch: &mut Watch) -> Option<i32> {
             None
         }
         Watch::Child { child, .. } => child.wait().await.ok().map(exit_code),
+        Watch::Nothing => std::future::pending().await,
     }
 }
 
 fn watched_pid(watch: &Watch) -> u32 {
     match watch {
         Watch::Pid { pid, .. } | Watch::Child { pid, .. } => *pid,
+        Watch::Nothing => 0,
     }
 }
 
@@ -287,13 +349,6 @@ fn forward_signal(child: &Child, sig: i32) {
         // SAFETY: signalling our own, not yet reaped, child.
         unsafe { libc::kill(pid as i32, sig) };
     }
-}
-
-/// Registers an owned fd with the reactor for readability.
-pub fn readable<T: AsRawFd>(inner: T) -> std::io::Result<AsyncFd<T>> {
-    // SAFETY: `inner` owns its fd and keeps it open and unchanged until the AsyncFd (which
-    // now owns `inner`) is dropped.
-    Ok(unsafe { AsyncFd::register_with_interest(inner, Interest::READABLE) }?)
 }
 
 /// Shell convention: the exit code, or 128 + the signal that killed the process.

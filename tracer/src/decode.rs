@@ -3,8 +3,8 @@
 use std::mem::size_of;
 
 use tracer_common::record::{
-    CounterTotal, EpollRecord, FaultTotals, FileNameRecord, Header, PathTotals, RecordKind, SoftirqTotals,
-    SwitchTotals, SyscallTotals, ThreadRecord, WakeEdgeTotals,
+    CounterTotal, EpollRecord, FaultTotals, FileNameRecord, Header, IdleThread, PathTotals, ProcessExit, RecordKind,
+    SoftirqTotals, SwitchTotals, SyscallTotals, ThreadRecord, WakeEdgeTotals,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,6 +23,8 @@ pub enum Record {
     Softirq(SoftirqTotals),
     Faults(FaultTotals),
     FileName(FileNameRecord),
+    ProcessExit(ProcessExit),
+    IdleThread(IdleThread),
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -51,6 +53,8 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
         Some(RecordKind::SoftirqTotals) => Record::Softirq(read_exact(bytes, kind)?),
         Some(RecordKind::FaultTotals) => Record::Faults(read_exact(bytes, kind)?),
         Some(RecordKind::FileName) => Record::FileName(read_exact(bytes, kind)?),
+        Some(RecordKind::ProcessExit) => Record::ProcessExit(read_exact(bytes, kind)?),
+        Some(RecordKind::IdleThread) => Record::IdleThread(read_exact(bytes, kind)?),
         None => return Err(DecodeError::Unsupported(kind)),
     })
 }
@@ -132,6 +136,8 @@ mod tests {
         assert_eq!(decode(encode(&si)), Ok(Record::Softirq(si)));
         let f = FaultTotals { header: snapshot_header(RecordKind::FaultTotals), ..Default::default() };
         assert_eq!(decode(encode(&f)), Ok(Record::Faults(f)));
+        let x = ProcessExit { header: snapshot_header(RecordKind::ProcessExit), life: 9, _pad: 0 };
+        assert_eq!(decode(encode(&x)), Ok(Record::ProcessExit(x)));
         let mut m = FileNameRecord { header: snapshot_header(RecordKind::FileName), ino: 5, ..Default::default() };
         m.path[..4].copy_from_slice(b"/x/y");
         assert_eq!(decode(encode(&m)), Ok(Record::FileName(m)));

@@ -17,6 +17,7 @@ use crate::{
     cli::DemoWhich,
     report::{Format, Grid, PathRow, Report},
     session,
+    signals::Signals,
     trace::{self, Job, Target},
 };
 
@@ -68,10 +69,10 @@ struct Demo {
     notes: Vec<String>,
 }
 
-pub async fn run(which: DemoWhich, s: &Settings, format: Format) -> Result<String> {
+pub async fn run(which: DemoWhich, s: &Settings, format: Format, signals: &Signals) -> Result<String> {
     let mut demo = Demo::default();
     if matches!(which, DemoWhich::Zerocopy | DemoWhich::All) {
-        demo.zerocopy = zerocopy(s).await?;
+        demo.zerocopy = zerocopy(s, signals).await?;
         demo.notes.push(
             "every mode's receiver copies the data once more (skb -> user, the `recv` path); it is left out above"
                 .into(),
@@ -80,7 +81,7 @@ pub async fn run(which: DemoWhich, s: &Settings, format: Format) -> Result<Strin
         demo.notes.push("sendfile: the textbook's 1 CPU copy is 0 here: 6.x hands page-cache pages to the socket (MSG_SPLICE_PAGES)".into());
     }
     if matches!(which, DemoWhich::Epoll | DemoWhich::All) {
-        demo.epoll = servers(s).await?;
+        demo.epoll = servers(s, signals).await?;
     }
     Ok(match format {
         Format::Json => format!("{}\n", serde_json::to_string_pretty(&demo)?),
@@ -102,14 +103,14 @@ fn workload(name: &str) -> Result<PathBuf> {
     Ok(path)
 }
 
-async fn traced_command(words: Vec<OsString>) -> Result<(Report, Value)> {
+async fn traced_command(words: Vec<OsString>, signals: &Signals) -> Result<(Report, Value)> {
     let job = Job {
         target: Target::Command { words, capture_stdout: true },
         duration: None,
         record: None,
         settings: session::Settings::default(),
     };
-    let t = trace::trace(job, None).await?;
+    let t = trace::trace(job, None, signals).await?;
     let text = String::from_utf8_lossy(&t.stdout);
     let line = text.lines().last().context("the workload printed no summary")?;
     Ok((t.report, serde_json::from_str(line).with_context(|| format!("the workload's summary is not JSON: {line}"))?))
@@ -117,7 +118,7 @@ async fn traced_command(words: Vec<OsString>) -> Result<(Report, Value)> {
 
 const MODES: [&str; 6] = ["read-write", "mmap-write", "sendfile", "splice", "vmsplice", "copy-file-range"];
 
-async fn zerocopy(s: &Settings) -> Result<Vec<CopyRow>> {
+async fn zerocopy(s: &Settings, signals: &Signals) -> Result<Vec<CopyRow>> {
     let bin = workload("zerocopy")?;
     // The file is written here, outside the trace: the rows show the transfer alone.
     let file = std::env::temp_dir().join(format!("tracer-demo-{}.bin", std::process::id()));
@@ -134,7 +135,7 @@ async fn zerocopy(s: &Settings) -> Result<Vec<CopyRow>> {
         ]
         .map(OsString::from)
         .to_vec();
-        let result = traced_command(words).await;
+        let result = traced_command(words, signals).await;
         let (report, summary) = match result {
             Ok(x) => x,
             Err(e) => {
@@ -193,7 +194,7 @@ fn copy_row(mode: &str, r: &Report, summary: &Value) -> CopyRow {
 const SERVERS: [(&str, u32); 6] =
     [("blocking", 1), ("select", 1), ("poll", 1), ("epoll-lt", 1), ("epoll-et", 1), ("epoll-lt", 2)];
 
-async fn servers(s: &Settings) -> Result<Vec<ServerRow>> {
+async fn servers(s: &Settings, signals: &Signals) -> Result<Vec<ServerRow>> {
     let (server, client) = (workload("epoll-server")?, workload("epoll-client")?);
     let mut rows = Vec::new();
     for (mode, reactors) in SERVERS {
@@ -214,7 +215,7 @@ async fn servers(s: &Settings) -> Result<Vec<ServerRow>> {
         .map(OsString::from)
         .to_vec();
         let load = load(&client, port, s);
-        let (traced, load) = tokio::join!(traced_command(words), load);
+        let (traced, load) = tokio::join!(traced_command(words, signals), load);
         let (report, _) = traced?;
         rows.push(server_row(mode, reactors, &report, &load?));
     }

@@ -1,6 +1,5 @@
 use std::{
-    fs::File,
-    io::{self, BufWriter, Write},
+    io::{self, Write},
     path::Path,
     process::ExitCode,
 };
@@ -14,13 +13,19 @@ use tracer::{
     cli::{Cli, Command, OutputArgs, TraceArgs},
     collect::{Live, StopReason},
     decode::decode,
-    demo, plan, recording,
+    demo,
+    output::AtomicFile,
+    plan, recording,
     report::{self, Format, Report},
     session::Settings,
+    signals::{self, Signals},
     trace::{self, Job, Target, Traced},
 };
 
 fn main() -> ExitCode {
+    // Before anything else: a Ctrl-C from here on is kept for the trace to end on, not
+    // fatal (see signals.rs).
+    signals::block();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
@@ -47,18 +52,20 @@ fn main() -> ExitCode {
 
 async fn execute(cli: Cli) -> Result<ExitCode> {
     let verbose = cli.verbose;
+    let signals = Signals::new().context("cannot watch for SIGINT and SIGTERM (signalfd)")?;
     match cli.command {
         Command::Attach { pid, duration, output, trace, kernel } => {
-            traced(Target::Pid(pid), duration, &trace, kernel.settings(verbose), &output)
+            traced(Target::Pid(pid), duration, &trace, kernel.settings(verbose), &output, &signals)
                 .await
                 .map(|_| ExitCode::SUCCESS)
         }
         Command::Run { output, trace, kernel, command } => {
             let target = Target::Command { words: command, capture_stdout: false };
-            let t = traced(target, None, &trace, kernel.settings(verbose), &output).await?;
+            let t = traced(target, None, &trace, kernel.settings(verbose), &output, &signals).await?;
             let code = match t.reason {
                 StopReason::TargetExited(Some(code)) => code,
-                _ => 130,
+                StopReason::Interrupted(sig) => 128 + sig,
+                _ => 1,
             };
             Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
         }
@@ -68,7 +75,7 @@ async fn execute(cli: Cli) -> Result<ExitCode> {
                 None => Target::Command { words: command, capture_stdout: false },
             };
             let job = Job { target, duration, record: Some(file.clone()), settings: kernel.settings(verbose) };
-            let t = trace::trace(job, None).await?;
+            let t = trace::trace(job, None, &signals).await?;
             warn(&t);
             eprintln!(
                 "tracer: recorded pid {} to {}; replay it with `tracer report {}`",
@@ -103,19 +110,24 @@ async fn execute(cli: Cli) -> Result<ExitCode> {
         }
         Command::Report { file, output } => {
             let sink = Sink::open(&output)?;
-            let (records, meta) = recording::read(&file)?;
+            let mut reader = recording::Reader::open(&file)?;
             let mut analysis = Analysis::default();
-            for (i, bytes) in records.iter().enumerate() {
-                let record =
-                    decode(bytes).with_context(|| format!("{} is corrupt at record {}", file.display(), i + 1))?;
+            let mut i = 0;
+            while let Some(bytes) =
+                reader.next_record().with_context(|| format!("{} is not a usable tracer recording", file.display()))?
+            {
+                i += 1;
+                let record = decode(&bytes).with_context(|| format!("{} is corrupt at record {i}", file.display()))?;
                 analysis.push(&record);
             }
-            sink.write(&analysis.report(&meta), output.format)?;
+            let meta = reader.meta().context("the recording has no trailer")?;
+            sink.write(&analysis.report(meta), output.format)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { which, size, duration, connections, output } => {
             let sink = Sink::open(&output)?;
-            let text = demo::run(which, &demo::Settings { size, duration, connections }, output.format).await?;
+            let text =
+                demo::run(which, &demo::Settings { size, duration, connections }, output.format, &signals).await?;
             sink.write_text(&text)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -130,6 +142,7 @@ async fn traced(
     t: &TraceArgs,
     settings: Settings,
     out: &OutputArgs,
+    signals: &Signals,
 ) -> Result<Traced> {
     let sink = Sink::open(out)?;
     let job = Job { target, duration, record: t.record.clone(), settings };
@@ -144,7 +157,7 @@ async fn traced(
         Ok(())
     };
     let live = t.interval.map(|every| Live { every, show: &mut show });
-    let traced = trace::trace(job, live).await?;
+    let traced = trace::trace(job, live, signals).await?;
     warn(&traced);
     sink.write(&traced.report, out.format)?;
     Ok(traced)
@@ -175,10 +188,11 @@ fn warn(t: &Traced) {
 }
 
 /// Where a report goes: stdout, a file, or (CSV) a directory of per-section files.
-/// Opened before tracing, so a bad path fails before anything is attached.
+/// Opened before tracing, so a bad path fails before anything is attached; a file is
+/// replaced only once the whole report is written.
 enum Sink {
     Stdout,
-    File(std::path::PathBuf, BufWriter<File>),
+    File(AtomicFile),
     Dir(std::path::PathBuf),
 }
 
@@ -194,10 +208,7 @@ impl Sink {
                 );
                 Self::Dir(p.clone())
             }
-            Some(p) => Self::File(
-                p.clone(),
-                BufWriter::new(File::create(p).with_context(|| format!("cannot write the report to {}", p.display()))?),
-            ),
+            Some(p) => Self::File(AtomicFile::create(p, "report")?),
         })
     }
 
@@ -223,10 +234,10 @@ impl Sink {
                 w.write_all(bytes)?;
                 w.flush()?;
             }
-            Self::File(path, mut w) => w
-                .write_all(bytes)
-                .and_then(|()| w.flush())
-                .with_context(|| format!("cannot write the report to {}", path.display()))?,
+            Self::File(mut w) => {
+                w.write_all(bytes).context("cannot write the report")?;
+                w.commit()?;
+            }
             Self::Dir(dir) => anyhow::bail!("{} is a directory: write this report to a file", dir.display()),
         }
         Ok(())

@@ -22,6 +22,11 @@ pub struct Mounts {
 }
 
 impl Mounts {
+    /// Drops a process's mount table once it is gone (its PID may be reused).
+    pub fn forget(&mut self, tgid: u32) {
+        self.by_tgid.remove(&tgid);
+    }
+
     /// The record in user form: `path` is the absolute path, NUL-padded.
     pub fn resolve(&mut self, r: &FileNameRecord) -> FileNameRecord {
         let table = self.by_tgid.entry(r.header.tgid).or_insert_with(|| {

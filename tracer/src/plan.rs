@@ -122,6 +122,7 @@ pub const PROBES: &[Probe] = &[
     Probe { program: PROG_SCHED_SWITCH, tracepoint: "sched_switch", args: 4, sections: LIFECYCLE },
     Probe { program: PROG_TASK_NEWTASK, tracepoint: "task_newtask", args: 2, sections: LIFECYCLE },
     Probe { program: PROG_PROCESS_EXIT, tracepoint: "sched_process_exit", args: 2, sections: LIFECYCLE },
+    Probe { program: PROG_PROCESS_EXEC, tracepoint: "sched_process_exec", args: 0, sections: LIFECYCLE },
     Probe { program: PROG_SYS_ENTER, tracepoint: "sys_enter", args: 2, sections: &[Syscalls, Copies, Epoll] },
     Probe { program: PROG_SYS_EXIT, tracepoint: "sys_exit", args: 2, sections: &[Syscalls, Copies, Epoll] },
     Probe { program: PROG_SCHED_WAKING, tracepoint: "sched_waking", args: 1, sections: &[Sched, Wakeups, Epoll] },
@@ -351,8 +352,8 @@ impl Planner<'_> {
             self.plan.offsets.task_state = state.context("task_struct has neither __state nor state")?;
             self.plan.features.switch_state = STATE_FROM_TASK;
         }
-        for program in [PROG_SCHED_SWITCH, PROG_TASK_NEWTASK] {
-            if !self.attach(program, if program == PROG_SCHED_SWITCH { 3 } else { 2 }) {
+        for (program, args) in [(PROG_SCHED_SWITCH, 3), (PROG_TASK_NEWTASK, 2), (PROG_PROCESS_EXEC, 0)] {
+            if !self.attach(program, args) {
                 bail!("this kernel has no BTF tracepoint {program}, which every trace needs");
             }
         }
@@ -735,7 +736,10 @@ mod tests {
     fn only_the_sections_asked_for_attach_their_programs() {
         let p = plan(&fixture("6.18"), "6.18", &[Syscalls]).unwrap();
         let programs: Vec<&str> = p.programs.iter().map(|&(prog, _)| prog).collect();
-        assert_eq!(programs, [PROG_SCHED_SWITCH, PROG_TASK_NEWTASK, PROG_PROCESS_EXIT, PROG_SYS_ENTER, PROG_SYS_EXIT]);
+        assert_eq!(
+            programs,
+            [PROG_SCHED_SWITCH, PROG_TASK_NEWTASK, PROG_PROCESS_EXIT, PROG_PROCESS_EXEC, PROG_SYS_ENTER, PROG_SYS_EXIT]
+        );
         assert_eq!(p.coverage.keys().copied().collect::<Vec<_>>(), [Syscalls]);
     }
 }

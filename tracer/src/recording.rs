@@ -7,11 +7,11 @@
 //! metadata as JSON. A file without its trailer was cut short.
 use std::{
     fs::File,
-    io::{BufReader, BufWriter, Read, Write},
-    path::{Path, PathBuf},
+    io::{BufReader, Read, Write},
+    path::Path,
 };
 
-use crate::analysis::TraceMeta;
+use crate::{analysis::TraceMeta, output::AtomicFile};
 use anyhow::{Context, Result, bail};
 
 const MAGIC: &[u8; 8] = b"TRACERv\0";
@@ -22,17 +22,17 @@ const TRAILER: u32 = u32::MAX;
 const MAX_RECORD: u32 = 1 << 16;
 
 pub struct Writer {
-    path: PathBuf,
-    out: BufWriter<File>,
+    out: AtomicFile,
 }
 
 impl Writer {
+    /// The recording goes in place only once finished: a trace that fails leaves the
+    /// previous file as it was.
     pub fn create(path: &Path) -> Result<Self> {
-        let file = File::create(path).with_context(|| format!("cannot write the recording to {}", path.display()))?;
-        let mut out = BufWriter::new(file);
+        let mut out = AtomicFile::create(path, "recording")?;
         out.write_all(MAGIC)?;
         out.write_all(&VERSION.to_le_bytes())?;
-        Ok(Self { path: path.to_owned(), out })
+        Ok(Self { out })
     }
 
     pub fn record(&mut self, bytes: &[u8]) -> Result<()> {
@@ -46,34 +46,51 @@ impl Writer {
         self.out.write_all(&TRAILER.to_le_bytes())?;
         self.out.write_all(&(json.len() as u32).to_le_bytes())?;
         self.out.write_all(&json)?;
-        self.out.flush().with_context(|| format!("cannot write the recording to {}", self.path.display()))
+        self.out.commit()
     }
 }
 
-/// Reads a whole recording: its records, in order, and its metadata. Every way a file
-/// can be wrong is an error naming the file and what is wrong with it.
-pub fn read(path: &Path) -> Result<(Vec<Vec<u8>>, TraceMeta)> {
-    let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    parse(&mut BufReader::new(file)).with_context(|| format!("{} is not a usable tracer recording", path.display()))
+/// A recording read one record at a time, so a long one never sits in memory whole.
+pub struct Reader<R> {
+    input: R,
+    records: u64,
+    meta: Option<TraceMeta>,
 }
 
-pub fn parse(input: &mut impl Read) -> Result<(Vec<Vec<u8>>, TraceMeta)> {
-    let mut magic = [0u8; 8];
-    if input.read_exact(&mut magic).is_err() || &magic != MAGIC {
-        bail!("it does not start with a tracer recording header (record one with `tracer record` or --record)");
+impl Reader<BufReader<File>> {
+    pub fn open(path: &Path) -> Result<Self> {
+        let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+        Reader::new(BufReader::new(file)).with_context(|| format!("{} is not a usable tracer recording", path.display()))
     }
-    let version = read_u32(input).context("it is cut short in its header")?;
-    if version != VERSION {
-        bail!(
-            "it is format version {version}; this tracer reads version {VERSION}: replay it with the tracer that made it"
-        );
+}
+
+impl<R: Read> Reader<R> {
+    pub fn new(mut input: R) -> Result<Self> {
+        let mut magic = [0u8; 8];
+        if input.read_exact(&mut magic).is_err() || &magic != MAGIC {
+            bail!("it does not start with a tracer recording header (record one with `tracer record` or --record)");
+        }
+        let version = read_u32(&mut input).context("it is cut short in its header")?;
+        if version != VERSION {
+            bail!(
+                "it is format version {version}; this tracer reads version {VERSION}: replay it with the tracer that made it"
+            );
+        }
+        Ok(Self { input, records: 0, meta: None })
     }
-    let mut records = Vec::new();
-    loop {
+
+    /// The next record; None once the trailer is read (then [`Reader::meta`] has it).
+    /// Every way a file can be wrong is an error saying what is wrong with it; no length
+    /// in the file makes it allocate more than one record's worth.
+    pub fn next_record(&mut self) -> Result<Option<Vec<u8>>> {
+        if self.meta.is_some() {
+            return Ok(None);
+        }
+        let input = &mut self.input;
         let Ok(len) = read_u32(input) else {
             bail!(
                 "it is truncated after {} records (no trailer): the trace that wrote it did not finish",
-                records.len()
+                self.records
             );
         };
         if len == TRAILER {
@@ -84,20 +101,37 @@ pub fn parse(input: &mut impl Read) -> Result<(Vec<Vec<u8>>, TraceMeta)> {
             let mut json = vec![0u8; len as usize];
             input.read_exact(&mut json).context("it is truncated in its trailer")?;
             let meta: TraceMeta = serde_json::from_slice(&json).context("its trailer is corrupt")?;
-            let mut rest = Vec::new();
-            input.read_to_end(&mut rest)?;
-            if !rest.is_empty() {
-                bail!("{} bytes follow its trailer: the file is corrupt", rest.len());
+            let mut rest = [0u8; 1];
+            if input.read(&mut rest)? != 0 {
+                bail!("bytes follow its trailer: the file is corrupt");
             }
-            return Ok((records, meta));
+            self.meta = Some(meta);
+            return Ok(None);
         }
         if len == 0 || len > MAX_RECORD {
-            bail!("record {} claims {len} bytes: the file is corrupt", records.len() + 1);
+            bail!("record {} claims {len} bytes: the file is corrupt", self.records + 1);
         }
         let mut bytes = vec![0u8; len as usize];
-        input.read_exact(&mut bytes).with_context(|| format!("it is truncated inside record {}", records.len() + 1))?;
-        records.push(bytes);
+        input.read_exact(&mut bytes).with_context(|| format!("it is truncated inside record {}", self.records + 1))?;
+        self.records += 1;
+        Ok(Some(bytes))
     }
+
+    /// The trace's metadata, once every record was read.
+    pub fn meta(&self) -> Option<&TraceMeta> {
+        self.meta.as_ref()
+    }
+}
+
+/// Reads a whole recording at once (tests).
+pub fn parse(input: &mut impl Read) -> Result<(Vec<Vec<u8>>, TraceMeta)> {
+    let mut reader = Reader::new(input)?;
+    let mut records = Vec::new();
+    while let Some(r) = reader.next_record()? {
+        records.push(r);
+    }
+    let meta = reader.meta.take().context("no trailer")?;
+    Ok((records, meta))
 }
 
 fn read_u32(input: &mut impl Read) -> std::io::Result<u32> {
@@ -158,5 +192,51 @@ mod tests {
         let mut extra = good.clone();
         extra.push(0);
         assert!(err(&extra).contains("follow its trailer"));
+    }
+
+    /// Hostile input: every truncation, random bytes, and lengths that claim the world.
+    /// The reader must answer each with an error (or the records), never panic, and never
+    /// allocate past one record's limit.
+    #[test]
+    fn no_input_makes_the_reader_panic_or_allocate_without_bound() {
+        let good = sample();
+        let read_all = |bytes: &[u8]| {
+            let mut r = Reader::new(bytes)?;
+            while let Some(rec) = r.next_record()? {
+                assert!(rec.len() <= MAX_RECORD as usize);
+                let _ = crate::decode::decode(&rec);
+            }
+            anyhow::Ok(())
+        };
+        for cut in 0..good.len() {
+            assert!(read_all(&good[..cut]).is_err(), "a file cut at {cut} of {} must be refused", good.len());
+        }
+        assert!(read_all(&good).is_ok());
+        // A xorshift stream: the same "random" files on every run.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..2000 {
+            let len = (next() % 512) as usize;
+            let mut bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            if next() % 2 == 0 && bytes.len() >= 12 {
+                // A valid header, so the record loop meets the garbage.
+                bytes[..8].copy_from_slice(MAGIC);
+                bytes[8..12].copy_from_slice(&VERSION.to_le_bytes());
+            }
+            let _ = read_all(&bytes);
+        }
+        // Huge lengths: a record, then the trailer, claiming 4 GiB.
+        let mut huge = good[..12].to_vec();
+        huge.extend(u32::MAX.wrapping_sub(1).to_le_bytes());
+        assert!(read_all(&huge).unwrap_err().to_string().contains("claims"));
+        let mut trailer = good[..12].to_vec();
+        trailer.extend(TRAILER.to_le_bytes());
+        trailer.extend(u32::MAX.to_le_bytes());
+        assert!(read_all(&trailer).unwrap_err().to_string().contains("claims"));
     }
 }

@@ -5,6 +5,7 @@
 //! here, and aya detaches and unloads them on drop (nothing is pinned), so an error path,
 //! a Ctrl-C or a panic leaves nothing attached.
 use std::{
+    collections::HashSet,
     fs,
     os::fd::{AsFd, AsRawFd},
 };
@@ -18,9 +19,10 @@ use aya::{
 use tracer_common::{
     names::*,
     record::{
-        COUNTERS, Counter, CounterTotal, FaultKey, FaultStat, FaultTotals, MapSlot, Path as CopyPath, PathStat,
-        PathTotals, ProcState, RecordKind, SOFTIRQ_VECTORS, SoftirqStat, SoftirqTotals, SwitchCount, SwitchTotals,
-        SyscallStat, SyscallTotals, ThreadRecord, ThreadState, WakeEdge, WakeEdgeTotals, WakeKey,
+        COUNTERS, Counter, CounterTotal, FaultKey, FaultStat, FaultTotals, Header, IdleThread, MapSlot,
+        Path as CopyPath, PathStat, PathTotals, ProcState, RecordKind, SOFTIRQ_VECTORS, SoftirqStat, SoftirqTotals,
+        SwitchCount, SwitchTotals, SyscallStat, SyscallTotals, ThreadRecord, ThreadState, WakeEdge, WakeEdgeTotals,
+        WakeKey,
     },
     syscalls,
 };
@@ -150,7 +152,7 @@ impl Session {
             // Following forks and exits keeps the target set right; it is no per-event
             // cost, so the floor keeps the real programs for it.
             let floor = format!("floor_{program}");
-            let lifecycle = [PROG_TASK_NEWTASK, PROG_PROCESS_EXIT].contains(&program);
+            let lifecycle = [PROG_TASK_NEWTASK, PROG_PROCESS_EXIT, PROG_PROCESS_EXEC].contains(&program);
             let prog = if settings.floor && !lifecycle { floor.as_str() } else { program };
             attach(&mut ebpf, &btf, prog, tracepoint, &session.plan.kernel, settings.verbose)?;
         }
@@ -200,6 +202,42 @@ impl Session {
         Ok(out)
     }
 
+    /// Takes the rows of threads and processes that are gone out of the kernel's maps (their
+    /// wake edges, their fault rows) and returns them as records: over a long trace the
+    /// maps then hold the living only. Each row is keyed with its thread's or process's
+    /// life, so a reused TID or PID never loses a count to this.
+    pub fn sweep(&mut self, threads: &HashSet<(u32, u32)>, procs: &HashSet<(u32, u32)>) -> Result<Vec<Vec<u8>>> {
+        let mut out = Vec::new();
+        if !threads.is_empty() {
+            let dead: Vec<WakeKey> = self
+                .wake_edges
+                .keys()
+                .filter_map(Result::ok)
+                .filter(|k| threads.contains(&(k.wakee, k.life)))
+                .collect();
+            for key in dead {
+                if let Ok(edge) = self.wake_edges.get(&key, 0) {
+                    let header = snapshot_header(RecordKind::WakeEdgeTotals);
+                    out.push(encode(&WakeEdgeTotals { header, key, edge }).to_vec());
+                }
+                let _ = self.wake_edges.remove(&key);
+            }
+        }
+        if !procs.is_empty() {
+            let dead: Vec<FaultKey> =
+                self.faults.keys().filter_map(Result::ok).filter(|k| procs.contains(&(k.tgid, k.life))).collect();
+            for key in dead {
+                if let Ok(stat) = self.faults.get(&key, 0) {
+                    out.push(
+                        encode(&FaultTotals { header: snapshot_header(RecordKind::FaultTotals), key, stat }).to_vec(),
+                    );
+                }
+                let _ = self.faults.remove(&key);
+            }
+        }
+        Ok(out)
+    }
+
     /// What to change so `map` does not overflow again.
     pub fn remedy(&self, map: MapSlot) -> String {
         let (threads, procs) = (self.max_threads, self.max_processes);
@@ -230,19 +268,35 @@ impl Session {
     /// threads, and the per-CPU totals summed over CPUs.
     pub fn snapshot(&self) -> Result<Vec<Vec<u8>>> {
         let mut out = Vec::new();
+        let mut seen = HashSet::new();
         for (tid, mut state) in self.threads.iter().filter_map(Result::ok) {
+            seen.insert(tid);
             let mut header = snapshot_header(RecordKind::ThreadSnapshot);
             (header.tid, header.tgid) = (tid, state.tgid);
             // The kernel names a thread only when it exits; a live one is named here.
-            if let Ok(comm) = fs::read(format!("/proc/{}/task/{tid}/comm", state.tgid)) {
-                let comm = comm.strip_suffix(b"\n").unwrap_or(&comm);
-                let n = comm.len().min(15);
-                state.comm = [0; 16];
-                state.comm[..n].copy_from_slice(&comm[..n]);
+            if let Some((comm, _)) = task_stat(state.tgid, tid) {
+                state.comm = comm;
             }
             out.push(encode(&ThreadRecord { header, state }).to_vec());
             if let Some(fault) = last_fault(tid, &state) {
                 out.push(encode(&fault).to_vec());
+            }
+        }
+        // Threads of the target the kernel never saw run in the window: all of them are
+        // the target's, idle ones too.
+        for tgid in self._targets.keys().filter_map(Result::ok) {
+            for tid in fs::read_dir(format!("/proc/{tgid}/task"))
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e.ok().and_then(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok())))
+            {
+                if seen.contains(&tid) {
+                    continue;
+                }
+                if let Some((comm, state)) = task_stat(tgid, tid) {
+                    let header = Header { kind: RecordKind::IdleThread as u32, tid, tgid, ..Header::default() };
+                    out.push(encode(&IdleThread { header, comm, state, _pad: [0; 7] }).to_vec());
+                }
             }
         }
         for (key, stat) in self.faults.iter().filter_map(Result::ok) {
@@ -307,6 +361,18 @@ impl Session {
     }
 }
 
+/// A live thread's comm and state letter, from /proc/PID/task/TID/stat.
+fn task_stat(tgid: u32, tid: u32) -> Option<([u8; 16], u8)> {
+    let stat = fs::read(format!("/proc/{tgid}/task/{tid}/stat")).ok()?;
+    // "tid (comm) S ...": the comm may hold spaces and parentheses; it ends at the last ')'.
+    let (open, close) = (stat.iter().position(|&b| b == b'(')?, stat.iter().rposition(|&b| b == b')')?);
+    let name = stat.get(open + 1..close)?;
+    let mut comm = [0u8; 16];
+    let n = name.len().min(15);
+    comm[..n].copy_from_slice(&name[..n]);
+    Some((comm, *stat.get(close + 2)?))
+}
+
 /// A live thread's last fault, still open when the trace ended: its own counters in
 /// /proc/PID/task/TID/stat (fields 10 and 12) say what the kernel made of it, as the
 /// thread's next event would have.
@@ -321,7 +387,7 @@ fn last_fault(tid: u32, t: &ThreadState) -> Option<FaultTotals> {
     let (min, maj) = (*rest.get(6)?, *rest.get(8)?);
     Some(FaultTotals {
         header: snapshot_header(RecordKind::FaultTotals),
-        key: f.key(t.tgid),
+        key: f.key(t.tgid, f.life),
         stat: f.outcome(min, maj),
     })
 }

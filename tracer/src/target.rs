@@ -2,8 +2,10 @@
 use std::{
     ffi::OsString,
     fs,
-    os::fd::{FromRawFd, OwnedFd},
+    os::fd::{AsRawFd, FromRawFd, OwnedFd},
 };
+
+use tokio::io::{Interest, unix::AsyncFd};
 
 use anyhow::{Result, bail};
 
@@ -54,6 +56,13 @@ pub fn pidfd(pid: u32) -> Result<OwnedFd> {
     }
     // SAFETY: a fresh fd returned by the kernel.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// Registers an owned fd with the reactor for readability.
+pub fn readable<T: AsRawFd>(inner: T) -> std::io::Result<AsyncFd<T>> {
+    // SAFETY: `inner` owns its fd and keeps it open and unchanged until the AsyncFd (which
+    // now owns `inner`) is dropped.
+    Ok(unsafe { AsyncFd::register_with_interest(inner, Interest::READABLE) }?)
 }
 
 /// The calling thread's TID.

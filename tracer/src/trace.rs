@@ -12,8 +12,14 @@ use crate::{
     recording,
     report::Report,
     session::{Options, Session, Settings},
+    signals::{self, Signals},
     target,
 };
+
+/// Whether a SIGINT or SIGTERM is waiting (it stays waiting: the trace ends on it).
+fn signals_came(signals: &Signals) -> bool {
+    signals.peek()
+}
 
 pub enum Target {
     /// A running process.
@@ -39,7 +45,7 @@ pub struct Traced {
     pub undecodable: u64,
 }
 
-pub async fn trace(job: Job, live: Option<Live<'_>>) -> Result<Traced> {
+pub async fn trace(job: Job, live: Option<Live<'_>>, signals: &Signals) -> Result<Traced> {
     // Bad input fails before anything is attached.
     let recorder = job.record.as_deref().map(recording::Writer::create).transpose()?;
     let info = match &job.target {
@@ -47,7 +53,7 @@ pub async fn trace(job: Job, live: Option<Live<'_>>) -> Result<Traced> {
         Target::Command { .. } => None,
     };
     let pidfd = match &job.target {
-        Target::Pid(pid) => Some(collect::readable(target::pidfd(*pid)?)?),
+        Target::Pid(pid) => Some(target::readable(target::pidfd(*pid)?)?),
         Target::Command { .. } => None,
     };
     let launcher_tid = if matches!(job.target, Target::Command { .. }) { target::gettid() } else { 0 };
@@ -59,6 +65,10 @@ pub async fn trace(job: Job, live: Option<Live<'_>>) -> Result<Traced> {
             eprintln!("tracing PID {pid} ({}) ... Ctrl-C to stop", info.comm);
             (Watch::Pid { pid, fd }, TraceMeta { pid, command: info.command, ..TraceMeta::default() })
         }
+        (Target::Command { words, .. }, _, _) if signals_came(signals) => {
+            // Interrupted while the programs loaded: the command is not started at all.
+            (Watch::Nothing, TraceMeta { command: target::command_line(&words), ..TraceMeta::default() })
+        }
         (Target::Command { words, capture_stdout }, _, _) => {
             // Spawned only now, from this thread: the kernel adds the child to the target
             // set as it is created, so none of its events is missed.
@@ -67,6 +77,8 @@ pub async fn trace(job: Job, live: Option<Live<'_>>) -> Result<Traced> {
             if capture_stdout {
                 cmd.stdout(Stdio::piped());
             }
+            // SAFETY: between fork and exec only the async-signal-safe sigprocmask runs.
+            unsafe { cmd.pre_exec(signals::unblock_in_child) };
             let mut child = cmd.spawn().with_context(|| {
                 format!("cannot run `{}`: check the command name and PATH", words[0].to_string_lossy())
             })?;
@@ -86,7 +98,8 @@ pub async fn trace(job: Job, live: Option<Live<'_>>) -> Result<Traced> {
         _ => unreachable!("a PID target has its info and pidfd"),
     };
     let mut consumer = Consumer::new(recorder);
-    let outcome = collect::trace(&mut session, ring, &mut watch, job.duration, &mut consumer, live, meta).await?;
+    let outcome =
+        collect::trace(&mut session, ring, &mut watch, signals, job.duration, &mut consumer, live, meta).await?;
     let stdout = match stdout_task {
         Some(task) => task.await.unwrap_or_default(),
         None => Vec::new(),

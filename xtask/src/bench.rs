@@ -41,12 +41,12 @@ pub fn bench(root: &Path, args: &[String]) -> Result {
             "--rounds" => s.rounds = value()?.parse().map_err(|_| "--rounds takes a number")?,
             "--seconds" => s.seconds = value()?.parse().map_err(|_| "--seconds takes a number")?,
             "--connections" => s.connections = value()?.parse().map_err(|_| "--connections takes a number")?,
-            // Extra tracer configurations with only these probe groups, e.g. sched,syscalls.
-            "--groups" => s.groups.push(value()?),
+            // Extra tracer configurations with only these sections, e.g. syscalls,sched.
+            "--only" => s.groups.push(value()?),
             "--target" => s.target = value()?,
             other => {
                 return Err(format!(
-                    "unknown bench flag {other} (--rounds N, --seconds N, --connections N, --groups LIST, --target epoll|redis)"
+                    "unknown bench flag {other} (--rounds N, --seconds N, --connections N, --only SECTIONS, --target epoll|redis)"
                 ));
             }
         }
@@ -197,29 +197,65 @@ fn attach(bin: &Path, config: &str, pid: &str, report: &PathBuf) -> Result<Optio
                 c => c.trim_start_matches("tracer:").to_owned(),
             };
             let mut c = Command::new(bin.join("tracer"));
-            c.args(["attach", "--pid", pid, "--format", "json", "--output"]).arg(report).args(["--probes", &probes]);
+            c.args(["attach", "--pid", pid, "--format", "json", "--output"]).arg(report);
+            match probes.as_str() {
+                "floor" => c.arg("--floor"),
+                "all" => &mut c,
+                only => c.args(["--only", only]),
+            };
             (c, "tracing PID")
         }
     };
     let mut child =
-        cmd.stderr(Stdio::piped()).stdout(Stdio::null()).spawn().map_err(|e| format!("cannot start {config}: {e}"))?;
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    while !line.contains(ready) {
-        line.clear();
-        if stderr.read_line(&mut line).map_err(|e| e.to_string())? == 0 {
-            return Err(format!("{config} exited before it was live"));
+        cmd.stderr(Stdio::piped()).stdout(Stdio::piped()).spawn().map_err(|e| format!("cannot start {config}: {e}"))?;
+    // Its readiness line may come on either stream (bpftrace 0.17 prints "Attaching N
+    // probes..." on stdout): watch both, each drained to the end so the observer never
+    // blocks on a full pipe, and wait a bounded time.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let streams: [Box<dyn std::io::Read + Send>; 2] =
+        [Box::new(child.stdout.take().unwrap()), Box::new(child.stderr.take().unwrap())];
+    for stream in streams {
+        let tx = tx.clone();
+        let ready = ready.to_owned();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(std::result::Result::ok) {
+                if line.contains(&ready) {
+                    let _ = tx.send(());
+                }
+            }
+        });
+    }
+    match rx.recv_timeout(READY_TIMEOUT) {
+        Ok(()) => {}
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!(
+                "{config} did not say `{ready}` within {} s (or exited first): is it working on this machine?",
+                READY_TIMEOUT.as_secs()
+            ));
         }
     }
-    // Keep draining its stderr so it never blocks on a full pipe.
-    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
     std::thread::sleep(Duration::from_millis(200));
     Ok(Some(child))
 }
 
+/// How long an observer gets to attach.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long an observer gets to finish its report once stopped.
+const STOP_TIMEOUT: Duration = Duration::from_secs(30);
+
 fn stop(mut child: Child) -> Result {
     let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
-    child.wait().map_err(|e| e.to_string())?;
+    let until = std::time::Instant::now() + STOP_TIMEOUT;
+    while child.try_wait().map_err(|e| e.to_string())?.is_none() {
+        if std::time::Instant::now() > until {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("the observer did not stop within {} s of SIGINT", STOP_TIMEOUT.as_secs()));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
     Ok(())
 }
 

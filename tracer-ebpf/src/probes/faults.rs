@@ -32,7 +32,7 @@ use tracer_common::{
 use super::{clear, read_u8, read_u32, read_u64};
 use crate::{
     globals::{off, variant},
-    maps::{FAULTS, THREADS, ZERO_FAULTS, count_full, is_target, thread_state},
+    maps::{FAULTS, THREADS, ZERO_FAULTS, count_full, target_state, thread_state},
 };
 
 /// Addresses from here up are the kernel's (x86-64, 4-level and 5-level paging).
@@ -68,11 +68,13 @@ pub fn page_fault_kernel(ctx: BtfTracePointContext) -> i32 {
 fn on_fault(address: u64, error_code: u64) {
     let pid_tgid = bpf_get_current_pid_tgid();
     let tgid = (pid_tgid >> 32) as u32;
-    if !is_target(tgid) {
-        return;
-    }
+    let Some(p) = target_state(tgid) else { return };
+    let life = p.life;
     let Some(t) = thread_state(pid_tgid as u32, tgid) else { return };
     finish(t);
+    if t.pending_exec != 0 {
+        return; // the launcher's, before the command exec'd
+    }
     // SAFETY: plain helper.
     let task = unsafe { bpf_get_current_task() };
     let (Some(min0), Some(maj0)) = (read_u64(task, off!(task_min_flt)), read_u64(task, off!(task_maj_flt))) else {
@@ -82,6 +84,7 @@ fn on_fault(address: u64, error_code: u64) {
     locate(&mut t.vma, mm, address);
     let f = &mut t.fault;
     f.active = 1;
+    f.life = life;
     f.error_code = error_code as u32;
     f.min0 = min0;
     f.maj0 = maj0;
@@ -240,7 +243,7 @@ pub fn finish(t: &mut ThreadState) {
     let (Some(min), Some(maj)) = (read_u64(task, off!(task_min_flt)), read_u64(task, off!(task_maj_flt))) else {
         return;
     };
-    if let Some(s) = fault_stat(&t.fault.key(t.tgid)) {
+    if let Some(s) = fault_stat(&t.fault.key(t.tgid, t.fault.life)) {
         s.add(&t.fault.outcome(min, maj));
     }
 }

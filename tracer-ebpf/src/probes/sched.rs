@@ -13,7 +13,7 @@ use aya_ebpf::{
 };
 use tracer_common::{
     kernel::{GROUP_DEAD_FROM_ARG, STATE_FROM_ARG},
-    record::{CLONE_THREAD, NO_SYSCALL, RecordKind, SchedTimes, ThreadRecord, ThreadState, USER_MODE},
+    record::{CLONE_THREAD, NO_SYSCALL, ProcessExit, RecordKind, SchedTimes, ThreadRecord, ThreadState, USER_MODE},
     sched::{SwitchKind, classify_switch},
 };
 
@@ -41,18 +41,23 @@ pub fn sched_switch(ctx: BtfTracePointContext) -> i32 {
     let now = unsafe { bpf_ktime_get_ns() };
     irq::on_switch();
     match classify_switch(preempt & 0xff != 0, prev_state & 0xffff_ffff) {
-        SwitchKind::Exit => on_thread_exit(tid, now, &counters(prev)),
+        SwitchKind::Exit => on_thread_exit(tid, tgid, now, &counters(prev)),
         kind => {
             if is_target(tgid) {
                 switch_out(tid, tgid, kind, now, &counters(prev));
             }
         }
     }
-    // The thread switched in, if it is one of ours (only targets have entries).
+    // The thread switched in, if it is one of ours: known, or a thread of a target seen
+    // for the first time (it slept since before the trace began).
     if let Some(next_tid) = read_u32(next, off!(task_pid)) {
-        if let Some(n) = THREADS.get_ptr_mut(&next_tid) {
+        let n = match THREADS.get_ptr_mut(&next_tid) {
             // SAFETY: the next thread's map value; it is not running anywhere else.
-            switch_in(unsafe { &mut *n }, next_tid, now, &counters(next));
+            Some(n) => Some(unsafe { &mut *n }),
+            None => read_u32(next, off!(task_tgid)).filter(|&g| is_target(g)).and_then(|g| thread_state(next_tid, g)),
+        };
+        if let Some(n) = n {
+            switch_in(n, next_tid, now, &counters(next));
         }
     }
     0
@@ -79,6 +84,9 @@ fn counters(task: u64) -> Counters {
 #[inline(always)]
 fn switch_out(tid: u32, tgid: u32, kind: SwitchKind, now: u64, k: &Counters) {
     let Some(t) = thread_state(tid, tgid) else { return };
+    if t.pending_exec != 0 {
+        return; // the launcher's, before the command exec'd
+    }
     let voluntary = kind == SwitchKind::Voluntary;
     if voluntary {
         t.switches.voluntary += 1;
@@ -153,12 +161,20 @@ fn switch_in(t: &mut ThreadState, tid: u32, now: u64, k: &Counters) {
     epoll::on_run(t, now);
 }
 
-/// The last switch of a thread: hand over its counters and forget it. Not filtered by
-/// `TARGETS`, which may already have dropped a dying process. The record is written in
-/// place: it is too large for the BPF stack.
+/// The last switch of a thread: hand over its counters and forget it. Known threads are
+/// not filtered by `TARGETS`, which may already have dropped a dying process. The record
+/// is written in place: it is too large for the BPF stack.
 #[inline(always)]
-fn on_thread_exit(tid: u32, now: u64, k: &Counters) {
-    let Some(state) = THREADS.get_ptr_mut(&tid) else { return };
+fn on_thread_exit(tid: u32, tgid: u32, now: u64, k: &Counters) {
+    let state = match THREADS.get_ptr_mut(&tid) {
+        Some(s) => s,
+        // A target's thread that slept through the whole trace until its exit.
+        None if is_target(tgid) => match thread_state(tid, tgid) {
+            Some(s) => s,
+            None => return,
+        },
+        None => return,
+    };
     // SAFETY: the exiting thread's own map value; it runs this switch itself.
     super::faults::finish(unsafe { &mut *state });
     // SAFETY: as above.
@@ -209,7 +225,38 @@ pub fn task_newtask(ctx: BtfTracePointContext) -> i32 {
         pid
     };
     // Known from birth, so its first time slice and run-queue wait are counted too.
-    let _ = thread_state(pid, tgid);
+    if let Some(t) = thread_state(pid, tgid) {
+        t.pending_exec = u32::from(by_launcher);
+    }
+    0
+}
+
+/// sched_process_exec(struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm):
+/// the command `run` launched is itself now. What its thread did since the fork was the
+/// launcher's: its counters start here, at the kernel's current figures.
+#[btf_tracepoint(function = "sched_process_exec")]
+pub fn sched_process_exec(_ctx: BtfTracePointContext) -> i32 {
+    let tid = bpf_get_current_pid_tgid() as u32;
+    let Some(t) = THREADS.get_ptr_mut(&tid) else { return 0 };
+    // SAFETY: this thread's own map value.
+    let t = unsafe { &mut *t };
+    if t.pending_exec == 0 {
+        return 0;
+    }
+    t.pending_exec = 0;
+    // SAFETY: plain helpers.
+    let (task, now) = unsafe { (aya_ebpf::helpers::generated::bpf_get_current_task(), bpf_ktime_get_ns()) };
+    let k = counters(task);
+    super::clear(&mut t.switches.voluntary);
+    super::clear(&mut t.switches.involuntary);
+    let times = &mut t.times;
+    (times.base_exec, times.base_delay, times.base_pcount) =
+        (k.exec.unwrap_or(0), k.delay.unwrap_or(0), k.pcount.unwrap_or(0));
+    (times.in_ts, times.out_ts, times.wake_ts, times.waking_ts) = (now, 0, 0, 0);
+    super::clear(&mut times.oncpu_ns);
+    super::clear(&mut times.offcpu_ns);
+    super::clear(&mut times.runq_ns);
+    super::clear(&mut times.slices);
     0
 }
 
@@ -229,6 +276,20 @@ pub fn sched_process_exit(ctx: BtfTracePointContext) -> i32 {
     };
     if group_dead {
         let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
+        // Tell user space, so it takes the process's rows out of the maps.
+        if let Some(p) = crate::maps::target_state(tgid) {
+            let life = p.life;
+            if let Some(mut entry) = reserve::<ProcessExit>() {
+                let r = entry.as_mut_ptr();
+                // SAFETY: a reserved ring slot of the right size.
+                unsafe {
+                    (*r).header = header(RecordKind::ProcessExit as u32, tgid, tgid);
+                    (*r).life = life;
+                    (*r)._pad = 0;
+                }
+                submit(entry);
+            }
+        }
         let _ = TARGETS.remove(&tgid);
     }
     0

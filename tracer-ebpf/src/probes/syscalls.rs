@@ -11,8 +11,8 @@ use aya_ebpf::{
     programs::BtfTracePointContext,
 };
 use tracer_common::{
-    record::NO_SYSCALL,
-    syscalls::{DataClass, EPOLL_CTL, data_class, is_epoll_wait, is_readiness_wait, log2_bucket},
+    record::{EXEC_PENDING, NO_SYSCALL},
+    syscalls::{DataClass, EPOLL_CTL, EXECVE, EXECVEAT, data_class, is_epoll_wait, is_readiness_wait, log2_bucket},
 };
 
 use super::{clear, copies, epoll, faults};
@@ -29,6 +29,14 @@ pub fn sys_enter(ctx: BtfTracePointContext) -> i32 {
     let nr: i64 = ctx.arg(1);
     let nr = nr as u64;
     let now = unsafe { bpf_ktime_get_ns() };
+    if t.pending_exec != 0 {
+        // Before the launched command exec'd: only its execve is of interest, and only if
+        // it succeeds (sys_exit decides).
+        if nr == EXECVE || nr == EXECVEAT {
+            (t.sys.nr, t.sys.t0, t.sys.flags) = (nr, now, EXEC_PENDING);
+        }
+        return 0;
+    }
     // `args` are written (and read) only by the calls that keep them.
     (t.sys.nr, t.sys.t0) = (nr, now);
     clear(&mut t.sys.path);
@@ -60,6 +68,17 @@ pub fn sys_exit(ctx: BtfTracePointContext) -> i32 {
     let ret: i64 = ctx.arg(1);
     let now = unsafe { bpf_ktime_get_ns() };
     let latency = now.wrapping_sub(t.sys.t0);
+    if t.sys.flags & EXEC_PENDING != 0 {
+        // The launched command's exec: counted (entry included) if it succeeded; a
+        // failed one was the launcher's PATH search.
+        if is_error(ret) {
+            t.sys.nr = NO_SYSCALL;
+            return 0;
+        }
+        if let Some(s) = syscall_stat(nr) {
+            s.count += 1;
+        }
+    }
     if let Some(s) = syscall_stat(nr) {
         s.returned += 1;
         s.total_ns += latency;

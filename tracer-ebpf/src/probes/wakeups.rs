@@ -28,9 +28,12 @@ pub fn sched_waking(ctx: BtfTracePointContext) -> i32 {
     let Some(w) = THREADS.get_ptr_mut(&pid) else { return 0 };
     // SAFETY: the wakee's map value; it is not running this code.
     let w = unsafe { &mut *w };
+    if w.pending_exec != 0 {
+        return 0; // the launcher's, before the command exec'd
+    }
     let waker = current_waker();
     let now = unsafe { bpf_ktime_get_ns() };
-    count_edge(pid, w.tgid, &waker);
+    count_edge(pid, w.life, w.tgid, &waker);
     w.times.waker = waker;
     w.times.waking_ts = now;
     // The first wakeup inside an epoll wait. Not gated on the wait having blocked:
@@ -99,14 +102,14 @@ fn socket_inode(sk: u64) -> u64 {
 }
 
 #[inline(always)]
-fn edge_key(wakee: u32, w: &Waker) -> WakeKey {
+fn edge_key(wakee: u32, life: u32, w: &Waker) -> WakeKey {
     let cpu = if w.kind == WAKER_TASK { 0 } else { w.extra };
-    WakeKey { wakee, kind: w.kind, id: w.id, cpu }
+    WakeKey { wakee, kind: w.kind, id: w.id, cpu, life, _pad: 0 }
 }
 
 #[inline(always)]
-fn count_edge(wakee: u32, wakee_tgid: u32, w: &Waker) {
-    let key = edge_key(wakee, w);
+fn count_edge(wakee: u32, life: u32, wakee_tgid: u32, w: &Waker) {
+    let key = edge_key(wakee, life, w);
     if let Some(e) = WAKE_EDGES.get_ptr_mut(&key) {
         // SAFETY: a map value; concurrent increments may race, as per-CPU maps cannot key
         // by edge (a lost increment here is a miscount of one, never a crash).
@@ -138,7 +141,7 @@ pub fn on_run(t: &mut ThreadState, tid: u32, now: u64) {
         return;
     }
     let latency = now.saturating_sub(t.times.waking_ts);
-    if let Some(e) = WAKE_EDGES.get_ptr_mut(&edge_key(tid, &t.times.waker)) {
+    if let Some(e) = WAKE_EDGES.get_ptr_mut(&edge_key(tid, t.life, &t.times.waker)) {
         // SAFETY: a map value (see `count_edge`).
         let e = unsafe { &mut *e };
         e.paired += 1;

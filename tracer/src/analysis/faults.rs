@@ -98,7 +98,7 @@ mod tests {
     fn totals(region: u32, ino: u64, minor: u64, major: u64, around: u64) -> FaultTotals {
         FaultTotals {
             header: snapshot_header(RecordKind::FaultTotals),
-            key: FaultKey { tgid: 7, region, dev: (8 << 20) | 1, _pad: 0, ino },
+            key: FaultKey { tgid: 7, region, dev: (8 << 20) | 1, life: 1, ino },
             stat: FaultStat {
                 minor,
                 major,

@@ -57,6 +57,7 @@ impl Analysis {
     pub fn push(&mut self, record: &Record) {
         match record {
             Record::Thread { exited, record } => self.sched.push(*exited, record),
+            Record::IdleThread(r) => self.sched.push_idle(r),
             Record::Epoll(r) => self.epoll.push(r),
             Record::Syscall(r) => self.syscalls.push(r),
             Record::Path(r) => self.copies.push_path(r.path, r.stat),
@@ -65,6 +66,8 @@ impl Analysis {
             Record::Softirq(r) => self.softirq.push(r),
             Record::Faults(r) => self.faults.push(r),
             Record::FileName(r) => self.faults.push_name(r),
+            // Only the collector needs it (to take the process's rows out of the maps).
+            Record::ProcessExit(_) => {}
             Record::Counter(r) => {
                 if let Some(c) = Counter::from_u32(r.index) {
                     if c == Counter::FloorHits {

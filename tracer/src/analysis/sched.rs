@@ -4,16 +4,24 @@
 use std::collections::BTreeMap;
 
 use tracer_common::{
-    record::{SwitchTotals, ThreadRecord, USER_MODE},
+    record::{IdleThread, SwitchTotals, ThreadRecord, USER_MODE},
     syscalls,
 };
 
 use crate::report::{Sched, SwitchRow, ThreadRow};
 
+/// Exited threads kept row by row; past this, a thread-churning target's exited threads
+/// are folded into one total (kept exact), so a long trace keeps bounded memory.
+pub const MAX_EXITED: usize = 4096;
+
 #[derive(Clone, Debug, Default)]
 pub struct SchedAnalysis {
-    /// One row per thread life that ended during the trace (a TID can be reused).
+    /// One row per thread life that ended during the trace (a TID can be reused), the
+    /// first `MAX_EXITED` of them.
     exited: Vec<ThreadRow>,
+    /// The rest: how many, and their counters summed.
+    folded: u64,
+    folded_sum: ThreadRow,
     /// Latest snapshot of threads still alive, by TID.
     live: BTreeMap<u32, ThreadRow>,
     by_syscall: BTreeMap<u32, (u64, u64)>,
@@ -28,18 +36,54 @@ impl SchedAnalysis {
             voluntary: r.state.switches.voluntary,
             involuntary: r.state.switches.involuntary,
             exited,
+            idle: false,
+            state: None,
             oncpu_ns: r.state.times.oncpu_ns,
             offcpu_ns: r.state.times.offcpu_ns,
             runqueue_ns: r.state.times.runq_ns,
             slices: r.state.times.slices,
         };
-        if exited {
-            // A thread that exits is no longer live, whatever an earlier snapshot said.
-            self.live.remove(&row.tid);
+        if !exited {
+            self.live.insert(row.tid, row);
+            return;
+        }
+        // A thread that exits is no longer live, whatever an earlier snapshot said.
+        self.live.remove(&row.tid);
+        if self.exited.len() < MAX_EXITED {
             self.exited.push(row);
         } else {
-            self.live.insert(row.tid, row);
+            self.folded += 1;
+            let f = &mut self.folded_sum;
+            f.voluntary += row.voluntary;
+            f.involuntary += row.involuntary;
+            f.oncpu_ns += row.oncpu_ns;
+            f.offcpu_ns += row.offcpu_ns;
+            f.runqueue_ns += row.runqueue_ns;
+            f.slices += row.slices;
         }
+    }
+
+    /// A thread that did not run in the window: a row of zeros, with its state.
+    pub fn push_idle(&mut self, r: &IdleThread) {
+        let state = match r.state {
+            b'R' => "running",
+            b'S' => "sleeping",
+            b'D' => "disk sleep",
+            b'T' => "stopped",
+            b't' => "tracing stop",
+            b'I' => "idle",
+            b'Z' => "zombie",
+            _ => "unknown",
+        };
+        let row = ThreadRow {
+            tid: r.header.tid,
+            pid: r.header.tgid,
+            comm: comm_str(&r.comm),
+            idle: true,
+            state: Some(state.into()),
+            ..ThreadRow::default()
+        };
+        self.live.entry(row.tid).or_insert(row);
     }
 
     pub fn push_switches(&mut self, r: &SwitchTotals) {
@@ -49,6 +93,7 @@ impl SchedAnalysis {
     pub fn report(&self) -> Sched {
         let mut threads: Vec<ThreadRow> = self.exited.iter().chain(self.live.values()).cloned().collect();
         threads.sort_by_key(|t| (t.pid, t.tid, !t.exited));
+        let all = || threads.iter().chain(std::iter::once(&self.folded_sum));
         let mut by_syscall: Vec<SwitchRow> = self
             .by_syscall
             .iter()
@@ -60,12 +105,13 @@ impl SchedAnalysis {
             .collect();
         by_syscall.sort_by_key(|r| std::cmp::Reverse(r.voluntary + r.involuntary));
         Sched {
-            voluntary: threads.iter().map(|t| t.voluntary).sum(),
-            involuntary: threads.iter().map(|t| t.involuntary).sum(),
-            oncpu_ns: threads.iter().map(|t| t.oncpu_ns).sum(),
-            offcpu_ns: threads.iter().map(|t| t.offcpu_ns).sum(),
-            runqueue_ns: threads.iter().map(|t| t.runqueue_ns).sum(),
-            slices: threads.iter().map(|t| t.slices).sum(),
+            voluntary: all().map(|t| t.voluntary).sum(),
+            involuntary: all().map(|t| t.involuntary).sum(),
+            oncpu_ns: all().map(|t| t.oncpu_ns).sum(),
+            offcpu_ns: all().map(|t| t.offcpu_ns).sum(),
+            runqueue_ns: all().map(|t| t.runqueue_ns).sum(),
+            slices: all().map(|t| t.slices).sum(),
+            threads_folded: self.folded,
             threads,
             by_syscall,
         }
@@ -80,7 +126,7 @@ pub fn comm_str(comm: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use tracer_common::record::{Header, SwitchCounts, ThreadState};
+    use tracer_common::record::{Header, IdleThread, SwitchCounts, ThreadState};
 
     use super::*;
 
@@ -153,6 +199,36 @@ mod tests {
         let rows: Vec<(&str, u64, u64)> =
             s.by_syscall.iter().map(|r| (r.syscall.as_str(), r.voluntary, r.involuntary)).collect();
         assert_eq!(rows, [("user or fault", 0, 9), ("clock_nanosleep", 3, 0)]);
+    }
+
+    #[test]
+    fn exited_threads_past_the_cap_fold_into_exact_totals() {
+        let mut a = SchedAnalysis::default();
+        for tid in 0..MAX_EXITED as u32 + 10 {
+            a.push(true, &rec(tid + 100, 10, "w", 2, 1));
+        }
+        a.push(false, &rec(10, 10, "main", 5, 0));
+        let s = a.report();
+        assert_eq!(s.threads.len(), MAX_EXITED + 1, "the first exited ones and the live one");
+        assert_eq!(s.threads_folded, 10);
+        assert_eq!((s.voluntary, s.involuntary), (2 * (MAX_EXITED as u64 + 10) + 5, MAX_EXITED as u64 + 10));
+    }
+
+    #[test]
+    fn idle_threads_are_rows_of_zeros_with_their_state() {
+        let mut a = SchedAnalysis::default();
+        let mut idle =
+            IdleThread { header: Header { tid: 12, tgid: 10, ..Header::default() }, state: b'S', ..Default::default() };
+        idle.comm[..4].copy_from_slice(b"idle");
+        a.push_idle(&idle);
+        a.push(false, &rec(10, 10, "main", 5, 0));
+        let s = a.report();
+        let row = s.threads.iter().find(|t| t.tid == 12).unwrap();
+        assert_eq!(
+            (row.idle, row.state.as_deref(), row.voluntary, row.comm.as_str()),
+            (true, Some("sleeping"), 0, "idle")
+        );
+        assert_eq!(s.voluntary, 5);
     }
 
     #[test]

@@ -98,7 +98,7 @@ mod tests {
             e.waker_comm[..5].copy_from_slice(b"nginx");
             e.waker_tgid = 40;
         }
-        WakeEdgeTotals { key: WakeKey { wakee, kind, id, cpu }, edge: e, ..Default::default() }
+        WakeEdgeTotals { key: WakeKey { wakee, kind, id, cpu, life: 1, _pad: 0 }, edge: e, ..Default::default() }
     }
 
     #[test]

@@ -217,7 +217,13 @@ pub struct Sched {
     pub offcpu_ns: u64,
     pub runqueue_ns: u64,
     pub slices: u64,
+    /// Every thread of the target (idle ones too), up to the first
+    /// `analysis::sched::MAX_EXITED` that exited; the totals above count every thread.
     pub threads: Vec<ThreadRow>,
+    /// Exited threads beyond that, folded into one count (their switches are in the
+    /// totals).
+    #[serde(default)]
+    pub threads_folded: u64,
     /// Switches by the syscall the thread was in ("user or fault" outside syscalls:
     /// preempted in user code, or blocked in a page fault).
     pub by_syscall: Vec<SwitchRow>,
@@ -230,7 +236,7 @@ pub struct SwitchRow {
     pub involuntary: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ThreadRow {
     pub tid: u32,
     pub pid: u32,
@@ -239,6 +245,12 @@ pub struct ThreadRow {
     pub involuntary: u64,
     /// The thread exited during the trace (its counters are final).
     pub exited: bool,
+    /// It never ran in the traced window: all its counters are 0, and `state` says how it
+    /// spent the window (`sleeping`, `disk sleep`, `stopped`, ...).
+    #[serde(default)]
+    pub idle: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
     pub oncpu_ns: u64,
     pub offcpu_ns: u64,
     pub runqueue_ns: u64,
@@ -477,6 +489,8 @@ pub(crate) fn sample() -> Report {
                     voluntary: 300,
                     involuntary: 1,
                     exited: false,
+                    idle: false,
+                    state: None,
                     oncpu_ns: 1_000_000,
                     offcpu_ns: 2_000_000,
                     runqueue_ns: 50_000,
@@ -489,6 +503,8 @@ pub(crate) fn sample() -> Report {
                     voluntary: 5,
                     involuntary: 120,
                     exited: true,
+                    idle: false,
+                    state: None,
                     oncpu_ns: 900_000_000,
                     offcpu_ns: 400_000_000,
                     runqueue_ns: 390_000_000,
@@ -499,6 +515,7 @@ pub(crate) fn sample() -> Report {
             offcpu_ns: 402_000_000,
             runqueue_ns: 390_050_000,
             slices: 426,
+            threads_folded: 0,
             by_syscall: vec![
                 SwitchRow { syscall: "clock_nanosleep".into(), voluntary: 300, involuntary: 0 },
                 SwitchRow { syscall: "user or fault".into(), voluntary: 0, involuntary: 121 },
