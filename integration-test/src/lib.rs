@@ -177,11 +177,16 @@ pub fn report_counts(report: &serde_json::Value) -> Counts {
 
 /// `tracer run --format json` of `cmd`: the report and the command's output.
 pub fn traced(cmd: &[&str]) -> (serde_json::Value, Output) {
+    traced_with(&[], cmd)
+}
+
+/// `tracer run --format json FLAGS -- CMD`: the report and the command's output.
+pub fn traced_with(flags: &[&str], cmd: &[&str]) -> (serde_json::Value, Output) {
     let path = scratch(&format!(
         "report-{}.json",
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
     ));
-    let out = tracer(&[&["run", "--format", "json", "--output", path.to_str().unwrap(), "--"], cmd].concat());
+    let out = tracer(&[&["run", "--format", "json", "--output", path.to_str().unwrap()], flags, &["--"], cmd].concat());
     let report = json_file(&path);
     let _ = std::fs::remove_file(&path);
     assert_eq!(report["lost_events"], 0, "{report}");

@@ -68,3 +68,4 @@ pub const MAP_LAUNCHER: &str = "LAUNCHER";
 /// Globals the loader overrides; see `kernel.rs` for their meaning.
 pub const GLOBAL_OFFSETS: &str = "OFFSETS";
 pub const GLOBAL_FEATURES: &str = "FEATURES";
+pub const GLOBAL_WAKEUP_BYTES: &str = "WAKEUP_BYTES";

@@ -307,7 +307,7 @@ pub struct FileNameRecord {
     pub path: [u8; FILE_NAME_BYTES],
 }
 
-pub const FILE_NAME_BYTES: usize = 512;
+pub const FILE_NAME_BYTES: usize = 1024;
 /// `path` is dentry names, leaf first, as the kernel walked them.
 pub const NAME_KERNEL_FORM: u32 = 1;
 /// The file was unlinked (its dentry is unhashed): /proc says " (deleted)".
@@ -631,19 +631,21 @@ pub const fn life_stamp(ktime_ns: u64) -> u32 {
 }
 
 /// The VMA a thread's last fault was in and what it is, so the next fault in it needs no
-/// tree walk: still good while that VMA still spans the same range of the same file.
+/// tree walk: still good while that VMA still spans the same range of the same inode
+/// (its struct, its file's and its inode's memory can all be reused by others).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct VmaCache {
-    /// The `vm_area_struct` (0: empty), its range and file.
+    /// The `vm_area_struct` (0: empty) and its range.
     pub vma: u64,
     pub start: u64,
     pub end: u64,
-    pub file: u64,
-    /// `REGION_*`, and for files their device and inode.
+    /// Files: the inode's super block, and the inode number.
+    pub sb: u64,
+    pub ino: u64,
+    /// `REGION_*`, and for files their device.
     pub region: u32,
     pub dev: u32,
-    pub ino: u64,
 }
 
 /// Maps whose fullness is counted (per-CPU array `MAP_FULL`, index: slot): an entry the
@@ -822,6 +824,7 @@ mod tests {
         assert_eq!(size_of::<SchedTimes>(), 10 * 8 + 8 + 24 + 8);
         assert_eq!(size_of::<ThreadState>(), 4 + 4 + 16 + 8 + 16 + 56 + 64 + 120 + 72 + 48);
         assert_eq!(size_of::<VmaCache>(), 48);
+        assert_eq!(size_of::<FileNameRecord>(), 24 + 16 + 1024);
         assert_eq!(size_of::<WakeKey>(), 24);
         assert_eq!(size_of::<WakeEdge>(), 3 * 8 + 32 * 8 + 8 + 16);
         assert_eq!(size_of::<WakeEdgeTotals>(), 24 + 24 + size_of::<WakeEdge>());

@@ -14,6 +14,12 @@ pub static OFFSETS: Offsets = Offsets::NONE;
 #[unsafe(no_mangle)]
 pub static FEATURES: Features = Features::NONE;
 
+/// Above this much unread data, a submit wakes the consumer at once; below it the
+/// consumer polls on a timer (per-record wakeups cost ~5x the record itself,
+/// shared/perf-notes.md). A quarter of the ring, set by the loader.
+#[unsafe(no_mangle)]
+pub static WAKEUP_BYTES: u64 = 1 << 20;
+
 /// One member offset: `off!(task_pid)`.
 macro_rules! off {
     ($field:ident) => {{

@@ -17,9 +17,6 @@ use tracer_common::{
 
 /// Default size; user space sets the real one with `EbpfLoader::map_max_entries`.
 const RING_BYTES: u32 = 4 << 20;
-/// Above this much unread data, a submit wakes the consumer at once; below it the consumer
-/// polls on a timer. Per-record wakeups cost ~5x the record itself (shared/perf-notes.md).
-const WAKEUP_HIGH_WATER: u64 = 512 << 10;
 
 #[map(name = "EVENTS")]
 pub static EVENTS: RingBuf = RingBuf::with_byte_size(RING_BYTES, 0);
@@ -230,5 +227,7 @@ pub fn submit<T: 'static>(entry: RingBufEntry<T>) {
 
 #[inline(always)]
 fn wakeup_flags() -> u32 {
-    if EVENTS.query(0 /* BPF_RB_AVAIL_DATA */) > WAKEUP_HIGH_WATER { BPF_RB_FORCE_WAKEUP } else { BPF_RB_NO_WAKEUP }
+    // SAFETY: a plain static, read volatile so the loader's value is the one used.
+    let high_water = unsafe { core::ptr::read_volatile(&raw const crate::globals::WAKEUP_BYTES) };
+    if EVENTS.query(0 /* BPF_RB_AVAIL_DATA */) > high_water { BPF_RB_FORCE_WAKEUP } else { BPF_RB_NO_WAKEUP }
 }

@@ -60,7 +60,8 @@ pub struct Reader<R> {
 impl Reader<BufReader<File>> {
     pub fn open(path: &Path) -> Result<Self> {
         let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-        Reader::new(BufReader::new(file)).with_context(|| format!("{} is not a usable tracer recording", path.display()))
+        Reader::new(BufReader::new(file))
+            .with_context(|| format!("{} is not a usable tracer recording", path.display()))
     }
 }
 

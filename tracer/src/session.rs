@@ -108,9 +108,13 @@ impl Session {
         check_privileges()?;
         let btf = Btf::from_sys_fs()?;
         let plan = plan::plan(&btf, &plan::kernel_release(), &settings.sections)?;
+        // Past a quarter of the ring the kernel wakes the reader rather than wait for its
+        // next poll: a small ring cannot hold a poll interval's worth of records.
+        let wakeup_bytes = u64::from(settings.ring_bytes / 4);
         let mut ebpf = EbpfLoader::new()
             .override_global(GLOBAL_OFFSETS, &plan.offsets, true)
             .override_global(GLOBAL_FEATURES, &plan.features, true)
+            .override_global(GLOBAL_WAKEUP_BYTES, &wakeup_bytes, true)
             .map_max_entries(MAP_EVENTS, settings.ring_bytes)
             .map_max_entries(MAP_THREADS, settings.max_threads)
             .map_max_entries(MAP_WAKE_EDGES, settings.max_threads.saturating_mul(EDGES_PER_THREAD))

@@ -98,7 +98,7 @@ fn on_fault(address: u64, error_code: u64) {
 /// the tree walk finds (a new file is named at its first fault).
 #[inline(always)]
 fn locate(c: &mut VmaCache, mm: u64, address: u64) {
-    if c.vma != 0 && c.start <= address && address < c.end && still(c) {
+    if c.vma != 0 && c.start <= address && address < c.end && still(c, mm) {
         return;
     }
     let vma = match variant!(vma_lookup) {
@@ -115,27 +115,44 @@ fn locate(c: &mut VmaCache, mm: u64, address: u64) {
         (c.dev, c.ino) = (0, 0);
         return;
     };
-    let (start, end) = (read_u64(vma, off!(vma_start)).unwrap_or(0), read_u64(vma, off!(vma_end)).unwrap_or(0));
-    let file = read_u64(vma, off!(vma_file)).unwrap_or(0);
-    (c.vma, c.start, c.end, c.file) = (vma, start, end, file);
-    (c.dev, c.ino) = (0, 0);
-    c.region = if file != 0 {
-        let inode = read_u64(file, off!(file_inode)).unwrap_or(0);
-        c.ino = read_u64(inode, off!(inode_ino)).unwrap_or(0);
-        c.dev = read_u64(inode, off!(inode_sb)).and_then(|sb| read_u32(sb, off!(sb_dev))).unwrap_or(0);
+    (c.vma, c.start, c.end) =
+        (vma, read_u64(vma, off!(vma_start)).unwrap_or(0), read_u64(vma, off!(vma_end)).unwrap_or(0));
+    let (inode, sb, ino) = vma_inode(vma);
+    (c.sb, c.ino, c.dev) = (sb, ino, 0);
+    c.region = if inode != 0 {
+        c.dev = read_u32(sb, off!(sb_dev)).unwrap_or(0);
         super::names::name_once(inode, c.dev, c.ino);
         REGION_FILE
     } else {
-        anon_region(mm, start, end)
+        anon_region(mm, c.start, c.end)
     };
 }
 
-/// The cached VMA still spans the same range of the same file.
+/// The VMA's file's inode: (address, its super block, its number), or zeros when the VMA
+/// maps no file.
 #[inline(always)]
-fn still(c: &VmaCache) -> bool {
-    read_u64(c.vma, off!(vma_start)) == Some(c.start)
-        && read_u64(c.vma, off!(vma_end)) == Some(c.end)
-        && read_u64(c.vma, off!(vma_file)) == Some(c.file)
+fn vma_inode(vma: u64) -> (u64, u64, u64) {
+    let file = read_u64(vma, off!(vma_file)).unwrap_or(0);
+    let inode = read_u64(file, off!(file_inode)).unwrap_or(0);
+    (inode, read_u64(inode, off!(inode_sb)).unwrap_or(0), read_u64(inode, off!(inode_ino)).unwrap_or(0))
+}
+
+/// The cached VMA still spans the same range of the same inode (an anonymous one is
+/// labelled again: the heap's bounds move).
+#[inline(always)]
+fn still(c: &mut VmaCache, mm: u64) -> bool {
+    if read_u64(c.vma, off!(vma_start)) != Some(c.start) || read_u64(c.vma, off!(vma_end)) != Some(c.end) {
+        return false;
+    }
+    let (inode, sb, ino) = vma_inode(c.vma);
+    if c.region == REGION_FILE {
+        return inode != 0 && sb == c.sb && ino == c.ino;
+    }
+    if inode != 0 {
+        return false;
+    }
+    c.region = anon_region(mm, c.start, c.end);
+    true
 }
 
 /// /proc/PID/maps' labels for an anonymous VMA: [heap] where it spans the brk area,

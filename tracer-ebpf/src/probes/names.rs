@@ -15,9 +15,11 @@ use crate::{
 
 /// Directory levels walked: deeper paths are reported cut short.
 const DEPTH: usize = 24;
-/// Names are written at an offset below this, each at most this long (NAME_MAX + NUL),
-/// so every write stays inside the record's 512-byte `path`.
-const HALF: u32 = 256;
+/// Names are written at an offset below `STARTS`, each at most `NAME` long (NAME_MAX +
+/// NUL), so every write stays inside the record's `path` (the verifier checks the
+/// largest offset plus the largest length): paths up to 767 bytes are whole.
+const STARTS: u32 = 512;
+const NAME: u32 = 256;
 
 /// Sends the name of file (dev, ino), whose inode is at `inode`, unless it was sent.
 #[inline(always)]
@@ -41,7 +43,7 @@ pub fn name_once(inode: u64, dev: u32, ino: u64) {
         (*r).flags = flags;
         // An empty name ends the list: the ring slot holds whatever an older record left
         // there, and the reader takes names until an empty one. Every name starts below
-        // HALF and is at most HALF long, so the names end below FILE_NAME_BYTES; the mask
+        // STARTS and is at most NAME long, so the names end below FILE_NAME_BYTES; the mask
         // shows the verifier so.
         *out.add(end as usize & (FILE_NAME_BYTES - 1)) = 0;
     }
@@ -67,12 +69,12 @@ fn walk(inode: u64, out: *mut u8) -> (u32, u32) {
         }
         // qstr: { hash_len: u64, name: *const u8 }
         let Some(name) = read_u64(dentry, off!(dentry_name) + 8) else { return (flags | NAME_TRUNCATED, pos) };
-        if pos >= HALF {
+        if pos >= STARTS {
             return (flags | NAME_TRUNCATED, pos);
         }
-        // SAFETY: the masked offset plus HALF bytes stays inside the 512-byte `path`.
+        // SAFETY: the masked offset plus NAME bytes stays inside `path`.
         let n =
-            unsafe { bpf_probe_read_kernel_str(out.add((pos & (HALF - 1)) as usize).cast(), HALF, name as *const _) };
+            unsafe { bpf_probe_read_kernel_str(out.add((pos & (STARTS - 1)) as usize).cast(), NAME, name as *const _) };
         if n <= 0 {
             return (flags | NAME_TRUNCATED, pos);
         }
