@@ -91,26 +91,45 @@ pub const DATA_SYSCALLS: &[&str] = &[
     "pwritev2",
 ];
 
-/// Per syscall name: (calls, errors, bytes moved by data calls).
+/// The readiness calls, whose non-negative returns are ready fds.
+pub const READY_SYSCALLS: &[&str] =
+    &["epoll_wait", "epoll_pwait", "epoll_pwait2", "poll", "ppoll", "select", "pselect6"];
+
+/// Per syscall name: (calls, errors, bytes moved by data calls or fds ready for readiness
+/// calls).
 pub type Counts = std::collections::BTreeMap<String, (u64, u64, u64)>;
 
 /// Runs `cmd` under `strace -f` (the independent oracle for syscall counts) and returns
-/// what strace saw and the command's own output.
+/// what strace saw and the command's own output (its exit status is the command's).
 pub fn strace(cmd: &[&str]) -> (Counts, Output) {
-    let log = scratch(&format!(
-        "strace-{}.txt",
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
-    ));
-    let out = Command::new("strace")
+    let out = strace_spawn(cmd).wait_with_output().expect("strace");
+    (take_strace_log(cmd), out)
+}
+
+/// `strace -f` of `cmd`, started; its log is read with [`take_strace_log`] once it ends.
+pub fn strace_spawn(cmd: &[&str]) -> std::process::Child {
+    Command::new("strace")
         .args(["-f", "-qq", "-o"])
-        .arg(&log)
+        .arg(strace_log(cmd))
         .args(cmd)
-        .output()
-        .expect("strace is installed by `cargo xtask setup`");
-    assert!(out.status.success(), "strace {cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("strace is installed by `cargo xtask setup`")
+}
+
+/// What strace saw of a run of `cmd` started with [`strace_spawn`].
+pub fn take_strace_log(cmd: &[&str]) -> Counts {
+    let log = strace_log(cmd);
     let text = std::fs::read_to_string(&log).unwrap();
     let _ = std::fs::remove_file(&log);
-    (parse_strace(&text), out)
+    parse_strace(&text)
+}
+
+fn strace_log(cmd: &[&str]) -> PathBuf {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    std::hash::Hash::hash(&cmd, &mut h);
+    scratch(&format!("strace-{}.txt", std::hash::Hasher::finish(&h)))
 }
 
 /// Counts calls from `strace -f -o` lines: `PID name(args) = RET`, or an `<unfinished
@@ -130,7 +149,9 @@ pub fn parse_strace(text: &str) -> Counts {
         let entry = counts.entry(name.to_owned()).or_default();
         entry.0 += 1;
         match ret.split_whitespace().next().and_then(|r| r.parse::<i64>().ok()) {
-            Some(r) if r >= 0 && DATA_SYSCALLS.contains(&name) => entry.2 += r as u64,
+            Some(r) if r >= 0 && (DATA_SYSCALLS.contains(&name) || READY_SYSCALLS.contains(&name)) => {
+                entry.2 += r as u64
+            }
             Some(r) if r >= 0 => {}
             Some(_) => entry.1 += 1,
             None => {} // "?" (never returned)

@@ -22,7 +22,6 @@ fn demo_compares_every_path_and_server_model() {
         assert_eq!(zc, if want == 0.0 { 8 << 20 } else { 0 }, "{mode}");
         assert!(r["syscalls"].as_u64().unwrap() >= 128, "{mode}: at least one call per 64 KiB chunk");
         assert_eq!(r["mode_switches"].as_u64().unwrap(), 2 * r["syscalls"].as_u64().unwrap());
-        assert!(r["mib_per_s"].as_f64().unwrap() > 0.0);
     }
     let servers = demo["epoll"].as_array().unwrap();
     let models: Vec<(String, u64)> =

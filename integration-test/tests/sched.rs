@@ -159,12 +159,13 @@ fn times_match_schedstat() {
         // the task clock leaves out while it is on a CPU (a few % on these VMs); and no
         // longer than from before its spawn to after its join, but for the last stretch
         // of its exit: the kernel wakes the joiner (mm_release) before the thread's last
-        // switch (0.25 ms seen under qemu's TCG; allowed: 1 ms).
+        // switch, and the joiner may take the CPU from it for up to a slice (0.25 ms seen
+        // here, 1.9 ms on 5.10 under qemu's TCG; allowed: one 3 ms base slice and 1 ms).
         let (accounted, life, outer) =
             (n(&r["oncpu_ns"]) + n(&r["offcpu_ns"]), n(&t["lifetime_ns"]), n(&t["spawn_to_join_ns"]));
         assert!(
-            accounted <= outer + 1_000_000 && accounted * 100 >= life * 95,
-            "on + off CPU {accounted} vs its own lifetime {life} and spawn-to-join {outer} (+1 ms)"
+            accounted <= outer + 4_000_000 && accounted * 100 >= life * 95,
+            "on + off CPU {accounted} vs its own lifetime {life} and spawn-to-join {outer} (+4 ms)"
         );
         assert!(n(&r["runqueue_ns"]) > 10_000_000, "4 spinners on {} CPUs wait for a CPU", num_cpus());
     }
@@ -227,4 +228,44 @@ fn attach_sees_threads_created_after_it_and_stops_when_the_target_exits() {
 
 fn num_cpus() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Every thread of the target is in the report, those that never ran in the window too:
+/// listed idle with the state they spent it in, against /proc/PID/task.
+#[test]
+fn threads_that_never_ran_are_listed_idle() {
+    let mut child = Command::new(binary("idle-threads")).arg("7").stdout(Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let pid = child.id();
+    let tasks: std::collections::BTreeSet<u64> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().parse().unwrap())
+        .collect();
+    assert_eq!(tasks.len(), 8);
+    let out_path = scratch("idle.json");
+    tracer(&[
+        "attach",
+        "--pid",
+        &pid.to_string(),
+        "--duration",
+        "300ms",
+        "--format",
+        "json",
+        "--output",
+        out_path.to_str().unwrap(),
+    ]);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let report = json_file(&out_path);
+    let rows = rows_of(&report, u64::from(pid));
+    let listed: std::collections::BTreeSet<u64> = rows.iter().map(|r| r["tid"].as_u64().unwrap()).collect();
+    assert_eq!(listed, tasks, "every thread, by /proc/{pid}/task");
+    for r in &rows {
+        assert_eq!(
+            (r["idle"].as_bool(), r["state"].as_str(), n(&r["voluntary"])),
+            (Some(true), Some("sleeping"), 0),
+            "{r}"
+        );
+    }
 }

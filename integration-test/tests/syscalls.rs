@@ -45,3 +45,20 @@ fn dd_reads_and_writes_match_strace() {
         .sum();
     assert_eq!(rw["calls"].as_u64().unwrap(), family);
 }
+
+/// A launched command is counted from its exec, as strace counts it: not the launcher's
+/// work between fork and exec (its signal resets, its PATH search's failed execve calls).
+/// Every call strace saw, exactly.
+#[test]
+fn run_counts_the_command_from_its_exec() {
+    for cmd in [&["false"][..], &["sh", "-c", "exit 0"]] {
+        let (st, _) = strace(cmd);
+        let out = std::process::Command::new(integration_test::binary("tracer"))
+            .args(["run", "--format", "json", "--"])
+            .args(cmd)
+            .output()
+            .unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report_counts(&report), st, "{cmd:?}: (calls, errors, bytes) per syscall, tracer vs strace -f");
+    }
+}

@@ -68,16 +68,22 @@ fn unix_ping_pong_is_woken_by_the_peer_and_timeouts_by_the_timer() {
         .map(|e| n(&e["count"]))
         .sum();
     assert_eq!(timer, source(by, "timer"), "the timer woke main exactly for the timeouts");
-    // The peer is also woken, spuriously, when main reads (unix_write_space wakes every
-    // sleeper on the socket's wait queue), and not at all when the reply beat its sleep.
+    // Each of the peer's sleeps (its voluntary switches, by its own getrusage) ended with
+    // a wakeup followed by its run; after its last getrusage it may sleep once more on
+    // its way out. (It is also woken, spuriously, while awake: unix_write_space wakes
+    // every waiter on the socket; those are not followed by a run of theirs.)
     let into_peer: u64 = report["wakeups"]["edges"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|e| n(&e["wakee_tid"]) == peer)
-        .map(|e| n(&e["count"]))
+        .map(|e| n(&e["paired"]))
         .sum();
-    assert!(into_peer > 100, "the peer sleeps in most rounds: {into_peer}");
+    let sleeps = n(&truth["peer_sleeps"]);
+    assert!(
+        (sleeps..=sleeps + 1).contains(&into_peer),
+        "wakeups of the peer followed by its run: {into_peer} vs its {sleeps} sleeps"
+    );
 }
 
 /// TCP over loopback: the client's write raises NET_RX, which delivers to the server's
@@ -115,7 +121,4 @@ fn tcp_blocked_waits_are_woken_by_net_rx() {
         );
         assert!((1..=conns).contains(&(sockets.len() as u64)), "connections only: {sockets:?}");
     }
-    let net_rx = report["softirq"]["vectors"].as_array().unwrap().iter().find(|v| v["name"] == "NET_RX").unwrap();
-    assert_eq!(n(&net_rx["target_wakeups"]), source(&report["wakeups"]["by_source"], "NET_RX softirq"));
-    assert!(n(&net_rx["target_time_ns"]) > 0 && n(&net_rx["target_time_ns"]) <= n(&net_rx["time_ns"]));
 }

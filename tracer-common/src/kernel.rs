@@ -55,6 +55,9 @@ pub struct Offsets {
     pub mm_start_stack: u32,
     /// mm_mt.ma_root (maple tree, 6.1+) or mm_rb.rb_node (red-black tree).
     pub mm_vmas: u32,
+    /// mm_lock_seq: bumped by every change to the mm's VMAs (6.4+; see
+    /// [`Features::vma_seq`]).
+    pub mm_lock_seq: u32,
     pub vma_start: u32,
     pub vma_end: u32,
     pub vma_file: u32,
@@ -116,6 +119,7 @@ impl Offsets {
         mm_brk: Self::ABSENT,
         mm_start_stack: Self::ABSENT,
         mm_vmas: Self::ABSENT,
+        mm_lock_seq: Self::ABSENT,
         vma_start: Self::ABSENT,
         vma_end: Self::ABSENT,
         vma_file: Self::ABSENT,
@@ -160,7 +164,10 @@ pub struct Features {
     /// `folio->_flags_1`), [`ORDER_BYTE`] (the byte at `Offsets::folio_order`:
     /// `folio->_folio_order` or `page[1].compound_order`), or [`ORDER_NONE`].
     pub folio_order: u32,
-    pub _pad: u32,
+    /// How `mm_lock_seq` counts: [`SEQ_NONE`] (no such member: faults walk the VMA tree
+    /// every time), [`SEQ_COUNTER`] (an int bumped when a change ends, 6.4-6.11) or
+    /// [`SEQ_COUNT`] (a seqcount: odd while a change is under way, 6.12+).
+    pub vma_seq: u32,
 }
 
 pub const STATE_FROM_ARG: u32 = 0;
@@ -173,6 +180,9 @@ pub const VMA_RBTREE: u32 = 2;
 pub const ORDER_NONE: u32 = 0;
 pub const ORDER_IN_FLAGS_1: u32 = 1;
 pub const ORDER_BYTE: u32 = 2;
+pub const SEQ_NONE: u32 = 0;
+pub const SEQ_COUNTER: u32 = 1;
+pub const SEQ_COUNT: u32 = 2;
 
 /// enum maple_type (lib/maple_tree.c): node kinds in a maple tree's encoded pointers.
 pub const MAPLE_LEAF_64: u64 = 1;
@@ -186,7 +196,7 @@ impl Features {
         recv_by_fd: 0,
         vma_lookup: VMA_NONE,
         folio_order: ORDER_NONE,
-        _pad: 0,
+        vma_seq: SEQ_NONE,
     };
 }
 
@@ -196,7 +206,7 @@ mod tests {
 
     #[test]
     fn no_implicit_padding() {
-        assert_eq!(core::mem::size_of::<Offsets>(), 49 * 4);
+        assert_eq!(core::mem::size_of::<Offsets>(), 50 * 4);
         assert_eq!(core::mem::size_of::<Features>(), 6 * 4);
     }
 }

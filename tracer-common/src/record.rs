@@ -631,21 +631,22 @@ pub const fn life_stamp(ktime_ns: u64) -> u32 {
 }
 
 /// The VMA a thread's last fault was in and what it is, so the next fault in it needs no
-/// tree walk: still good while that VMA still spans the same range of the same inode
-/// (its struct, its file's and its inode's memory can all be reused by others).
+/// tree walk: good while the mm's lock sequence (`mm_lock_seq`, bumped by every change to
+/// its VMAs) has not moved. Kernels without one walk at every fault: a VMA's struct, its
+/// file's and its inode's can all be freed and reused, so no pointer proves it current.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct VmaCache {
-    /// The `vm_area_struct` (0: empty) and its range.
-    pub vma: u64,
+    /// 1: holds a VMA, looked up at sequence `seq`.
+    pub valid: u32,
+    pub seq: u32,
     pub start: u64,
     pub end: u64,
-    /// Files: the inode's super block, and the inode number.
-    pub sb: u64,
     pub ino: u64,
     /// `REGION_*`, and for files their device.
     pub region: u32,
     pub dev: u32,
+    pub _pad: u64,
 }
 
 /// Maps whose fullness is counted (per-CPU array `MAP_FULL`, index: slot): an entry the

@@ -2,7 +2,7 @@
 //! record through the ring buffer, or a counter user space reads at the end.
 use aya_ebpf::maps::ring_buf::RingBufEntry;
 use aya_ebpf::{
-    bindings::{BPF_NOEXIST, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP},
+    bindings::{BPF_F_NO_PREALLOC, BPF_NOEXIST, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP},
     helpers::{bpf_get_smp_processor_id, bpf_ktime_get_ns},
     macros::map,
     maps::{Array, HashMap, LruHashMap, PerCpuArray, RingBuf},
@@ -68,8 +68,10 @@ pub static LEDGER: PerCpuArray<PathStat> = PerCpuArray::with_max_entries(Path::A
 #[map(name = "COUNTERS")]
 pub static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(COUNTER_SLOTS, 0);
 
+/// Sparse and long-tailed (one entry per waker/wakee pair): entries are allocated as
+/// they come (BPF_F_NO_PREALLOC), not all at load time. Inserts are rare.
 #[map(name = "WAKE_EDGES")]
-pub static WAKE_EDGES: HashMap<WakeKey, WakeEdge> = HashMap::with_max_entries(16384, 0);
+pub static WAKE_EDGES: HashMap<WakeKey, WakeEdge> = HashMap::with_max_entries(16384, BPF_F_NO_PREALLOC);
 
 #[map(name = "SWITCHES")]
 pub static SWITCHES: PerCpuArray<SwitchCount> = PerCpuArray::with_max_entries(syscalls::SLOTS, 0);
@@ -77,8 +79,9 @@ pub static SWITCHES: PerCpuArray<SwitchCount> = PerCpuArray::with_max_entries(sy
 #[map(name = "SOFTIRQS")]
 pub static SOFTIRQS: PerCpuArray<SoftirqStat> = PerCpuArray::with_max_entries(SOFTIRQ_VECTORS, 0);
 
+/// Like WAKE_EDGES: one entry per process and mapping faulted in, allocated as they come.
 #[map(name = "FAULTS")]
-pub static FAULTS: HashMap<FaultKey, FaultStat> = HashMap::with_max_entries(16384, 0);
+pub static FAULTS: HashMap<FaultKey, FaultStat> = HashMap::with_max_entries(16384, BPF_F_NO_PREALLOC);
 
 /// The benchmark floor's per-CPU hit count (see `probes::floor`).
 #[map(name = "FLOOR")]

@@ -167,6 +167,29 @@ impl Btf {
         self.structs.get(name).map(|&id| self.types[id as usize].size_or_type)
     }
 
+    /// Whether `member` of `struct name` is itself a struct or union (through typedefs
+    /// and qualifiers): a `seqcount_t` rather than an `int`.
+    pub fn member_is_struct(&self, name: &str, member: &str) -> bool {
+        let Some(&id) = self.structs.get(name) else { return false };
+        let Some((_, path)) = self.find(id, member, 0) else { return false };
+        let owner = &self.types[*path.last().unwrap() as usize];
+        owner.members.iter().find(|(n, ..)| n == member).is_some_and(|&(_, ty, _)| self.is_struct(ty))
+    }
+
+    /// Whether type `ty` is a struct or union, looking through typedefs, const, volatile,
+    /// restrict and type tags.
+    fn is_struct(&self, mut ty: u32) -> bool {
+        for _ in 0..8 {
+            let Some(t) = self.types.get(ty as usize) else { return false };
+            match t.kind {
+                KIND_STRUCT | KIND_UNION => return true,
+                KIND_TYPEDEF | 9 | 10 | 11 | 18 => ty = t.size_or_type,
+                _ => return false,
+            }
+        }
+        false
+    }
+
     /// Whether `struct name` has `member`.
     pub fn has_member(&self, name: &str, member: &str) -> bool {
         self.member_offset(name, member).is_ok()
@@ -247,9 +270,12 @@ impl Btf {
                 }
             }
         }
-        // Composites: new ids are assigned first, then written with remapped member types.
+        // A kept member that is itself a struct (a seqcount_t, say) points at an empty
+        // stub struct, so the blob answers `member_is_struct` as the kernel's does.
         let mut order: Vec<u32> = keep.keys().copied().collect();
         order.sort_unstable();
+        let stub = w.push(KIND_STRUCT, "", 0, 0, Vec::new());
+        // Composites: new ids are assigned first, then written with remapped member types.
         let base = w.count + 1;
         let new_id: HashMap<u32, u32> = order.iter().enumerate().map(|(i, &id)| (id, base + i as u32)).collect();
         for id in &order {
@@ -259,7 +285,8 @@ impl Btf {
             let mut n = 0;
             for (m, ty, bits) in &t.members {
                 if names.contains(m) && (!m.is_empty() || new_id.contains_key(ty)) {
-                    body.extend([w.string(m), new_id.get(ty).copied().unwrap_or(0), *bits]);
+                    let to = new_id.get(ty).copied().unwrap_or(if self.is_struct(*ty) { stub } else { 0 });
+                    body.extend([w.string(m), to, *bits]);
                     n += 1;
                 }
             }

@@ -102,7 +102,7 @@ impl Consumer {
             // A file name comes from the kernel as dentry names: make it a path.
             Ok(Record::FileName(n)) if n.flags & NAME_KERNEL_FORM != 0 => {
                 let named = self.mounts.resolve(&n);
-                self.accept(encode(&named), &Record::FileName(named))
+                self.accept(encode(&named), &Record::FileName(Box::new(named)))
             }
             Ok(r) => self.accept(bytes, &r),
             Err(_) => {
@@ -187,46 +187,42 @@ pub async fn trace(
     let progress = std::io::stderr().is_terminal();
     let mut status = tokio::time::interval(PROGRESS);
     let mut sweep = tokio::time::interval_at(tokio::time::Instant::now() + SWEEP, SWEEP);
-    // A signal that came while the programs loaded ends the trace at once.
-    let early = signals.pending()?;
-    let mut reason = if let Some(sig) = early {
-        StopReason::Interrupted(sig.signo)
-    } else {
-        loop {
-            tokio::select! {
-                guard = ring.readable_mut() => {
-                    let mut guard = guard?;
-                    drain(guard.get_inner_mut(), consumer)?;
-                    guard.clear_ready();
-                }
-                _ = tick.tick() => drain(ring.get_mut(), consumer)?,
-                _ = sweep.tick() => consumer.sweep(session)?,
-                _ = view.tick(), if live.is_some() => {
-                    drain(ring.get_mut(), consumer)?;
-                    meta.duration_ns = started.elapsed().as_nanos() as u64;
-                    account(session, &mut meta)?;
-                    let report = interim(consumer, session, &meta)?;
-                    if let Some(l) = &mut live {
-                        (l.show)(&report)?;
-                    }
-                }
-                _ = status.tick(), if progress => {
-                    eprint!("\r\x1b[Ktracing {:.1} s, {} records, {} lost", started.elapsed().as_secs_f64(), consumer.records, session.lost()?);
-                }
-                () = &mut sleep => break StopReason::Duration,
-                sig = signals.recv() => {
-                    let sig = sig?;
-                    if let Watch::Child { child, .. } = watch {
-                        // Ctrl-C in a terminal reached the command already (its process group);
-                        // a signal sent to the tracer alone is passed on, as itself.
-                        if sig.by_process {
-                            forward_signal(child, sig.signo);
-                        }
-                    }
-                    break StopReason::Interrupted(sig.signo);
-                }
-                code = exited(watch) => break StopReason::TargetExited(code),
+    // A signal that came while the programs loaded is the first `recv` hands out: it ends
+    // the trace at once, and a command already started gets it too.
+    let mut reason = loop {
+        tokio::select! {
+            guard = ring.readable_mut() => {
+                let mut guard = guard?;
+                drain(guard.get_inner_mut(), consumer)?;
+                guard.clear_ready();
             }
+            _ = tick.tick() => drain(ring.get_mut(), consumer)?,
+            _ = sweep.tick() => consumer.sweep(session)?,
+            _ = view.tick(), if live.is_some() => {
+                drain(ring.get_mut(), consumer)?;
+                meta.duration_ns = started.elapsed().as_nanos() as u64;
+                account(session, &mut meta)?;
+                let report = interim(consumer, session, &meta)?;
+                if let Some(l) = &mut live {
+                    (l.show)(&report)?;
+                }
+            }
+            _ = status.tick(), if progress => {
+                eprint!("\r\x1b[Ktracing {:.1} s, {} records, {} lost", started.elapsed().as_secs_f64(), consumer.records, session.lost()?);
+            }
+            () = &mut sleep => break StopReason::Duration,
+            sig = signals.recv() => {
+                let sig = sig?;
+                if let Watch::Child { child, .. } = watch {
+                    // Ctrl-C in a terminal reached the command already (its process group);
+                    // a signal sent to the tracer alone is passed on, as itself.
+                    if sig.by_process {
+                        forward_signal(child, sig.signo);
+                    }
+                }
+                break StopReason::Interrupted(sig.signo);
+            }
+            code = exited(watch) => break StopReason::TargetExited(code),
         }
     };
     if progress {

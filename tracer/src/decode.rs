@@ -7,7 +7,7 @@ use tracer_common::record::{
     SoftirqTotals, SwitchTotals, SyscallTotals, ThreadRecord, WakeEdgeTotals,
 };
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Record {
     /// A thread's switch counters; `exited` when it is final (the thread's last switch).
     Thread {
@@ -22,7 +22,8 @@ pub enum Record {
     Switches(SwitchTotals),
     Softirq(SoftirqTotals),
     Faults(FaultTotals),
-    FileName(FileNameRecord),
+    /// Boxed: a kilobyte, and rare.
+    FileName(Box<FileNameRecord>),
     ProcessExit(ProcessExit),
     IdleThread(IdleThread),
 }
@@ -52,7 +53,7 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
         Some(RecordKind::SwitchTotals) => Record::Switches(read_exact(bytes, kind)?),
         Some(RecordKind::SoftirqTotals) => Record::Softirq(read_exact(bytes, kind)?),
         Some(RecordKind::FaultTotals) => Record::Faults(read_exact(bytes, kind)?),
-        Some(RecordKind::FileName) => Record::FileName(read_exact(bytes, kind)?),
+        Some(RecordKind::FileName) => Record::FileName(Box::new(read_exact(bytes, kind)?)),
         Some(RecordKind::ProcessExit) => Record::ProcessExit(read_exact(bytes, kind)?),
         Some(RecordKind::IdleThread) => Record::IdleThread(read_exact(bytes, kind)?),
         None => return Err(DecodeError::Unsupported(kind)),
@@ -140,7 +141,7 @@ mod tests {
         assert_eq!(decode(encode(&x)), Ok(Record::ProcessExit(x)));
         let mut m = FileNameRecord { header: snapshot_header(RecordKind::FileName), ino: 5, ..Default::default() };
         m.path[..4].copy_from_slice(b"/x/y");
-        assert_eq!(decode(encode(&m)), Ok(Record::FileName(m)));
+        assert_eq!(decode(encode(&m)), Ok(Record::FileName(Box::new(m))));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use tracer_common::{
     kernel::{
         Features, GROUP_DEAD_FROM_ARG, GROUP_DEAD_FROM_SIGNAL, ORDER_BYTE, ORDER_IN_FLAGS_1, ORDER_NONE, Offsets,
-        STATE_FROM_ARG, STATE_FROM_TASK, VMA_MAPLE, VMA_NONE, VMA_RBTREE,
+        SEQ_COUNT, SEQ_COUNTER, STATE_FROM_ARG, STATE_FROM_TASK, VMA_MAPLE, VMA_NONE, VMA_RBTREE,
     },
     names::*,
 };
@@ -202,6 +202,7 @@ const MEMBERS: &[(&str, &str)] = &[
     ("mm_struct", "start_stack"),
     ("mm_struct", "mm_mt"),
     ("mm_struct", "mm_rb"),
+    ("mm_struct", "mm_lock_seq"),
     ("maple_tree", "ma_root"),
     ("maple_range_64", "pivot"),
     ("maple_range_64", "slot"),
@@ -593,6 +594,13 @@ impl Planner<'_> {
                 "faults are not told apart by mapping: the VMA tree is neither a maple nor a red-black tree".into(),
             );
         }
+        // With a lock sequence (6.4+), a thread's last VMA is reused while it stands.
+        if let Some(seq) = self.offset("mm_struct", "mm_lock_seq") {
+            self.plan.offsets.mm_lock_seq = seq;
+            // A seqcount_t (6.12+) is a struct; an int (6.4-6.11) is not.
+            let count = self.btf.member_is_struct("mm_struct", "mm_lock_seq");
+            self.plan.features.vma_seq = if count { SEQ_COUNT } else { SEQ_COUNTER };
+        }
     }
 
     /// Page-cache fills: 1 << order pages per folio (or compound page) added.
@@ -654,6 +662,8 @@ pub fn kernel_release() -> String {
 
 #[cfg(test)]
 mod tests {
+    use tracer_common::kernel::SEQ_NONE;
+
     use super::*;
 
     /// The minimized BTF of each kernel of the matrix (`cargo xtask vm --fixtures`).
@@ -681,6 +691,7 @@ mod tests {
         assert_eq!(p.features.switch_state, STATE_FROM_ARG);
         assert_eq!(p.features.group_dead, GROUP_DEAD_FROM_ARG);
         assert_eq!((p.features.recv_by_fd, p.features.vma_lookup), (0, VMA_MAPLE));
+        assert_eq!(p.features.vma_seq, SEQ_COUNT, "mm_lock_seq is a seqcount_t");
         assert_eq!(p.features.folio_order, ORDER_IN_FLAGS_1);
         assert_eq!(p.offsets.task_pid + 4, p.offsets.task_tgid);
     }
@@ -725,6 +736,7 @@ mod tests {
         assert_eq!(p.offsets.task_state, fixture("5.10").member_offset("task_struct", "state").unwrap());
         assert_eq!(p.features.vma_lookup, VMA_RBTREE);
         assert_ne!(p.offsets.vma_rb, Offsets::ABSENT);
+        assert_eq!(p.features.vma_seq, SEQ_NONE, "no mm_lock_seq: every fault walks the tree");
         assert_eq!(p.features.folio_order, ORDER_BYTE, "page[1].compound_order");
         assert!(p.offsets.folio_order >= 64, "past the head page");
         assert_eq!(p.unavailable, [Figure::FaultAround]);

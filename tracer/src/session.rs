@@ -73,9 +73,12 @@ impl Default for Settings {
     }
 }
 
-/// Wake edges kept per thread, and fault rows per process, when sizing their maps.
-const EDGES_PER_THREAD: u32 = 2;
-const FAULT_ROWS_PER_PROCESS: u32 = 8;
+/// Wake edges kept per thread, and fault rows per process, when sizing their maps (both
+/// are allocated as they fill, so room costs nothing until used), and at least this many
+/// of each: a burst of short processes books all its rows before the next sweep.
+const EDGES_PER_THREAD: u32 = 4;
+const FAULT_ROWS_PER_PROCESS: u32 = 32;
+const MIN_ROWS: u32 = 1 << 16;
 
 /// Loaded and attached programs plus the maps user space reads.
 pub struct Session {
@@ -117,9 +120,9 @@ impl Session {
             .override_global(GLOBAL_WAKEUP_BYTES, &wakeup_bytes, true)
             .map_max_entries(MAP_EVENTS, settings.ring_bytes)
             .map_max_entries(MAP_THREADS, settings.max_threads)
-            .map_max_entries(MAP_WAKE_EDGES, settings.max_threads.saturating_mul(EDGES_PER_THREAD))
+            .map_max_entries(MAP_WAKE_EDGES, edge_rows(settings.max_threads))
             .map_max_entries(MAP_TARGETS, settings.max_processes)
-            .map_max_entries(MAP_FAULTS, settings.max_processes.saturating_mul(FAULT_ROWS_PER_PROCESS))
+            .map_max_entries(MAP_FAULTS, fault_rows(settings.max_processes))
             .verifier_log_level(VerifierLogLevel::DEBUG)
             .load(OBJECT)
             .map_err(|e| explain_eperm(anyhow::Error::new(e).context("loading the eBPF object failed")))?;
@@ -254,11 +257,11 @@ impl Session {
             }
             MapSlot::WakeEdges => format!(
                 "more waker -> wakee pairs than {} ({EDGES_PER_THREAD} per thread of --max-threads): raise --max-threads",
-                threads.saturating_mul(EDGES_PER_THREAD)
+                edge_rows(threads)
             ),
             MapSlot::Faults => format!(
                 "faults in more (process, mapping) pairs than {} ({FAULT_ROWS_PER_PROCESS} per process of --max-processes): raise --max-processes",
-                procs.saturating_mul(FAULT_ROWS_PER_PROCESS)
+                fault_rows(procs)
             ),
         }
     }
@@ -488,6 +491,14 @@ pub fn verifier_reason(log: &str) -> Option<String> {
                 && !l.chars().next().is_some_and(|c| c.is_ascii_digit())
         })
         .map(str::to_owned)
+}
+
+fn edge_rows(max_threads: u32) -> u32 {
+    max_threads.saturating_mul(EDGES_PER_THREAD).max(MIN_ROWS)
+}
+
+fn fault_rows(max_processes: u32) -> u32 {
+    max_processes.saturating_mul(FAULT_ROWS_PER_PROCESS).max(MIN_ROWS)
 }
 
 /// Capability bits (linux/capability.h) that loading tracing programs needs.

@@ -98,18 +98,6 @@ impl Signals {
             }
         }
     }
-
-    /// A signal that came already, if any (without waiting).
-    pub fn pending(&self) -> io::Result<Option<Received>> {
-        if let Some(r) = self.stash.take() {
-            return Ok(Some(r));
-        }
-        match read(self.fd.get_ref().as_raw_fd()) {
-            Ok(r) => Ok(Some(r)),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
 }
 
 fn read(fd: i32) -> io::Result<Received> {

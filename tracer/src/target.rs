@@ -82,17 +82,8 @@ mod tests {
     }
 
     #[test]
-    fn missing_and_silly_pids_are_explained() {
-        let e = describe(u32::MAX - 1).unwrap_err().to_string();
-        assert!(e.starts_with("no such process: PID"), "{e}");
+    fn silly_pids_are_explained() {
         assert!(describe(0).unwrap_err().to_string().contains("idle task"));
         assert!(describe(std::process::id()).unwrap_err().to_string().contains("cannot trace itself"));
-    }
-
-    #[test]
-    fn describes_a_live_process() {
-        let me = describe(1).unwrap();
-        assert_eq!(me.pid, 1);
-        assert!(!me.comm.is_empty());
     }
 }

@@ -20,7 +20,7 @@ mod vm;
 const STATIC_RUSTFLAGS: (&str, &str) =
     ("CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS", "-C target-feature=+crt-static");
 /// What `cargo xtask dist` ships.
-const DIST: &[&str] = &["tracer", "epoll-server", "epoll-client", "zerocopy"];
+pub const DIST: &[&str] = &["tracer", "epoll-server", "epoll-client", "zerocopy"];
 
 type Result<T = ()> = std::result::Result<T, String>;
 

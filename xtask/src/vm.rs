@@ -36,10 +36,8 @@ const PIN: &str = "Package: *\nPin: release n=bullseye\nPin-Priority: 1\n\nPacka
 const HOST_PACKAGES: &[&str] = &["qemu-system-x86", "busybox-static", "cpio", "kmod", "e2fsprogs"];
 /// The sections the suite judges, each by the test binary of the same name.
 const SECTIONS: &[&str] = &["syscalls", "copies", "epoll", "sched", "wakeups", "softirq", "faults"];
-/// Test binaries that run in the guest besides the sections' (the command line, replay).
-const OTHER_TESTS: &[&str] = &["cli", "replay"];
-const BINARIES: &[&str] =
-    &["tracer", "epoll-server", "epoll-client", "zerocopy", "sched-child", "wake-probe", "fault-probe"];
+/// Test binaries that run in the guest besides the sections' (command line, replay, detach, limits).
+const OTHER_TESTS: &[&str] = &["cli", "replay", "cleanup", "limits"];
 /// A whole suite under TCG takes a few minutes; a guest that hangs is stopped here.
 const BOOT_TIMEOUT: Duration = Duration::from_secs(20 * 60);
 const STATIC_TARGET: &str = "x86_64-unknown-linux-gnu";
@@ -111,8 +109,15 @@ fn install_host_tools() -> Result {
     Ok(())
 }
 
-/// The integration tests built static, as `name -> executable`.
-fn static_tests(root: &Path) -> Result<BTreeMap<String, PathBuf>> {
+/// The integration tests, and the probe programs they run, built static.
+struct StaticTests {
+    /// Test target name -> executable.
+    tests: BTreeMap<String, PathBuf>,
+    /// The package's own programs (sched-child, wake-probe, ...).
+    bins: Vec<PathBuf>,
+}
+
+fn static_tests(root: &Path) -> Result<StaticTests> {
     let out = Command::new(cargo())
         .current_dir(root)
         .args(["test", "--release", "--no-run", "--package", "integration-test", "--message-format=json"])
@@ -125,11 +130,14 @@ fn static_tests(root: &Path) -> Result<BTreeMap<String, PathBuf>> {
         return Err("building the static integration tests failed".into());
     }
     let mut tests = BTreeMap::new();
+    let mut bins = Vec::new();
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         let Ok(v) = serde_json::from_str::<Value>(line) else { continue };
         let (Some(exe), Some(kinds)) = (v["executable"].as_str(), v["target"]["kind"].as_array()) else { continue };
         if kinds.iter().any(|k| k == "test") {
             tests.insert(v["target"]["name"].as_str().unwrap_or("").to_owned(), PathBuf::from(exe));
+        } else if kinds.iter().any(|k| k == "bin") && v["profile"]["test"] == false {
+            bins.push(PathBuf::from(exe));
         }
     }
     for name in SECTIONS.iter().chain(OTHER_TESTS) {
@@ -137,7 +145,7 @@ fn static_tests(root: &Path) -> Result<BTreeMap<String, PathBuf>> {
             return Err(format!("integration-test has no test target {name}"));
         }
     }
-    Ok(tests)
+    Ok(StaticTests { tests, bins })
 }
 
 /// A private apt: its own sources, state and cache, so the machine's apt never sees them.
@@ -257,7 +265,7 @@ pub struct Outcome {
 }
 
 impl Guest {
-    fn build(dir: &Path, k: &Kernel, dist: &Path, tests: &BTreeMap<String, PathBuf>) -> Result<Self> {
+    fn build(dir: &Path, k: &Kernel, dist: &Path, tests: &StaticTests) -> Result<Self> {
         let _ = fs::remove_dir_all(dir);
         let (initrd, disk) = (dir.join("initrd"), dir.join("disk"));
         for d in ["bin", "proc", "sys", "dev", "mnt", "tmp", "lib/modules", "usr/bin", "oracle/lib"] {
@@ -281,16 +289,13 @@ impl Guest {
         let release = disk.join("release");
         fs::create_dir_all(release.join("deps")).map_err(|e| e.to_string())?;
         fs::create_dir_all(disk.join("tmp")).map_err(|e| e.to_string())?;
-        for b in BINARIES {
-            let from = if ["sched-child", "wake-probe", "fault-probe"].contains(b) {
-                dist.parent().unwrap().join(STATIC_TARGET).join("release").join(b)
-            } else {
-                dist.join(b)
-            };
-            fs::copy(&from, release.join(b)).map_err(|e| format!("{}: {e}", from.display()))?;
+        let dist_bins = crate::DIST.iter().map(|b| dist.join(b));
+        for from in dist_bins.chain(tests.bins.iter().cloned()) {
+            let name = from.file_name().ok_or("a binary without a name")?;
+            fs::copy(&from, release.join(name)).map_err(|e| format!("{}: {e}", from.display()))?;
         }
         for name in SECTIONS.iter().chain(OTHER_TESTS) {
-            fs::copy(&tests[*name], release.join("deps").join(name)).map_err(|e| e.to_string())?;
+            fs::copy(&tests.tests[*name], release.join("deps").join(name)).map_err(|e| e.to_string())?;
         }
         oracle(&disk.join("oracle"))?;
         fs::write(disk.join("suite.sh"), suite()).map_err(|e| e.to_string())?;
@@ -400,6 +405,7 @@ fn set_executable(path: &Path) -> Result {
 const INIT: &str = r#"#!/bin/sh
 export PATH=/usr/bin:/bin
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
+mkdir -p /dev/pts && mount -t devpts devpts /dev/pts
 mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null
 mount -t debugfs nodev /sys/kernel/debug 2>/dev/null
 mount -t bpf bpf /sys/fs/bpf 2>/dev/null

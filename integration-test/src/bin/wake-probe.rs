@@ -36,7 +36,10 @@ fn main() {
             check(unsafe { libc::write(theirs, b"p".as_ptr().cast(), 1) }, "write");
             check(unsafe { libc::read(theirs, b.as_mut_ptr().cast(), 1) }, "read");
         }
-        unsafe { libc::gettid() }
+        // Its sleeps: each one needed a wakeup to end.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) };
+        (unsafe { libc::gettid() }, ru.ru_nvcsw)
     });
     let mut events = [libc::epoll_event { events: 0, u64: 0 }; 4];
     let mut b = [0u8; 1];
@@ -45,13 +48,13 @@ fn main() {
         check(unsafe { libc::read(mine, b.as_mut_ptr().cast(), 1) }, "read");
         check(unsafe { libc::write(mine, b"q".as_ptr().cast(), 1) }, "write");
     }
-    let peer_tid = peer.join().unwrap();
+    let (peer_tid, peer_sleeps) = peer.join().unwrap();
     let empty = check(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) } as isize, "epoll_create1") as RawFd;
     for _ in 0..timeouts {
         assert_eq!(unsafe { libc::epoll_wait(empty, events.as_mut_ptr(), 4, 2) }, 0, "nothing can be ready");
     }
     println!(
-        r#"{{"pid":{},"main_tid":{},"peer_tid":{peer_tid},"rounds":{rounds},"timeouts":{timeouts},"main_socket":"{my_socket}","peer_socket":"{their_socket}"}}"#,
+        r#"{{"pid":{},"main_tid":{},"peer_tid":{peer_tid},"peer_sleeps":{peer_sleeps},"rounds":{rounds},"timeouts":{timeouts},"main_socket":"{my_socket}","peer_socket":"{their_socket}"}}"#,
         std::process::id(),
         unsafe { libc::gettid() }
     );

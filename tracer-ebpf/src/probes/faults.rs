@@ -13,8 +13,9 @@
 //! red-black tree, by [`Features::vma_lookup`](tracer_common::kernel::Features). The
 //! walk happens before the fault takes the mmap lock; the tree's nodes are freed only
 //! after an RCU grace period, and every read is a probe read, so a concurrent change
-//! costs at worst one fault's label. Each thread remembers its last VMA: most faults
-//! land in the VMA of the one before, and then need three reads instead of a walk.
+//! costs at worst one fault's label. Where the mm has a lock sequence (6.4+), each thread
+//! remembers its last VMA while the sequence stands: most faults land in the VMA of the
+//! one before, and then need one read instead of a walk.
 use aya_ebpf::{
     bindings::BPF_NOEXIST,
     helpers::{bpf_get_current_pid_tgid, generated::bpf_get_current_task},
@@ -22,7 +23,10 @@ use aya_ebpf::{
     programs::BtfTracePointContext,
 };
 use tracer_common::{
-    kernel::{MAPLE_ARANGE_64, MAPLE_LEAF_64, MAPLE_RANGE_64, ORDER_BYTE, ORDER_IN_FLAGS_1, VMA_MAPLE, VMA_RBTREE},
+    kernel::{
+        MAPLE_ARANGE_64, MAPLE_LEAF_64, MAPLE_RANGE_64, ORDER_BYTE, ORDER_IN_FLAGS_1, SEQ_COUNTER, SEQ_NONE, VMA_MAPLE,
+        VMA_RBTREE,
+    },
     record::{
         FaultKey, FaultStat, MapSlot, PendingFault, REGION_ANON, REGION_FILE, REGION_HEAP, REGION_STACK, ThreadState,
         VmaCache,
@@ -94,13 +98,27 @@ fn on_fault(address: u64, error_code: u64) {
     clear(&mut f.disk_bytes);
 }
 
-/// Points `c` at what `address` is in: the cached VMA if it still holds it, else the one
-/// the tree walk finds (a new file is named at its first fault).
+/// Points `c` at what `address` is in: the cached VMA if the mm's VMAs did not change
+/// since it was looked up, else the one the tree walk finds (a new file is named at its
+/// first fault).
 #[inline(always)]
 fn locate(c: &mut VmaCache, mm: u64, address: u64) {
-    if c.vma != 0 && c.start <= address && address < c.end && still(c, mm) {
+    // The sequence, or NO_SEQ: no cache on this kernel, or a change under way. (A plain
+    // integer, not an Option: the compiler may read an Option's payload on the None path,
+    // and the verifier refuses a read of an unset register.)
+    const NO_SEQ: u64 = u64::MAX;
+    let kind = variant!(vma_seq);
+    let seq = match read_u32(mm, off!(mm_lock_seq)) {
+        Some(s) if kind != SEQ_NONE && (kind == SEQ_COUNTER || s & 1 == 0) => u64::from(s),
+        _ => NO_SEQ,
+    };
+    if c.valid != 0 && seq != NO_SEQ && u64::from(c.seq) == seq && c.start <= address && address < c.end {
+        if c.region != REGION_FILE {
+            c.region = anon_region(mm, c.start, c.end); // the heap's bounds move
+        }
         return;
     }
+    c.valid = 0;
     let vma = match variant!(vma_lookup) {
         VMA_MAPLE => maple_find(mm, address),
         VMA_RBTREE => rb_find(mm, address),
@@ -110,49 +128,25 @@ fn locate(c: &mut VmaCache, mm: u64, address: u64) {
         // In no VMA: a fault just below the main stack grows it; anything else is an
         // error the kernel will not count.
         let top = read_u64(mm, off!(mm_start_stack)).unwrap_or(0);
-        c.vma = 0;
         c.region = if address < top && top - address < STACK_GROWTH { REGION_STACK } else { REGION_ANON };
         (c.dev, c.ino) = (0, 0);
         return;
     };
-    (c.vma, c.start, c.end) =
-        (vma, read_u64(vma, off!(vma_start)).unwrap_or(0), read_u64(vma, off!(vma_end)).unwrap_or(0));
-    let (inode, sb, ino) = vma_inode(vma);
-    (c.sb, c.ino, c.dev) = (sb, ino, 0);
+    (c.start, c.end) = (read_u64(vma, off!(vma_start)).unwrap_or(0), read_u64(vma, off!(vma_end)).unwrap_or(0));
+    let file = read_u64(vma, off!(vma_file)).unwrap_or(0);
+    let inode = read_u64(file, off!(file_inode)).unwrap_or(0);
+    (c.dev, c.ino) = (0, 0);
     c.region = if inode != 0 {
-        c.dev = read_u32(sb, off!(sb_dev)).unwrap_or(0);
+        c.ino = read_u64(inode, off!(inode_ino)).unwrap_or(0);
+        c.dev = read_u64(inode, off!(inode_sb)).and_then(|sb| read_u32(sb, off!(sb_dev))).unwrap_or(0);
         super::names::name_once(inode, c.dev, c.ino);
         REGION_FILE
     } else {
         anon_region(mm, c.start, c.end)
     };
-}
-
-/// The VMA's file's inode: (address, its super block, its number), or zeros when the VMA
-/// maps no file.
-#[inline(always)]
-fn vma_inode(vma: u64) -> (u64, u64, u64) {
-    let file = read_u64(vma, off!(vma_file)).unwrap_or(0);
-    let inode = read_u64(file, off!(file_inode)).unwrap_or(0);
-    (inode, read_u64(inode, off!(inode_sb)).unwrap_or(0), read_u64(inode, off!(inode_ino)).unwrap_or(0))
-}
-
-/// The cached VMA still spans the same range of the same inode (an anonymous one is
-/// labelled again: the heap's bounds move).
-#[inline(always)]
-fn still(c: &mut VmaCache, mm: u64) -> bool {
-    if read_u64(c.vma, off!(vma_start)) != Some(c.start) || read_u64(c.vma, off!(vma_end)) != Some(c.end) {
-        return false;
+    if seq != NO_SEQ {
+        (c.valid, c.seq) = (1, seq as u32);
     }
-    let (inode, sb, ino) = vma_inode(c.vma);
-    if c.region == REGION_FILE {
-        return inode != 0 && sb == c.sb && ino == c.ino;
-    }
-    if inode != 0 {
-        return false;
-    }
-    c.region = anon_region(mm, c.start, c.end);
-    true
 }
 
 /// /proc/PID/maps' labels for an anonymous VMA: [heap] where it spans the brk area,

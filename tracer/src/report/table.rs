@@ -179,7 +179,8 @@ fn sched(s: &mut String, c: &Sched) {
             avg,
         ]);
     };
-    for t in &c.threads {
+    let idle: Vec<&super::ThreadRow> = c.threads.iter().filter(|t| t.idle).collect();
+    for t in c.threads.iter().filter(|t| !t.idle) {
         let comm = if t.exited { format!("{} (exited)", t.comm) } else { t.comm.clone() };
         row(
             t.pid.to_string(),
@@ -193,7 +194,18 @@ fn sched(s: &mut String, c: &Sched) {
             t.slices,
         );
     }
-    let all = format!("{} threads", c.threads.len());
+    if !idle.is_empty() {
+        let mut states: Vec<&str> = idle.iter().filter_map(|t| t.state.as_deref()).collect();
+        states.dedup();
+        let label = format!("{} idle (never ran: {})", idle.len(), states.join(", "));
+        row(String::new(), String::new(), label, 0, 0, 0, 0, 0, 0);
+    }
+    if c.threads_folded > 0 {
+        // Their counters are in the totals below; their rows were not kept.
+        let label = format!("{} more exited", c.threads_folded);
+        row(String::new(), String::new(), label, 0, 0, 0, 0, 0, 0);
+    }
+    let all = format!("{} threads", c.threads.len() as u64 + c.threads_folded);
     row("all".into(), String::new(), all, c.voluntary, c.involuntary, c.oncpu_ns, c.offcpu_ns, c.runqueue_ns, c.slices);
     let _ = writeln!(s, "{g}");
     if !c.by_syscall.is_empty() {
