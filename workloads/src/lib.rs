@@ -1,12 +1,14 @@
 //! The programs `tracer` ships to trace: `epoll-server` (an echo server in epoll LT/ET,
 //! poll, select and thread-per-connection modes), `epoll-client` (its load generator) and
 //! `zerocopy` (a file sent over loopback TCP by read+write, mmap+write, sendfile, splice,
-//! vmsplice, or copied with copy_file_range).
+//! vmsplice, or copied with copy_file_range) and `hammer` (one kind of kernel event as
+//! tightly as it goes, for the per-event cost benchmark).
 //!
 //! Each counts every I/O syscall it makes ([`sys::Sys`]) and prints, when it ends, one JSON
 //! line saying what it did: the ground truth `tracer`'s tests hold its numbers against.
 pub mod args;
 pub mod client;
+pub mod hammer;
 pub mod net;
 pub mod server;
 pub mod stop;

@@ -6,7 +6,7 @@
 //! tracer's own CPU time per million events. Not a test: it asserts nothing.
 use std::{
     io::{BufRead, BufReader},
-    path::{Path, PathBuf},
+    path::Path,
     process::{Child, Command, Stdio},
     time::Duration,
 };
@@ -32,25 +32,49 @@ struct Sample {
     tracer_cpu_ms: f64,
 }
 
+/// Which benchmarks to run: `events` (cost per event), `load` (throughput), or both.
 pub fn bench(root: &Path, args: &[String]) -> Result {
     let mut s = Settings { rounds: 3, seconds: 5, connections: 32, groups: Vec::new(), target: "epoll".into() };
-    let mut it = args.iter();
+    let mut ev = crate::events::Settings { rounds: 5, iterations: 2_000_000, peers: true };
+    let (mut events, mut load) = (true, true);
+    let mut it = args.iter().peekable();
+    match it.peek().map(|a| a.as_str()) {
+        Some("events") => (events, load) = (true, false),
+        Some("load") => (events, load) = (false, true),
+        _ => {}
+    }
+    if !(events && load) {
+        it.next();
+    }
     while let Some(a) = it.next() {
         let mut value = || it.next().cloned().ok_or(format!("{a} needs a value"));
         match a.as_str() {
-            "--rounds" => s.rounds = value()?.parse().map_err(|_| "--rounds takes a number")?,
+            "--rounds" => {
+                s.rounds = value()?.parse().map_err(|_| "--rounds takes a number")?;
+                ev.rounds = s.rounds;
+            }
             "--seconds" => s.seconds = value()?.parse().map_err(|_| "--seconds takes a number")?,
             "--connections" => s.connections = value()?.parse().map_err(|_| "--connections takes a number")?,
+            "--iterations" => ev.iterations = value()?.parse().map_err(|_| "--iterations takes a number")?,
+            "--no-peers" => ev.peers = false,
             // Extra tracer configurations with only these sections, e.g. syscalls,sched.
             "--only" => s.groups.push(value()?),
             "--target" => s.target = value()?,
             other => {
                 return Err(format!(
-                    "unknown bench flag {other} (--rounds N, --seconds N, --connections N, --only SECTIONS, --target epoll|redis)"
+                    "unknown bench flag {other} (events|load; --rounds N, --iterations N, --no-peers, --seconds N, --connections N, --only SECTIONS, --target epoll|redis)"
                 ));
             }
         }
     }
+    if events {
+        crate::events::events(root, &ev)?;
+    }
+    if load { throughput(root, &s) } else { Ok(()) }
+}
+
+/// The server at full load under each configuration.
+fn throughput(root: &Path, s: &Settings) -> Result {
     let bin = root.join("target/release");
     match s.target.as_str() {
         "epoll" => {}
@@ -64,7 +88,7 @@ pub fn bench(root: &Path, args: &[String]) -> Result {
     }
     let mut configs: Vec<String> = vec!["untraced".into(), "floor".into(), "tracer".into()];
     configs.extend(s.groups.iter().map(|g| format!("tracer:{g}")));
-    for tool in ["strace", "bpftrace"] {
+    for tool in ["strace", "syscount", "bpftrace"] {
         if which(tool) {
             configs.push(tool.into());
         } else {
@@ -74,16 +98,16 @@ pub fn bench(root: &Path, args: &[String]) -> Result {
     let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); configs.len()];
     for round in 1..=s.rounds {
         for (i, config) in configs.iter().enumerate() {
-            let sample = measure(&bin, config, &s)?;
+            let sample = measure(&bin, config, s)?;
             eprintln!("bench: round {round} {config:<22} {:>9.0} req/s", sample.rps);
             samples[i].push(sample);
         }
     }
-    print(&configs, &samples, &s);
+    print(&configs, &samples, s);
     Ok(())
 }
 
-fn which(tool: &str) -> bool {
+pub fn which(tool: &str) -> bool {
     Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().is_ok_and(|o| o.status.success())
 }
 
@@ -157,7 +181,7 @@ fn measure(bin: &Path, config: &str, s: &Settings) -> Result<Sample> {
         let mut sample = Sample { rps, tracer_cpu_ms: cpu, ..Sample::default() };
         if let Some(o) = observer {
             stop(o)?;
-            if config != "strace" && config != "bpftrace" {
+            if config == "floor" || config.starts_with("tracer") {
                 let text = std::fs::read_to_string(&report).map_err(|e| format!("no tracer report: {e}"))?;
                 let v: Value = serde_json::from_str(&text).map_err(|e| format!("bad tracer report: {e}"))?;
                 sample.lost = v["lost_events"].as_u64().unwrap_or(0) + v["missed_events"].as_u64().unwrap_or(0);
@@ -176,13 +200,20 @@ fn measure(bin: &Path, config: &str, s: &Settings) -> Result<Sample> {
 }
 
 /// Starts the configuration's observer on `pid` and waits until it is live.
-fn attach(bin: &Path, config: &str, pid: &str, report: &PathBuf) -> Result<Option<Child>> {
+pub fn attach(bin: &Path, config: &str, pid: &str, report: &Path) -> Result<Option<Child>> {
     let (mut cmd, ready): (Command, &str) = match config {
         "untraced" => return Ok(None),
         "strace" => {
             let mut c = Command::new("strace");
             c.args(["-f", "-c", "-o", "/dev/null", "-p", pid]);
             (c, "attached")
+        }
+        "syscount" => {
+            // libbpf-tools' syscount: counts per syscall id (one program, on sys_exit).
+            // Line-buffered: it prints its readiness line with printf into a pipe.
+            let mut c = Command::new("stdbuf");
+            c.args(["-oL", "syscount", "-p", pid]);
+            (c, "Tracing syscalls")
         }
         "bpftrace" => {
             // The peer the perf notes measured: count every syscall by id, in a hash.
@@ -245,7 +276,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long an observer gets to finish its report once stopped.
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
-fn stop(mut child: Child) -> Result {
+pub fn stop(mut child: Child) -> Result {
     let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
     let until = std::time::Instant::now() + STOP_TIMEOUT;
     while child.try_wait().map_err(|e| e.to_string())?.is_none() {
@@ -281,7 +312,7 @@ fn events(report: &Value) -> f64 {
         + n(&report["wakeups"]["count"])
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+pub fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     if v.is_empty() { 0.0 } else { v[v.len() / 2] }
 }
@@ -319,11 +350,7 @@ fn print(configs: &[String], samples: &[Vec<Sample>], s: &Settings) {
             median(runs.iter().map(|r| r.rps).collect()),
             ratio,
             show(events, &|v| format!("{v:.0}")),
-            if config == "untraced" || config == "strace" || config == "bpftrace" {
-                "-".into()
-            } else {
-                lost.to_string()
-            },
+            if !(config == "floor" || config.starts_with("tracer")) { "-".into() } else { lost.to_string() },
             show(cpu, &|v| format!("{v:.1}")),
         );
         if config == "tracer" {

@@ -8,11 +8,16 @@ use std::{
 
 /// Debian's Rust 1.96 (LLVM 22) and its library source, for `-Z build-std=core`; strace
 /// is the tests' independent oracle for syscall counts.
-const APT_PACKAGES: &[&str] = &["rustc-web", "rust-web-src", "strace"];
+/// The compiler, and the oracles the tests hold the tracer to (strace's counts, perf's
+/// tracepoint hit counts).
+const APT_PACKAGES: &[&str] = &["rustc-web", "rust-web-src", "strace", "linux-perf"];
+/// The peers the benchmark measures beside the tracer.
+const BENCH_PACKAGES: &[&str] = &["libbpf-tools", "bpftrace", "redis-server", "redis-tools"];
 const BPF_LINKER_VERSION: &str = "0.13.0";
 const TRACEFS: &str = "/sys/kernel/tracing";
 
 mod bench;
+mod events;
 mod vm;
 
 /// A static-pie glibc build: one binary that starts on any x86-64 Linux from glibc 2.17
@@ -47,15 +52,7 @@ fn main() -> ExitCode {
 /// Installs, idempotently and quietly when all is there: the Debian compiler, bpf-linker
 /// built against the same LLVM, and a mounted tracefs.
 fn setup() -> Result {
-    let missing: Vec<&str> = APT_PACKAGES.iter().copied().filter(|p| !dpkg_installed(p)).collect();
-    if !missing.is_empty() {
-        eprintln!("setup: installing Debian packages: {}", missing.join(" "));
-        run(Command::new("apt-get").args(["update", "-qq"]))?;
-        run(Command::new("apt-get")
-            .args(["install", "-y", "-qq"])
-            .args(&missing)
-            .env("DEBIAN_FRONTEND", "noninteractive"))?;
-    }
+    apt_install(APT_PACKAGES)?;
     if !bpf_linker_ok() {
         eprintln!("setup: building bpf-linker {BPF_LINKER_VERSION} against LLVM 22 (about a minute)");
         run(Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
@@ -67,7 +64,21 @@ fn setup() -> Result {
         eprintln!("setup: mounting tracefs at {TRACEFS}");
         run(Command::new("mount").args(["-t", "tracefs", "nodev", TRACEFS]))?;
     }
-    eprintln!("setup: ok (rustc-web, rust-web-src, bpf-linker {BPF_LINKER_VERSION}, tracefs at {TRACEFS})");
+    eprintln!("setup: ok ({}, bpf-linker {BPF_LINKER_VERSION}, tracefs at {TRACEFS})", APT_PACKAGES.join(", "));
+    Ok(())
+}
+
+/// Installs the Debian packages of `packages` that are missing.
+fn apt_install(packages: &[&str]) -> Result {
+    let missing: Vec<&str> = packages.iter().copied().filter(|p| !dpkg_installed(p)).collect();
+    if !missing.is_empty() {
+        eprintln!("setup: installing Debian packages: {}", missing.join(" "));
+        run(Command::new("apt-get").args(["update", "-qq"]))?;
+        run(Command::new("apt-get")
+            .args(["install", "-y", "-qq"])
+            .args(&missing)
+            .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    }
     Ok(())
 }
 
@@ -134,12 +145,20 @@ fn demo(extra: &[String]) -> Result {
     run(Command::new(root.join("target/release/tracer")).arg("demo").args(extra))
 }
 
-/// The overhead benchmark (see bench.rs), then the user-space path's throughput.
+/// The overhead benchmarks (bench.rs: cost per event, throughput), then the user-space
+/// path's throughput (`pipeline`); `cargo xtask bench events|load|pipeline` runs one.
 fn bench_all(extra: &[String]) -> Result {
     let root = build_for("bench")?;
-    bench::bench(root, extra)?;
-    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    run(Command::new(&cargo).args(["bench", "--quiet", "--package", "tracer", "--bench", "pipeline"]))
+    apt_install(BENCH_PACKAGES)?;
+    let part = extra.first().map(String::as_str);
+    if part != Some("pipeline") {
+        bench::bench(root, extra)?;
+    }
+    if part.is_none() || part == Some("pipeline") || part.is_some_and(|p| p.starts_with('-')) {
+        let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        run(Command::new(&cargo).args(["bench", "--quiet", "--package", "tracer", "--bench", "pipeline"]))?;
+    }
+    Ok(())
 }
 
 pub fn dpkg_installed(package: &str) -> bool {
