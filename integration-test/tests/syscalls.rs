@@ -62,3 +62,21 @@ fn run_counts_the_command_from_its_exec() {
         assert_eq!(report_counts(&report), st, "{cmd:?}: (calls, errors, bytes) per syscall, tracer vs strace -f");
     }
 }
+
+/// What the trace cost: every syscall the target entered ran `sys_enter`, and each that
+/// returned ran `sys_exit` (bystanders' calls come on top, so these are lower bounds;
+/// `overhead.rs` bounds them from above with perf); the statistics windows timed them.
+#[test]
+fn the_report_counts_the_runs_of_its_programs() {
+    let cmd = ["dd", "if=/dev/zero", "of=/dev/null", "bs=4096", "count=20000"];
+    let (report, _) = traced(&cmd);
+    let rows = report["syscalls"].as_array().unwrap();
+    let total = |key: &str| -> u64 { rows.iter().map(|r| r[key].as_u64().unwrap()).sum() };
+    let programs = report["overhead"]["programs"].as_array().unwrap();
+    let hits = |name: &str| programs.iter().find(|p| p["program"] == name).unwrap()["hits"].as_u64().unwrap();
+    assert!(hits("sys_enter") >= total("count"), "sys_enter {} < {} calls", hits("sys_enter"), total("count"));
+    assert!(hits("sys_exit") >= total("returned"), "sys_exit {} < {} returns", hits("sys_exit"), total("returned"));
+    let o = &report["overhead"];
+    assert!(o["bpf_stats_coverage"].as_f64().unwrap() > 0.0, "{o}");
+    assert!(o["bpf_ns"].as_u64().unwrap() > 0 && o["bpf_hits"].as_u64().unwrap() >= hits("sys_enter"), "{o}");
+}

@@ -79,6 +79,16 @@ pub struct SwitchCounts {
 /// No syscall in flight.
 pub const NO_SYSCALL: u64 = u64::MAX;
 
+/// Words of the target bitmap: one bit for every PID Linux can hand out (PID_MAX_LIMIT,
+/// 4M on 64-bit), 512 KiB.
+pub const TARGET_BIT_WORDS: u32 = (1 << 22) / 64;
+
+/// The word of the target bitmap holding `tgid`, and its bit there.
+#[inline(always)]
+pub const fn target_bit(tgid: u32) -> (u32, u64) {
+    (tgid / 64, 1 << (tgid % 64))
+}
+
 /// The syscall a thread is in, from sys_enter to sys_exit.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

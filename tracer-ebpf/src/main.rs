@@ -2,6 +2,9 @@
 //! per-thread state in maps, and send only finished records to user space.
 #![no_std]
 #![no_main]
+// `atomic_xadd`: the BPF target has no atomic types with read-modify-write methods.
+#![allow(internal_features)]
+#![feature(core_intrinsics)]
 
 mod globals;
 mod maps;

@@ -3,23 +3,51 @@
 use aya_ebpf::maps::ring_buf::RingBufEntry;
 use aya_ebpf::{
     bindings::{BPF_F_NO_PREALLOC, BPF_NOEXIST, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP},
-    helpers::{bpf_get_smp_processor_id, bpf_ktime_get_ns},
+    helpers::{bpf_get_current_pid_tgid, bpf_get_smp_processor_id, bpf_ktime_get_ns},
     macros::map,
     maps::{Array, HashMap, LruHashMap, PerCpuArray, RingBuf},
 };
 use tracer_common::{
     record::{
         COUNTERS as COUNTER_SLOTS, Counter, CpuState, FaultKey, FaultStat, Header, MapSlot, NO_SOFTIRQ, Path, PathStat,
-        ProcState, SOFTIRQ_VECTORS, SoftirqStat, SwitchCount, SyscallStat, ThreadState, WakeEdge, WakeKey,
+        ProcState, SOFTIRQ_VECTORS, SoftirqStat, SwitchCount, SyscallStat, TARGET_BIT_WORDS, ThreadState, WakeEdge,
+        WakeKey, target_bit,
     },
     syscalls,
 };
+
+/// What a BPF_NOEXIST insert returns for a key already there.
+const EEXIST: i32 = 17;
 
 /// Default size; user space sets the real one with `EbpfLoader::map_max_entries`.
 const RING_BYTES: u32 = 4 << 20;
 
 #[map(name = "EVENTS")]
 pub static EVENTS: RingBuf = RingBuf::with_byte_size(RING_BYTES, 0);
+
+/// Runs of each program, per CPU (`names::MAP_HITS`).
+#[map(name = "HITS")]
+pub static HITS: PerCpuArray<u64> = PerCpuArray::with_max_entries(tracer_common::names::PROGRAMS.len() as u32, 0);
+
+/// Counts one run of the program named `$name`: its first statement, before any filter,
+/// so the figure is every run the kernel made of it.
+macro_rules! hit {
+    ($name:literal) => {
+        $crate::maps::count_hit({
+            const SLOT: u32 = tracer_common::names::program_slot($name);
+            SLOT
+        })
+    };
+}
+pub(crate) use hit;
+
+#[inline(always)]
+pub fn count_hit(slot: u32) {
+    if let Some(c) = HITS.get_ptr_mut(slot) {
+        // SAFETY: per-CPU slot; programs do not migrate while running.
+        unsafe { *c += 1 };
+    }
+}
 
 /// Records the ring buffer had no room for.
 #[map(name = "LOST")]
@@ -51,6 +79,12 @@ pub static ZERO_EDGE: WakeEdge = WakeEdge::ZERO;
 
 #[map(name = "TARGETS")]
 pub static TARGETS: HashMap<u32, ProcState> = HashMap::with_max_entries(4096, 0);
+
+/// TARGETS as a bitmap (`names::MAP_TARGET_BITS`). Written with atomic adds (5.10 has no
+/// atomic or/and): a bit is added only by the insert that created its TARGETS entry and
+/// taken away only by the remove that deleted it, so it is never added or taken twice.
+#[map(name = "TARGET_BITS")]
+pub static TARGET_BITS: Array<u64> = Array::with_max_entries(TARGET_BIT_WORDS, 0);
 
 /// The TID whose next fork is the command of `run` (see `names::MAP_LAUNCHER`).
 #[map(name = "LAUNCHER")]
@@ -135,8 +169,24 @@ pub fn ledger(path: u32) -> Option<&'static mut PathStat> {
 /// The per-process state of a traced TGID; `None` for everyone else.
 #[inline(always)]
 pub fn target_state(tgid: u32) -> Option<&'static mut ProcState> {
+    if !is_target(tgid) {
+        return None;
+    }
     // SAFETY: a map value; only threads of that process write it.
     TARGETS.get_ptr_mut(&tgid).map(|p| unsafe { &mut *p })
+}
+
+/// The state of the calling thread, if its process is traced: the first test of every
+/// hot program, so a bystander pays one bitmap load, not a hash lookup.
+#[inline(always)]
+pub fn current_thread() -> Option<(u32, &'static mut ThreadState)> {
+    let pid_tgid = bpf_get_current_pid_tgid();
+    if !is_target((pid_tgid >> 32) as u32) {
+        return None;
+    }
+    let tid = pid_tgid as u32;
+    // SAFETY: this thread's own map value.
+    THREADS.get_ptr_mut(&tid).map(|t| (tid, unsafe { &mut *t }))
 }
 
 /// Counts one record the ring buffer had no room for.
@@ -157,13 +207,38 @@ pub fn count_full(map: MapSlot) {
     }
 }
 
-/// Adds process `tgid` to the target set.
+/// Adds process `tgid` to the target set (a TGID already in it stays as it is).
 #[inline(always)]
 pub fn add_target(tgid: u32) {
-    if TARGETS.insert(&tgid, &FRESH_PROC, 0).is_err() {
-        count_full(MapSlot::Targets);
-    } else if let Some(p) = target_state(tgid) {
-        p.life = life_now();
+    match TARGETS.insert(&tgid, &FRESH_PROC, u64::from(BPF_NOEXIST)) {
+        Ok(()) => {
+            flip_bit(tgid, false);
+            if let Some(p) = target_state(tgid) {
+                p.life = life_now();
+            }
+        }
+        Err(e) if e == -EEXIST => {}
+        Err(_) => count_full(MapSlot::Targets),
+    }
+}
+
+/// Takes process `tgid` out of the target set.
+#[inline(always)]
+pub fn remove_target(tgid: u32) {
+    if TARGETS.remove(&tgid).is_ok() {
+        flip_bit(tgid, true);
+    }
+}
+
+/// Sets (or clears) `tgid`'s bit, known to be clear (set), with an atomic add.
+#[inline(always)]
+fn flip_bit(tgid: u32, clear: bool) {
+    let (word, bit) = target_bit(tgid);
+    if let Some(w) = TARGET_BITS.get_ptr_mut(word) {
+        let delta = if clear { bit.wrapping_neg() } else { bit };
+        // SAFETY: a map value; the result is unused, so this is the plain atomic add
+        // (BPF_XADD) every kernel has.
+        unsafe { core::intrinsics::atomic_xadd::<u64, u64, { core::intrinsics::AtomicOrdering::Relaxed }>(w, delta) };
     }
 }
 
@@ -176,8 +251,8 @@ pub fn life_now() -> u32 {
 
 #[inline(always)]
 pub fn is_target(tgid: u32) -> bool {
-    // SAFETY: the value is not read.
-    unsafe { TARGETS.get(&tgid).is_some() }
+    let (word, bit) = target_bit(tgid);
+    TARGET_BITS.get(word).is_some_and(|w| w & bit != 0)
 }
 
 /// The state of thread `tid` of process `tgid`, created on first sight.

@@ -5,7 +5,7 @@ use clap::{Args, Parser, Subcommand};
 
 use tracer_common::units;
 
-use crate::{plan::Section, report::Format, session::Settings};
+use crate::{cost::StatsMode, plan::Section, report::Format, session::Settings};
 
 /// What a process's I/O really costs inside the kernel: context switches, syscalls,
 /// epoll wakeups, copies and page faults, traced with eBPF.
@@ -158,6 +158,11 @@ pub struct KernelArgs {
     /// Processes of the target the kernel keeps state for at once.
     #[arg(long, default_value_t = Settings::default().max_processes, value_parser = clap::value_parser!(u32).range(16..=1 << 22))]
     pub max_processes: u32,
+    /// When the kernel measures the programs' run time (the report's `overhead`): on
+    /// 10% of the trace and scaled, on throughout (exact; ~2 clock reads per program run
+    /// on the whole machine), or not at all.
+    #[arg(long, value_enum, default_value_t = StatsMode::Sampled)]
+    pub bpf_stats: StatsMode,
     /// For the overhead benchmark: on the same tracepoints, programs that only filter
     /// the target and count per CPU (the floor a tracer cannot go below).
     #[arg(long, hide = true)]
@@ -173,6 +178,7 @@ impl KernelArgs {
             verbose,
             max_threads: self.max_threads,
             max_processes: self.max_processes,
+            bpf_stats: self.bpf_stats,
         }
     }
 }

@@ -22,7 +22,7 @@ use crate::{
     decode::{Record, decode, encode},
     mappings::Mounts,
     recording,
-    report::{Lost, MapFull, Report},
+    report::{Lost, MapFull, Overhead, ProgramCost, Report},
     session::Session,
     signals::Signals,
 };
@@ -244,21 +244,28 @@ pub async fn trace(
     if let StopReason::TargetExited(_) = reason {
         settle(session, &mut ring, watched_pid(watch), consumer).await?;
     }
-    let (missed_total, missed) = session.detach();
+    session.detach();
     meta.duration_ns = started.elapsed().as_nanos() as u64;
     drain(ring.get_mut(), consumer)?;
     final_snapshot(consumer, session)?;
     account(session, &mut meta)?;
-    meta.missed_events = missed_total;
-    if missed_total.is_none() {
+    let programs = session.programs();
+    meta.missed_events = session.missed(&programs);
+    if meta.missed_events.is_none() {
         meta.notes.push(format!(
             "missed events are unknown: Linux {} skips a program that is already running on a CPU without counting it",
             session.plan.kernel
         ));
     }
-    for (program, n) in &missed {
-        meta.notes
-            .push(format!("{program}: {n} hits skipped by the kernel (the program was already running on that CPU)"));
+    for p in programs.iter().filter(|p| p.misses.is_some_and(|n| n > 0)) {
+        meta.notes.push(format!(
+            "{}: {} hits skipped by the kernel (the program was already running on that CPU)",
+            p.name,
+            p.misses.unwrap_or(0)
+        ));
+    }
+    if let Some(why) = session.costs_unavailable() {
+        meta.notes.push(format!("what the programs cost is unknown: {why}"));
     }
     consumer.finish(&meta)?;
     Ok(Outcome { reason, undecodable: consumer.undecodable, meta })
@@ -281,6 +288,7 @@ fn account(session: &Session, meta: &mut TraceMeta) -> Result<()> {
     meta.kernel.clone_from(&session.plan.kernel);
     meta.coverage.clone_from(&session.plan.coverage);
     meta.unavailable.clone_from(&session.plan.unavailable);
+    meta.overhead = overhead(session);
     meta.lost = Lost {
         ring_buffer: session.lost()?,
         maps: session
@@ -290,6 +298,30 @@ fn account(session: &Session, meta: &mut TraceMeta) -> Result<()> {
             .collect(),
     };
     Ok(())
+}
+
+/// The programs' run time (estimated from the statistics windows) and this process's
+/// CPU time so far.
+fn overhead(session: &Session) -> Overhead {
+    let costs = session.costs();
+    Overhead {
+        bpf_ns: costs.as_ref().and_then(|c| c.ns()),
+        bpf_hits: costs.as_ref().map(|c| c.runs()),
+        bpf_stats_coverage: costs.as_ref().and_then(|c| c.coverage),
+        user_cpu_ns: process_cpu_ns(),
+        programs: costs
+            .iter()
+            .flat_map(|c| &c.programs)
+            .map(|e| ProgramCost { program: e.program.clone(), ns: e.ns, hits: e.runs })
+            .collect(),
+    }
+}
+
+fn process_cpu_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: an out struct.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 /// The maps' final contents into the stream.

@@ -10,6 +10,7 @@ pub mod btf;
 pub mod check;
 pub mod cli;
 pub mod collect;
+pub mod cost;
 pub mod decode;
 pub mod demo;
 pub mod mappings;

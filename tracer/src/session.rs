@@ -5,7 +5,7 @@
 //! here, and aya detaches and unloads them on drop (nothing is pinned), so an error path,
 //! a Ctrl-C or a panic leaves nothing attached.
 use std::{
-    collections::HashSet,
+    collections::{BTreeMap, HashSet},
     fs,
     os::fd::{AsFd, AsRawFd},
 };
@@ -22,13 +22,14 @@ use tracer_common::{
         COUNTERS, Counter, CounterTotal, FaultKey, FaultStat, FaultTotals, Header, IdleThread, MapSlot,
         Path as CopyPath, PathStat, PathTotals, ProcState, RecordKind, SOFTIRQ_VECTORS, SoftirqStat, SoftirqTotals,
         SwitchCount, SwitchTotals, SyscallStat, SyscallTotals, ThreadRecord, ThreadState, WakeEdge, WakeEdgeTotals,
-        WakeKey,
+        WakeKey, target_bit,
     },
     syscalls,
 };
 
 use crate::{
     btf::Btf,
+    cost::{Costs, StatsMode, Summary, fdinfo_field},
     decode::{encode, snapshot_header},
     plan::{self, Plan, Section},
 };
@@ -58,6 +59,8 @@ pub struct Settings {
     /// Sizes of the kernel's per-thread and per-process maps.
     pub max_threads: u32,
     pub max_processes: u32,
+    /// When the kernel's run-time statistics of the programs are on.
+    pub bpf_stats: StatsMode,
 }
 
 impl Default for Settings {
@@ -69,6 +72,7 @@ impl Default for Settings {
             verbose: false,
             max_threads: 32768,
             max_processes: 8192,
+            bpf_stats: StatsMode::Sampled,
         }
     }
 }
@@ -85,6 +89,7 @@ pub struct Session {
     ebpf: Option<Ebpf>,
     /// Kept open: programs are relocated against their fds when they load.
     _targets: HashMap<MapData, u32, ProcState>,
+    _target_bits: Array<MapData, u64>,
     _launcher: Array<MapData, u32>,
     threads: HashMap<MapData, u32, ThreadState>,
     lost: PerCpuArray<MapData, u64>,
@@ -101,6 +106,12 @@ pub struct Session {
     pub plan: Plan,
     max_threads: u32,
     max_processes: u32,
+    /// The kernel's run-time statistics of the programs, sampled.
+    costs: Costs,
+    /// What the programs said when they were unloaded.
+    final_programs: Vec<ProgramStats>,
+    final_costs: Option<Summary>,
+    hits: PerCpuArray<MapData, u64>,
 }
 
 impl Session {
@@ -127,16 +138,22 @@ impl Session {
             .load(OBJECT)
             .map_err(|e| explain_eperm(anyhow::Error::new(e).context("loading the eBPF object failed")))?;
         let mut targets: HashMap<_, u32, ProcState> = HashMap::try_from(take(&mut ebpf, MAP_TARGETS)?)?;
+        // Before any program is attached: nothing else writes the bitmap yet.
+        let mut bits: Array<_, u64> = Array::try_from(take(&mut ebpf, MAP_TARGET_BITS)?)?;
         for &pid in &opts.targets {
             targets
                 .insert(pid, ProcState::default(), 0)
                 .with_context(|| format!("adding PID {pid} to the target set"))?;
+            let (word, bit) = target_bit(pid);
+            let was = bits.get(&word, 0)?;
+            bits.set(word, was | bit, 0).with_context(|| format!("adding PID {pid} to the target bitmap"))?;
         }
         let mut launcher: Array<_, u32> = Array::try_from(take(&mut ebpf, MAP_LAUNCHER)?)?;
         launcher.set(0, opts.launcher_tid, 0).context("arming the launcher slot")?;
         let ring = RingBuf::try_from(take(&mut ebpf, MAP_EVENTS)?)?;
         let mut session = Self {
             _targets: targets,
+            _target_bits: bits,
             _launcher: launcher,
             threads: HashMap::try_from(take(&mut ebpf, MAP_THREADS)?)?,
             lost: PerCpuArray::try_from(take(&mut ebpf, MAP_LOST)?)?,
@@ -153,6 +170,11 @@ impl Session {
             plan,
             max_threads: settings.max_threads,
             max_processes: settings.max_processes,
+            // The floor's programs do not count their runs.
+            costs: Costs::new(if settings.floor { StatsMode::Off } else { settings.bpf_stats }),
+            hits: PerCpuArray::try_from(take(&mut ebpf, MAP_HITS)?)?,
+            final_programs: Vec::new(),
+            final_costs: None,
         };
         let btf = aya::Btf::from_sys_fs().context("reading the kernel's BTF (/sys/kernel/btf/vmlinux)")?;
         for &(program, tracepoint) in &session.plan.programs {
@@ -163,33 +185,65 @@ impl Session {
             let prog = if settings.floor && !lifecycle { floor.as_str() } else { program };
             attach(&mut ebpf, &btf, prog, tracepoint, &session.plan.kernel, settings.verbose)?;
         }
+        let programs = ebpf
+            .programs()
+            .filter_map(|(name, p)| Some((name.to_owned(), p.fd().ok()?.as_fd().try_clone_to_owned().ok()?)));
+        session.costs.start(programs.collect());
         session.ebpf = Some(ebpf);
         Ok((session, ring))
     }
 
-    /// Detaches and unloads every program; the maps stay readable. Returns the runs the
-    /// kernel skipped, summed over programs: a tracepoint hit while the same program was
-    /// already running on that CPU (a wakeup from an interrupt that landed inside a
-    /// task-context wakeup) is not run again, only counted. None where the kernel skips
-    /// such runs without counting them.
-    pub fn detach(&mut self) -> (Option<u64>, Vec<(String, u64)>) {
-        let mut missed = Vec::new();
-        let mut known = true;
-        if let Some(ebpf) = &self.ebpf {
-            // Programs left unloaded (other sections', the floor's) have no fd.
-            for (name, fd) in ebpf.programs().filter_map(|(name, p)| Some((name, p.fd().ok()?))) {
-                match recursion_misses(fd.as_fd().as_raw_fd()) {
-                    Some(n) if n > 0 => missed.push((name.to_owned(), n)),
-                    Some(_) => {}
-                    None => known = false,
-                }
-            }
-        }
+    /// Detaches and unloads every program; the maps stay readable, and so do the
+    /// programs' final statistics ([`Session::programs`], [`Session::costs`]).
+    pub fn detach(&mut self) {
+        self.costs.stop();
+        self.final_costs = Some(self.costs.estimate(&self.hits()));
+        self.final_programs = self.programs();
         self.ebpf = None;
-        // Kernels that do not count misses (before 5.12) do not skip BTF tracepoint runs
-        // either: programs then nest instead, and nothing is missed.
-        let total = (known || !self.plan.kernel_skips).then(|| missed.iter().map(|(_, n)| n).sum());
-        (total, missed)
+    }
+
+    /// Each program's runs and time over the trace (time estimated from the statistics
+    /// windows) and the share of the trace the windows covered; no times if the kernel
+    /// kept no statistics (`costs_unavailable` says why). None before the programs load.
+    pub fn costs(&self) -> Option<Summary> {
+        if self.ebpf.is_none() {
+            return self.final_costs.clone();
+        }
+        Some(self.costs.estimate(&self.hits()))
+    }
+
+    pub fn costs_unavailable(&self) -> Option<String> {
+        self.costs.unavailable()
+    }
+
+    /// Runs of each loaded program, as the programs counted them.
+    fn hits(&self) -> BTreeMap<String, u64> {
+        let Some(ebpf) = &self.ebpf else { return BTreeMap::new() };
+        ebpf.programs()
+            .filter(|(_, p)| p.fd().is_ok())
+            .filter_map(|(name, _)| {
+                let slot = PROGRAMS.iter().position(|p| *p == name)? as u32;
+                Some((name.to_owned(), self.hits.get(&slot, 0).ok()?.iter().sum()))
+            })
+            .collect()
+    }
+
+    /// Each loaded program and the runs the kernel skipped: a tracepoint hit while the
+    /// same program was already running on that CPU (a wakeup from an interrupt that
+    /// landed inside a task-context wakeup) is not run again, only counted.
+    pub fn programs(&self) -> Vec<ProgramStats> {
+        let Some(ebpf) = &self.ebpf else { return self.final_programs.clone() };
+        loaded(ebpf)
+            .map(|(name, info)| ProgramStats { name: name.to_owned(), misses: fdinfo_field(&info, "recursion_misses") })
+            .collect()
+    }
+
+    /// Hits the kernel skipped, summed over programs; None where it skips without
+    /// counting. Kernels that do not count misses (before 5.12) do not skip BTF
+    /// tracepoint runs either: programs then nest instead, and nothing is missed.
+    pub fn missed(&self, programs: &[ProgramStats]) -> Option<u64> {
+        let known = programs.iter().all(|p| p.misses.is_some());
+        (known || !self.plan.kernel_skips).then(|| programs.iter().filter_map(|p| p.misses).sum())
     }
 
     /// Records the ring buffer had no room for, summed over CPUs.
@@ -399,14 +453,20 @@ fn last_fault(tid: u32, t: &ThreadState) -> Option<FaultTotals> {
     })
 }
 
-/// `recursion_misses` of a BPF program, from its fd's /proc/self/fdinfo (aya 0.14 does
-/// not expose it); None where the kernel does not report it (before 5.12).
-fn recursion_misses(fd: std::os::fd::RawFd) -> Option<u64> {
-    fs::read_to_string(format!("/proc/self/fdinfo/{fd}"))
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix("recursion_misses:"))
-        .and_then(|v| v.trim().parse().ok())
+/// A loaded program and the runs the kernel skipped (None before 5.12).
+#[derive(Clone, Debug)]
+pub struct ProgramStats {
+    pub name: String,
+    pub misses: Option<u64>,
+}
+
+/// Each loaded program (those of sections not traced, or the floor's, are not) and its
+/// fd's /proc/self/fdinfo (aya 0.14 does not expose `recursion_misses`).
+fn loaded(ebpf: &Ebpf) -> impl Iterator<Item = (&str, String)> {
+    ebpf.programs().filter_map(|(name, p)| {
+        let fd = p.fd().ok()?.as_fd().as_raw_fd();
+        Some((name, fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).unwrap_or_default()))
+    })
 }
 
 fn sum_syscalls(per_cpu: &[SyscallStat]) -> SyscallStat {

@@ -32,7 +32,7 @@ use tracer_common::{
 use super::{arg, clear, read_u32, read_u64, syscalls::is_error};
 use crate::{
     globals::{off, variant},
-    maps::{PIPE_FEEDERS, count, ledger, target_state},
+    maps::{PIPE_FEEDERS, count, hit, ledger, target_state},
 };
 
 const S_IFMT: u16 = 0o170000;
@@ -50,7 +50,7 @@ const REQ_OP_READ: u32 = 0;
 const REQ_OP_WRITE: u32 = 1;
 const IFF_LOOPBACK: u32 = 0x8;
 
-pub fn enter(t: &mut ThreadState, proc_state: &mut ProcState, regs: *const u64, nr: u64) {
+pub fn enter(t: &mut ThreadState, regs: *const u64, nr: u64) {
     t.sys.path = Path::ReadWrite as u32;
     match data_class(nr) {
         // Without sock:sock_recv_length, a receive is a read from a socket fd.
@@ -60,7 +60,8 @@ pub fn enter(t: &mut ThreadState, proc_state: &mut ProcState, regs: *const u64, 
             }
         }
         DataClass::Out => {
-            if has_maps(proc_state) && in_maps(proc_state, out_buffer(regs, nr)) {
+            let mapped = target_state(t.tgid).is_some_and(|p| has_maps(p) && in_maps(p, out_buffer(regs, nr)));
+            if mapped {
                 t.sys.path = Path::MmapWrite as u32;
             }
         }
@@ -84,7 +85,11 @@ pub fn enter(t: &mut ThreadState, proc_state: &mut ProcState, regs: *const u64, 
             }
         }
         _ if nr == MMAP => t.sys.args = [arg(regs, 1), arg(regs, 2), arg(regs, 3), arg(regs, 4)],
-        _ if nr == MUNMAP => unmap(proc_state, arg(regs, 0)),
+        _ if nr == MUNMAP => {
+            if let Some(p) = target_state(t.tgid) {
+                unmap(p, arg(regs, 0));
+            }
+        }
         _ => {}
     }
 }
@@ -225,6 +230,7 @@ fn fd_inode(fd: u64) -> Option<(u64, u32)> {
 /// from socket buffers into the target's memory.
 #[btf_tracepoint(function = "skb_copy_datagram_iovec")]
 pub fn skb_copy_datagram_iovec(ctx: BtfTracePointContext) -> i32 {
+    hit!("skb_copy_datagram_iovec");
     if crate::maps::is_target(current_tgid()) {
         let len: u64 = ctx.arg(1);
         count(Counter::SockCopyBytes, u64::from((len as i32).max(0) as u32));
@@ -237,10 +243,9 @@ pub fn skb_copy_datagram_iovec(ctx: BtfTracePointContext) -> i32 {
 /// the `recv` path.
 #[btf_tracepoint(function = "sock_recv_length")]
 pub fn sock_recv_length(_ctx: BtfTracePointContext) -> i32 {
-    let tid = aya_ebpf::helpers::bpf_get_current_pid_tgid() as u32;
-    if let Some(t) = crate::maps::THREADS.get_ptr_mut(&tid) {
-        // SAFETY: this thread's own map value.
-        unsafe { (*t).sys.flags |= SOCK_RECV };
+    hit!("sock_recv_length");
+    if let Some((_, t)) = crate::maps::current_thread() {
+        t.sys.flags |= SOCK_RECV;
     }
     0
 }
@@ -250,6 +255,7 @@ pub fn sock_recv_length(_ctx: BtfTracePointContext) -> i32 {
 /// later by kernel threads and is not the target's).
 #[btf_tracepoint(function = "block_rq_issue")]
 pub fn block_rq_issue(ctx: BtfTracePointContext) -> i32 {
+    hit!("block_rq_issue");
     if crate::maps::is_target(current_tgid()) {
         let rq: u64 = ctx.arg(0);
         let (Some(bytes), Some(flags)) = (read_u32(rq, off!(request_data_len)), read_u32(rq, off!(request_cmd_flags)))
@@ -272,6 +278,7 @@ pub fn block_rq_issue(ctx: BtfTracePointContext) -> i32 {
 /// NIC DMA the target caused, i.e. packets it handed to a device other than loopback.
 #[btf_tracepoint(function = "net_dev_xmit")]
 pub fn net_dev_xmit(ctx: BtfTracePointContext) -> i32 {
+    hit!("net_dev_xmit");
     if crate::maps::is_target(current_tgid()) {
         let dev: u64 = ctx.arg(2);
         let len: u64 = ctx.arg(3);

@@ -36,7 +36,7 @@ use tracer_common::{
 use super::{clear, read_u8, read_u32, read_u64};
 use crate::{
     globals::{off, variant},
-    maps::{FAULTS, THREADS, ZERO_FAULTS, count_full, target_state, thread_state},
+    maps::{FAULTS, ZERO_FAULTS, count_full, current_thread, hit, target_state, thread_state},
 };
 
 /// Addresses from here up are the kernel's (x86-64, 4-level and 5-level paging).
@@ -54,6 +54,7 @@ const STACK_GROWTH: u64 = 64 << 20;
 /// page_fault_user(unsigned long address, struct pt_regs *regs, unsigned long error_code)
 #[btf_tracepoint(function = "page_fault_user")]
 pub fn page_fault_user(ctx: BtfTracePointContext) -> i32 {
+    hit!("page_fault_user");
     on_fault(ctx.arg(0), ctx.arg(2));
     0
 }
@@ -61,6 +62,7 @@ pub fn page_fault_user(ctx: BtfTracePointContext) -> i32 {
 /// page_fault_kernel(...): only faults on user addresses are the target's.
 #[btf_tracepoint(function = "page_fault_kernel")]
 pub fn page_fault_kernel(ctx: BtfTracePointContext) -> i32 {
+    hit!("page_fault_kernel");
     let address: u64 = ctx.arg(0);
     if address < USER_TOP {
         on_fault(address, ctx.arg(2));
@@ -277,9 +279,7 @@ fn fault_stat(key: &FaultKey) -> Option<&'static mut FaultStat> {
 /// The pending fault of the current thread, if it is a target's.
 #[inline(always)]
 fn pending() -> Option<&'static mut PendingFault> {
-    let tid = bpf_get_current_pid_tgid() as u32;
-    // SAFETY: this thread's own map value.
-    let t = unsafe { &mut *THREADS.get_ptr_mut(&tid)? };
+    let (_, t) = current_thread()?;
     (t.fault.active != 0).then_some(&mut t.fault)
 }
 
@@ -288,6 +288,7 @@ fn pending() -> Option<&'static mut PendingFault> {
 /// fault.
 #[btf_tracepoint(function = "mm_filemap_map_pages")]
 pub fn mm_filemap_map_pages(ctx: BtfTracePointContext) -> i32 {
+    hit!("mm_filemap_map_pages");
     if let Some(f) = pending() {
         let (first, last): (u64, u64) = (ctx.arg(1), ctx.arg(2));
         f.around_pages += last.saturating_sub(first) + 1;
@@ -299,6 +300,7 @@ pub fn mm_filemap_map_pages(ctx: BtfTracePointContext) -> i32 {
 /// the fault read a page (or a large folio: 1 << order pages) into the page cache.
 #[btf_tracepoint(function = "mm_filemap_add_to_page_cache")]
 pub fn mm_filemap_add_to_page_cache(ctx: BtfTracePointContext) -> i32 {
+    hit!("mm_filemap_add_to_page_cache");
     if let Some(f) = pending() {
         let folio: u64 = ctx.arg(0);
         let head = read_u64(folio, 0).is_some_and(|flags| flags & (1 << (off!(pg_head) & 63)) != 0);

@@ -6,10 +6,11 @@
 use aya_ebpf::{helpers::bpf_ktime_get_ns, macros::btf_tracepoint, programs::BtfTracePointContext};
 use tracer_common::record::{CpuState, NO_SOFTIRQ, SOFTIRQ_VECTORS, WAKER_HARDIRQ, WAKER_IRQ_WORK, WAKER_TIMER};
 
-use crate::maps::{SOFTIRQS, cpu_state};
+use crate::maps::{SOFTIRQS, cpu_state, hit};
 
 #[btf_tracepoint(function = "softirq_raise")]
 pub fn softirq_raise(ctx: BtfTracePointContext) -> i32 {
+    hit!("softirq_raise");
     let vec: u64 = ctx.arg(0);
     if let Some(c) = cpu_state() {
         if let Some(t) = c.raised_at.get_mut(vec as usize) {
@@ -24,6 +25,7 @@ pub fn softirq_raise(ctx: BtfTracePointContext) -> i32 {
 
 #[btf_tracepoint(function = "softirq_entry")]
 pub fn softirq_entry(ctx: BtfTracePointContext) -> i32 {
+    hit!("softirq_entry");
     let vec: u64 = ctx.arg(0);
     let (Some(c), true) = (cpu_state(), vec < u64::from(SOFTIRQ_VECTORS)) else { return 0 };
     let now = unsafe { bpf_ktime_get_ns() };
@@ -47,6 +49,7 @@ pub fn softirq_entry(ctx: BtfTracePointContext) -> i32 {
 
 #[btf_tracepoint(function = "softirq_exit")]
 pub fn softirq_exit(ctx: BtfTracePointContext) -> i32 {
+    hit!("softirq_exit");
     let vec: u64 = ctx.arg(0);
     let Some(c) = cpu_state() else { return 0 };
     if c.softirq == vec as u32 {
@@ -78,6 +81,7 @@ fn hardirq(kind: u32, id: u32) {
 
 #[btf_tracepoint(function = "irq_handler_entry")]
 pub fn irq_handler_entry(ctx: BtfTracePointContext) -> i32 {
+    hit!("irq_handler_entry");
     let irq: u64 = ctx.arg(0);
     hardirq(WAKER_HARDIRQ, irq as u32);
     0
@@ -85,12 +89,14 @@ pub fn irq_handler_entry(ctx: BtfTracePointContext) -> i32 {
 
 #[btf_tracepoint(function = "irq_handler_exit")]
 pub fn irq_handler_exit(_ctx: BtfTracePointContext) -> i32 {
+    hit!("irq_handler_exit");
     hardirq(0, 0);
     0
 }
 
 #[btf_tracepoint(function = "local_timer_entry")]
 pub fn local_timer_entry(ctx: BtfTracePointContext) -> i32 {
+    hit!("local_timer_entry");
     let vector: u64 = ctx.arg(0);
     hardirq(WAKER_TIMER, vector as u32);
     0
@@ -98,12 +104,14 @@ pub fn local_timer_entry(ctx: BtfTracePointContext) -> i32 {
 
 #[btf_tracepoint(function = "local_timer_exit")]
 pub fn local_timer_exit(_ctx: BtfTracePointContext) -> i32 {
+    hit!("local_timer_exit");
     hardirq(0, 0);
     0
 }
 
 #[btf_tracepoint(function = "irq_work_entry")]
 pub fn irq_work_entry(ctx: BtfTracePointContext) -> i32 {
+    hit!("irq_work_entry");
     let vector: u64 = ctx.arg(0);
     hardirq(WAKER_IRQ_WORK, vector as u32);
     0
@@ -111,6 +119,7 @@ pub fn irq_work_entry(ctx: BtfTracePointContext) -> i32 {
 
 #[btf_tracepoint(function = "irq_work_exit")]
 pub fn irq_work_exit(_ctx: BtfTracePointContext) -> i32 {
+    hit!("irq_work_exit");
     hardirq(0, 0);
     0
 }
@@ -119,6 +128,7 @@ pub fn irq_work_exit(_ctx: BtfTracePointContext) -> i32 {
 /// runs (sleeps, poll and epoll timeouts end here), in whatever interrupt expired it.
 #[btf_tracepoint(function = "hrtimer_expire_entry")]
 pub fn hrtimer_expire_entry(_ctx: BtfTracePointContext) -> i32 {
+    hit!("hrtimer_expire_entry");
     if let Some(c) = cpu_state() {
         c.hrtimer = 1;
     }
@@ -127,6 +137,7 @@ pub fn hrtimer_expire_entry(_ctx: BtfTracePointContext) -> i32 {
 
 #[btf_tracepoint(function = "hrtimer_expire_exit")]
 pub fn hrtimer_expire_exit(_ctx: BtfTracePointContext) -> i32 {
+    hit!("hrtimer_expire_exit");
     if let Some(c) = cpu_state() {
         c.hrtimer = 0;
     }
@@ -137,6 +148,7 @@ pub fn hrtimer_expire_exit(_ctx: BtfTracePointContext) -> i32 {
 /// wakeup of its waiter follow in the same context. System-wide, so kept to a few stores.
 #[btf_tracepoint(function = "sk_data_ready")]
 pub fn sk_data_ready(ctx: BtfTracePointContext) -> i32 {
+    hit!("sk_data_ready");
     socket_event(ctx.arg(0));
     0
 }
@@ -146,6 +158,7 @@ pub fn sk_data_ready(ctx: BtfTracePointContext) -> i32 {
 /// socket's waiters next. Rare (connection set-up and tear-down).
 #[btf_tracepoint(function = "inet_sock_set_state")]
 pub fn inet_sock_set_state(ctx: BtfTracePointContext) -> i32 {
+    hit!("inet_sock_set_state");
     socket_event(ctx.arg(0));
     0
 }
@@ -156,6 +169,7 @@ pub fn inet_sock_set_state(ctx: BtfTracePointContext) -> i32 {
 /// connection (the listener) and unix sockets go unnamed.
 #[btf_tracepoint(function = "tcp_probe")]
 pub fn tcp_probe(ctx: BtfTracePointContext) -> i32 {
+    hit!("tcp_probe");
     socket_event(ctx.arg(0));
     0
 }

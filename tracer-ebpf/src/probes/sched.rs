@@ -17,16 +17,20 @@ use tracer_common::{
     sched::{SwitchKind, classify_switch},
 };
 
-use super::{comm_into, copy_in, epoll, irq, read_u32, read_u64, wakeups};
+use super::{comm_into, copy_in, epoll, irq, read_u32, read_u64, task_u32, task_u64, wakeups};
 use crate::{
     globals::{off, variant},
-    maps::{LAUNCHER, SWITCHES, TARGETS, THREADS, add_target, header, is_target, reserve, submit, thread_state},
+    maps::{
+        LAUNCHER, SWITCHES, THREADS, add_target, current_thread, header, hit, is_target, remove_target, reserve,
+        submit, thread_state,
+    },
 };
 
 /// sched_switch(bool preempt, struct task_struct *prev, struct task_struct *next
 /// [, unsigned int prev_state (5.18+)])
 #[btf_tracepoint(function = "sched_switch")]
 pub fn sched_switch(ctx: BtfTracePointContext) -> i32 {
+    hit!("sched_switch");
     let preempt: u64 = ctx.arg(0);
     let prev: u64 = ctx.arg(1);
     let next: u64 = ctx.arg(2);
@@ -34,10 +38,10 @@ pub fn sched_switch(ctx: BtfTracePointContext) -> i32 {
     let prev_state: u64 = if variant!(switch_state) == STATE_FROM_ARG {
         ctx.arg(3)
     } else {
-        u64::from(read_u32(prev, off!(task_state)).unwrap_or(0))
+        u64::from(task_u32(prev, off!(task_state)).unwrap_or(0))
     };
-    let pid_tgid = bpf_get_current_pid_tgid();
-    let (tid, tgid) = (pid_tgid as u32, (pid_tgid >> 32) as u32);
+    // `prev` is the current task: its IDs are read from it, not by a helper call.
+    let (Some(tid), Some(tgid)) = (task_u32(prev, off!(task_pid)), task_u32(prev, off!(task_tgid))) else { return 0 };
     let now = unsafe { bpf_ktime_get_ns() };
     irq::on_switch();
     match classify_switch(preempt & 0xff != 0, prev_state & 0xffff_ffff) {
@@ -49,14 +53,13 @@ pub fn sched_switch(ctx: BtfTracePointContext) -> i32 {
         }
     }
     // The thread switched in, if it is one of ours: known, or a thread of a target seen
-    // for the first time (it slept since before the trace began).
-    if let Some(next_tid) = read_u32(next, off!(task_pid)) {
-        let n = match THREADS.get_ptr_mut(&next_tid) {
-            // SAFETY: the next thread's map value; it is not running anywhere else.
-            Some(n) => Some(unsafe { &mut *n }),
-            None => read_u32(next, off!(task_tgid)).filter(|&g| is_target(g)).and_then(|g| thread_state(next_tid, g)),
-        };
-        if let Some(n) = n {
+    // for the first time (it slept since before the trace began). A bystander costs two
+    // loads and a bit test.
+    let (Some(next_tid), Some(next_tgid)) = (task_u32(next, off!(task_pid)), task_u32(next, off!(task_tgid))) else {
+        return 0;
+    };
+    if is_target(next_tgid) {
+        if let Some(n) = thread_state(next_tid, next_tgid) {
             switch_in(n, next_tid, now, &counters(next));
         }
     }
@@ -75,9 +78,9 @@ struct Counters {
 #[inline(always)]
 fn counters(task: u64) -> Counters {
     Counters {
-        exec: read_u64(task, off!(task_exec_runtime)),
-        delay: read_u64(task, off!(task_run_delay)),
-        pcount: read_u64(task, off!(task_pcount)),
+        exec: task_u64(task, off!(task_exec_runtime)),
+        delay: task_u64(task, off!(task_run_delay)),
+        pcount: task_u64(task, off!(task_pcount)),
     }
 }
 
@@ -199,6 +202,7 @@ fn on_thread_exit(tid: u32, tgid: u32, now: u64, k: &Counters) {
 /// they share their process's TGID.
 #[btf_tracepoint(function = "task_newtask")]
 pub fn task_newtask(ctx: BtfTracePointContext) -> i32 {
+    hit!("task_newtask");
     let task: u64 = ctx.arg(0);
     let flags: u64 = ctx.arg(1);
     let pid_tgid = bpf_get_current_pid_tgid();
@@ -217,7 +221,7 @@ pub fn task_newtask(ctx: BtfTracePointContext) -> i32 {
             unsafe { *l = 0 };
         }
     }
-    let Some(pid) = read_u32(task, off!(task_pid)) else { return 0 };
+    let Some(pid) = task_u32(task, off!(task_pid)) else { return 0 };
     let tgid = if flags & CLONE_THREAD != 0 {
         parent_tgid
     } else {
@@ -235,17 +239,15 @@ pub fn task_newtask(ctx: BtfTracePointContext) -> i32 {
 /// the command `run` launched is itself now. What its thread did since the fork was the
 /// launcher's: its counters start here, at the kernel's current figures.
 #[btf_tracepoint(function = "sched_process_exec")]
-pub fn sched_process_exec(_ctx: BtfTracePointContext) -> i32 {
-    let tid = bpf_get_current_pid_tgid() as u32;
-    let Some(t) = THREADS.get_ptr_mut(&tid) else { return 0 };
-    // SAFETY: this thread's own map value.
-    let t = unsafe { &mut *t };
+pub fn sched_process_exec(ctx: BtfTracePointContext) -> i32 {
+    hit!("sched_process_exec");
+    let Some((_, t)) = current_thread() else { return 0 };
     if t.pending_exec == 0 {
         return 0;
     }
     t.pending_exec = 0;
-    // SAFETY: plain helpers.
-    let (task, now) = unsafe { (aya_ebpf::helpers::generated::bpf_get_current_task(), bpf_ktime_get_ns()) };
+    // `p`, the task that exec'd, is the current one.
+    let (task, now): (u64, u64) = (ctx.arg(0), unsafe { bpf_ktime_get_ns() });
     let k = counters(task);
     super::clear(&mut t.switches.voluntary);
     super::clear(&mut t.switches.involuntary);
@@ -266,6 +268,7 @@ pub fn sched_process_exec(_ctx: BtfTracePointContext) -> i32 {
 /// `on_thread_exit`).
 #[btf_tracepoint(function = "sched_process_exit")]
 pub fn sched_process_exit(ctx: BtfTracePointContext) -> i32 {
+    hit!("sched_process_exit");
     let group_dead = if variant!(group_dead) == GROUP_DEAD_FROM_ARG {
         ctx.arg::<u64>(1) & 0xff != 0
     } else {
@@ -290,7 +293,7 @@ pub fn sched_process_exit(ctx: BtfTracePointContext) -> i32 {
                 submit(entry);
             }
         }
-        let _ = TARGETS.remove(&tgid);
+        remove_target(tgid);
     }
     0
 }

@@ -16,13 +16,16 @@ use tracer_common::{
 };
 
 use super::{clear, copies, epoll, faults};
-use crate::maps::{THREADS, syscall_stat, target_state, thread_state};
+use crate::maps::{current_thread, hit, is_target, syscall_stat, thread_state};
 
 #[btf_tracepoint(function = "sys_enter")]
 pub fn sys_enter(ctx: BtfTracePointContext) -> i32 {
+    hit!("sys_enter");
     let pid_tgid = bpf_get_current_pid_tgid();
     let tgid = (pid_tgid >> 32) as u32;
-    let Some(proc_state) = target_state(tgid) else { return 0 };
+    if !is_target(tgid) {
+        return 0;
+    }
     let Some(t) = thread_state(pid_tgid as u32, tgid) else { return 0 };
     faults::finish(t);
     let regs: *const u64 = ctx.arg(0);
@@ -49,17 +52,15 @@ pub fn sys_enter(ctx: BtfTracePointContext) -> i32 {
     } else if nr == EPOLL_CTL {
         epoll::ctl(regs);
     } else {
-        copies::enter(t, proc_state, regs, nr);
+        copies::enter(t, regs, nr);
     }
     0
 }
 
 #[btf_tracepoint(function = "sys_exit")]
 pub fn sys_exit(ctx: BtfTracePointContext) -> i32 {
-    let tid = bpf_get_current_pid_tgid() as u32;
-    let Some(t) = THREADS.get_ptr_mut(&tid) else { return 0 };
-    // SAFETY: this thread's own map value.
-    let t = unsafe { &mut *t };
+    hit!("sys_exit");
+    let Some((tid, t)) = current_thread() else { return 0 };
     faults::finish(t);
     let nr = t.sys.nr;
     if nr == NO_SYSCALL {

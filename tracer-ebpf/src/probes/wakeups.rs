@@ -14,20 +14,18 @@ use tracer_common::{
     syscalls::{is_epoll_wait, log2_bucket},
 };
 
-use super::{comm_into, read_u32, read_u64};
+use super::{comm_into, read_u64, task_u32};
 use crate::{
     globals::off,
-    maps::{THREADS, WAKE_EDGES, ZERO_EDGE, count_full, cpu_state},
+    maps::{THREADS, WAKE_EDGES, ZERO_EDGE, count_full, cpu_state, hit, is_target},
 };
 
 /// sched_waking(struct task_struct *p)
 #[btf_tracepoint(function = "sched_waking")]
 pub fn sched_waking(ctx: BtfTracePointContext) -> i32 {
+    hit!("sched_waking");
     let p: u64 = ctx.arg(0);
-    let Some(pid) = read_u32(p, off!(task_pid)) else { return 0 };
-    let Some(w) = THREADS.get_ptr_mut(&pid) else { return 0 };
-    // SAFETY: the wakee's map value; it is not running this code.
-    let w = unsafe { &mut *w };
+    let Some((pid, w)) = wakee(p) else { return 0 };
     if w.pending_exec != 0 {
         return 0; // the launcher's, before the command exec'd
     }
@@ -49,6 +47,7 @@ pub fn sched_waking(ctx: BtfTracePointContext) -> i32 {
 /// sched_wakeup(struct task_struct *p): now runnable (on a run queue).
 #[btf_tracepoint(function = "sched_wakeup")]
 pub fn sched_wakeup(ctx: BtfTracePointContext) -> i32 {
+    hit!("sched_wakeup");
     runnable(ctx.arg(0));
     0
 }
@@ -56,17 +55,29 @@ pub fn sched_wakeup(ctx: BtfTracePointContext) -> i32 {
 /// sched_wakeup_new(struct task_struct *p): a new task is runnable for the first time.
 #[btf_tracepoint(function = "sched_wakeup_new")]
 pub fn sched_wakeup_new(ctx: BtfTracePointContext) -> i32 {
+    hit!("sched_wakeup_new");
     runnable(ctx.arg(0));
     0
 }
 
 #[inline(always)]
 fn runnable(p: u64) {
-    let Some(pid) = read_u32(p, off!(task_pid)) else { return };
-    if let Some(w) = THREADS.get_ptr_mut(&pid) {
-        // SAFETY: the wakee's map value.
-        unsafe { (*w).times.wake_ts = bpf_ktime_get_ns() };
+    if let Some((_, w)) = wakee(p) {
+        w.times.wake_ts = unsafe { bpf_ktime_get_ns() };
     }
+}
+
+/// The state of the woken task `p` (typed by the tracepoint), if it is a target's: a
+/// bystander's wakeup costs two loads and a bit test.
+#[inline(always)]
+fn wakee(p: u64) -> Option<(u32, &'static mut ThreadState)> {
+    let tgid = task_u32(p, off!(task_tgid))?;
+    if !is_target(tgid) {
+        return None;
+    }
+    let pid = task_u32(p, off!(task_pid))?;
+    // SAFETY: the wakee's map value; it is not running this code.
+    THREADS.get_ptr_mut(&pid).map(|w| (pid, unsafe { &mut *w }))
 }
 
 /// The waker of a wakeup happening now on this CPU.

@@ -16,12 +16,12 @@ use tracer_common::record::Counter;
 use crate::{
     decode::Record,
     plan::{Coverage, Figure, Section, Status},
-    report::{Lost, Part, Report, SCHEMA_VERSION, TargetInfo},
+    report::{Lost, Overhead, Part, Report, SCHEMA_VERSION, TargetInfo},
 };
 
 /// What the collector knows about the trace as a whole (kept in recordings, so an offline
 /// report says what the live one said).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TraceMeta {
     pub pid: u32,
     pub command: String,
@@ -38,6 +38,8 @@ pub struct TraceMeta {
     /// Figures this kernel cannot give: `null` in the report.
     pub unavailable: Vec<Figure>,
     pub notes: Vec<String>,
+    #[serde(default)]
+    pub overhead: Overhead,
 }
 
 /// Folds records, one at a time, into per-subsystem state.
@@ -109,6 +111,7 @@ impl Analysis {
             complete: lost_events == 0 && meta.missed_events == Some(0),
             coverage: meta.coverage.clone(),
             notes: meta.notes.clone(),
+            overhead: meta.overhead.clone(),
             mode_switches: fill(part(Section::Syscalls), || self.syscalls.mode_switches()),
             syscalls: fill(part(Section::Syscalls), || self.syscalls.rows()),
             sched: fill(part(Section::Sched), || self.sched.report()),

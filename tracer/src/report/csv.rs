@@ -114,6 +114,7 @@ mod tests {
             [
                 "summary",
                 "notes",
+                "overhead.programs",
                 "syscalls",
                 "sched.threads",
                 "sched.by_syscall",
@@ -138,11 +139,14 @@ mod tests {
         assert_eq!(get("epoll.ctl.edge_triggered").as_deref(), Some("2"));
         assert_eq!(get("copies.cpu_copy_bytes").as_deref(), Some("33554432"));
         assert_eq!(get("coverage.faults.status").as_deref(), Some("exact"));
-        let threads = &t[3].1;
+        let threads = &t[4].1;
         assert_eq!(&threads[1][3], "spin, \"0\"", "quoting survives");
         assert_eq!((&threads[1][4], &threads[1][5], &threads[1][6]), ("5", "120", "true"));
-        let syscalls = &t[2].1;
+        let syscalls = &t[3].1;
         assert_eq!(&syscalls[0][1], "write");
         assert!(syscalls[0].iter().any(|c| c == "8192:500;65536:12"), "{:?}", syscalls[0]);
+        // A program without a time of its own: an empty cell, not a 0.
+        let programs = &t[2].1;
+        assert_eq!((&programs[2][1], &programs[2][2], &programs[2][3]), ("tcp_probe", "", "3"));
     }
 }

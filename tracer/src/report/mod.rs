@@ -66,6 +66,34 @@ pub struct Lost {
     pub maps: Vec<MapFull>,
 }
 
+/// What tracing cost: the kernel's run-time statistics of the tracer's programs (time
+/// spent in them, in the traced tasks' and every other task's context alike) and the
+/// tracer process's own CPU time.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Overhead {
+    /// Nanoseconds the programs ran and how many runs (every run, the target's or not):
+    /// runs are the programs' own exact counts; the time is `null` where the kernel kept
+    /// no statistics (`notes` says why). With
+    /// `--bpf-stats sampled` the time is each program's runs times its time per run
+    /// measured in the statistics windows.
+    pub bpf_ns: Option<u64>,
+    pub bpf_hits: Option<u64>,
+    /// The share of the trace the statistics were on for: 1 = every run timed.
+    pub bpf_stats_coverage: Option<f64>,
+    /// The tracer process, user and system time, start-up included.
+    pub user_cpu_ns: u64,
+    /// Per program, costliest first.
+    pub programs: Vec<ProgramCost>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProgramCost {
+    pub program: String,
+    /// `null`: none of its runs fell inside a statistics window.
+    pub ns: Option<u64>,
+    pub hits: u64,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MapFull {
     pub map: String,
@@ -107,6 +135,8 @@ pub struct Report {
     pub coverage: BTreeMap<Section, Coverage>,
     /// What else the reader should know (programs the kernel skipped, ...).
     pub notes: Vec<String>,
+    #[serde(default)]
+    pub overhead: Overhead,
     /// Every syscall the target entered while traced, busiest first.
     #[serde(default, skip_serializing_if = "Part::is_not_traced")]
     pub syscalls: Part<Vec<SyscallRow>>,
@@ -456,6 +486,17 @@ pub(crate) fn sample() -> Report {
         lost: Lost::default(),
         coverage: crate::plan::Section::ALL.iter().map(|&s| (s, crate::plan::Coverage::default())).collect(),
         notes: vec!["NIC DMA not measured: example".into()],
+        overhead: Overhead {
+            bpf_ns: Some(2_400_000),
+            bpf_hits: Some(20_000),
+            bpf_stats_coverage: Some(0.1),
+            user_cpu_ns: 95_000_000,
+            programs: vec![
+                ProgramCost { program: "sys_enter".into(), ns: Some(1_500_000), hits: 10_000 },
+                ProgramCost { program: "sys_exit".into(), ns: Some(900_000), hits: 10_000 },
+                ProgramCost { program: "tcp_probe".into(), ns: None, hits: 3 },
+            ],
+        },
         syscalls: Part::Traced(vec![
             SyscallRow {
                 name: "write".into(),

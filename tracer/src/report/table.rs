@@ -3,7 +3,7 @@ use std::fmt::Write;
 
 use comfy_table::{CellAlignment, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 
-use super::{Copies, Epoll, Faults, Part, Report, Sched, Softirq, SyscallRow, Wakeups};
+use super::{Copies, Epoll, Faults, Overhead, Part, Report, Sched, Softirq, SyscallRow, Wakeups};
 use crate::{analysis::syscalls::quantile_bound_ns, plan::Status};
 
 /// Syscall rows shown in the table (JSON and CSV have all).
@@ -70,7 +70,33 @@ pub fn render(r: &Report) -> String {
     part(&mut s, "Copies", &r.copies, copies);
     part(&mut s, "Page faults", &r.faults, faults);
     part(&mut s, "Softirqs", &r.softirq, softirq);
+    overhead(&mut s, &r.overhead);
     s
+}
+
+/// The footer: what the trace cost, in the kernel and in the tracer itself.
+fn overhead(s: &mut String, o: &Overhead) {
+    let cpu = format!("the tracer process {} of CPU (start-up included)", duration(o.user_cpu_ns));
+    let hits = o.bpf_hits.unwrap_or(0);
+    let (Some(ns), Some(coverage)) = (o.bpf_ns, o.bpf_stats_coverage) else {
+        let _ =
+            writeln!(s, "\nTracing cost: kernel programs ran {hits} times, their time unknown (see the notes); {cpu}");
+        return;
+    };
+    let per_hit = ns.checked_div(hits).map_or_else(String::new, |n| format!(", {n} ns per run"));
+    let how = if coverage >= 0.999 {
+        String::new()
+    } else {
+        format!(", time per run measured over {:.0}% of the trace", coverage * 100.0)
+    };
+    let top: Vec<String> =
+        o.programs.iter().take(3).map(|p| format!("{} {}", p.program, opt(p.ns, duration))).collect();
+    let _ = writeln!(
+        s,
+        "\nTracing cost: kernel programs {} in {hits} runs{per_hit}{how} (most: {}); {cpu}",
+        duration(ns),
+        top.join(", ")
+    );
 }
 
 /// A traced section rendered; one that this kernel cannot give, said so.
@@ -433,6 +459,18 @@ mod tests {
         r.lost_events = 7;
         r.complete = false;
         assert!(render(&r).lines().next().unwrap().ends_with("(INCOMPLETE: 7 events lost, 0 missed)"));
+    }
+
+    #[test]
+    fn the_footer_says_what_tracing_cost_and_how_it_was_measured() {
+        let mut r = crate::report::sample();
+        let text = render(&r);
+        assert!(
+            text.contains("Tracing cost: kernel programs 2.4 ms in 20000 runs, 120 ns per run, time per run measured over 10% of the trace (most: sys_enter 1.5 ms, sys_exit 900.0 us, tcp_probe n/a); the tracer process 95.0 ms of CPU"),
+            "{text}"
+        );
+        (r.overhead.bpf_ns, r.overhead.bpf_stats_coverage) = (None, None);
+        assert!(render(&r).contains("kernel programs ran 20000 times, their time unknown (see the notes)"));
     }
 
     #[test]
