@@ -118,7 +118,7 @@ fn run_counts_match_getrusage_and_proc() {
 /// On-CPU time, run-queue wait and time slices of each spinner against its own
 /// /proc/self/task/TID/schedstat, read last thing before it returned: the tracer's figures
 /// run to the thread's exit, so they never fall short of it (one or two slices more, the
-/// run-queue wait within 1% or 2 ms); and their on-CPU total against the process's CPU
+/// run-queue wait within 1% or 2 ms, and one more wait of its exit); and their on-CPU total against the process's CPU
 /// clock minus the main thread's once all were joined, which holds their whole lives;
 /// on + off CPU within 95..100% of each one's lifetime.
 #[test]
@@ -150,8 +150,14 @@ fn times_match_schedstat() {
         assert!(on >= oracle, "on-CPU ns: traced {on} < schedstat {oracle} taken before the thread's end");
         total_on += on;
         let (rq, oracle) = (n(&r["runqueue_ns"]), n(&t["run_delay_ns"]));
+        // After its last reading the thread still exits, and may queue for a CPU once more
+        // behind the other spinners: on 6.1's CFS with two runnable tasks a CPU that is
+        // one 6 ms slice each (12 ms latency on 2 CPUs, halved), 5.6 ms seen under TCG.
         let tol = (oracle / 100).max(2_000_000);
-        assert!((rq - oracle).abs() <= tol, "run-queue ns: traced {rq} vs schedstat {oracle} (1% or 2 ms)");
+        assert!(
+            (oracle - tol..=oracle + tol + 12_000_000).contains(&rq),
+            "run-queue ns: traced {rq} vs schedstat {oracle} (-(1% or 2 ms)..+(1% or 2 ms)+12 ms)"
+        );
         let (slices, pcount) = (n(&r["slices"]), n(&t["slices"]));
         assert!((0..=2).contains(&(slices - pcount)), "slices: traced {slices} vs schedstat {pcount} (+0..2)");
         // From its first switch-in to its last switch-out a thread is on or off a CPU: no
@@ -170,11 +176,14 @@ fn times_match_schedstat() {
         assert!(n(&r["runqueue_ns"]) > 10_000_000, "4 spinners on {} CPUs wait for a CPU", num_cpus());
     }
     // The kernel folds a thread's clock into its process's just before its last switch:
-    // what it runs after that (the last microseconds of its exit) is the tracer's alone.
+    // what it runs after that (the last microseconds of its exit) is the tracer's alone,
+    // once per thread: tens of µs here, up to 0.32 ms a thread under qemu's TCG (allowed
+    // 0.5 ms a thread, far under one 3 ms slice lost or counted twice).
     let dead = n(&truth["self"]["cpu_ns"]) - n(&truth["main"]["cpu_ns"]);
+    let tail = 500_000 * truth["threads"].as_array().unwrap().len() as i64;
     assert!(
-        (dead - 100_000..=dead + 1_000_000).contains(&total_on),
-        "spinners' on-CPU total: traced {total_on} vs process clock - main's {dead} (-0.1..+1 ms)"
+        (dead - 100_000..=dead + tail).contains(&total_on),
+        "spinners' on-CPU total: traced {total_on} vs process clock - main's {dead} (-0.1 ms..+{tail} ns)"
     );
     let sched = &report["sched"];
     let sum = |k: &str| rows.iter().map(|r| n(&r[k])).sum::<i64>();
