@@ -217,9 +217,16 @@ pub fn traced_with(flags: &[&str], cmd: &[&str]) -> (serde_json::Value, Output) 
 /// Traces `epoll-server --mode MODE` while a client sends `client_args`; returns the report
 /// and the server's own summary.
 pub fn serve(mode: &str, client_args: &[&str]) -> (Value, Value) {
+    serve_with(&[], mode, client_args)
+}
+
+/// `serve` with more tracer flags (`--stacks`, `--record FILE`, ...).
+pub fn serve_with(flags: &[&str], mode: &str, client_args: &[&str]) -> (Value, Value) {
     let out_path = scratch(&format!("epoll-{mode}.json"));
     let mut tracer = Command::new(binary("tracer"))
-        .args(["run", "--format", "json", "--output", out_path.to_str().unwrap(), "--"])
+        .args(["run", "--format", "json", "--output", out_path.to_str().unwrap()])
+        .args(flags)
+        .arg("--")
         .arg(binary("epoll-server"))
         .args(["--mode", mode])
         .stdout(Stdio::piped())

@@ -1,11 +1,32 @@
 //! `tracer demo`, small: every mode of both tables, with the numbers each path implies.
-use integration_test::tracer;
+use integration_test::{scratch, tracer};
 use serde_json::Value;
 
 #[test]
 fn demo_compares_every_path_and_server_model() {
-    let out = tracer(&["demo", "--size", "8M", "--duration", "300ms", "--connections", "8", "--format", "json"]);
+    let pictures = scratch("demo-pictures");
+    std::fs::create_dir_all(&pictures).unwrap();
+    let out = tracer(&[
+        "demo",
+        "--size",
+        "8M",
+        "--duration",
+        "300ms",
+        "--connections",
+        "8",
+        "--format",
+        "json",
+        "--pictures",
+        pictures.to_str().unwrap(),
+    ]);
     let demo: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // The epoll server's flame graph: its reactor blocked in epoll_wait, woken by NET_RX.
+    let svg = pictures.join("tracer-demo-epoll-offwake.svg");
+    assert_eq!(demo["pictures"], serde_json::json!([svg]));
+    let svg = std::fs::read_to_string(&svg).unwrap();
+    for frame in ["do_epoll_wait", "ep_poll_callback", "net_rx_action"] {
+        assert!(svg.contains(frame), "the demo's flame graph lacks {frame}");
+    }
     let rows = demo["zerocopy"].as_array().unwrap();
     let modes: Vec<&str> = rows.iter().map(|r| r["mode"].as_str().unwrap()).collect();
     assert_eq!(modes, ["read-write", "mmap-write", "sendfile", "splice", "vmsplice", "copy-file-range"]);

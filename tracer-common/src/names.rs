@@ -30,6 +30,12 @@ pub const MAP_SOFTIRQS: &str = "SOFTIRQS";
 pub const MAP_FAULTS: &str = "FAULTS";
 /// The benchmark floor's per-CPU hit count.
 pub const MAP_FLOOR: &str = "FLOOR";
+/// With `--stacks`: stacks by hash (`record::StackFrames`), allocated as they come.
+pub const MAP_STACKS: &str = "STACKS";
+/// With `--stacks`: off-CPU time by (thread, blocked stacks, waker stacks).
+pub const MAP_OFFCPU: &str = "OFFCPU";
+/// Whether stacks are captured (1) or not (0); the verifier drops the code when 0.
+pub const GLOBAL_STACKS: &str = "STACKS_ON";
 
 // Program names are the BTF tracepoints they attach to.
 pub const PROG_SCHED_SWITCH: &str = "sched_switch";

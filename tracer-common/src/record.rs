@@ -33,6 +33,13 @@ pub enum RecordKind {
     ProcessExit = 12,
     /// A thread of a target that never ran in the window (found in /proc at the end).
     IdleThread = 13,
+    /// A stack the kernel kept for the first time (`--stacks`): user space reads its
+    /// frames from `STACKS` and names them while the process lives.
+    StackSeen = 14,
+    /// Off-CPU time of one (thread, blocked stack, waker stack) (from `OFFCPU`).
+    OffCpuTotals = 15,
+    /// A stack's frames, named by user space (variable length: see `StackNames`).
+    StackNames = 16,
 }
 
 impl RecordKind {
@@ -51,6 +58,9 @@ impl RecordKind {
             11 => Some(Self::FileName),
             12 => Some(Self::ProcessExit),
             13 => Some(Self::IdleThread),
+            14 => Some(Self::StackSeen),
+            15 => Some(Self::OffCpuTotals),
+            16 => Some(Self::StackNames),
             _ => None,
         }
     }
@@ -381,6 +391,21 @@ pub struct ThreadState {
     pub times: SchedTimes,
     pub fault: PendingFault,
     pub vma: VmaCache,
+    pub stacks: ThreadStacks,
+}
+
+/// With `--stacks`: where the thread last blocked, and what woke it (stack hashes, 0 =
+/// none), until it runs again and the off-CPU time is booked to them in `OFFCPU`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ThreadStacks {
+    pub kernel: u64,
+    pub user: u64,
+    pub waker_kernel: u64,
+    pub waker_user: u64,
+    /// The waker's `WAKER_*` kind and id, of this very sleep (0: preempted, not woken).
+    pub waker_kind: u32,
+    pub waker_id: u32,
 }
 
 impl ThreadState {
@@ -668,10 +693,13 @@ pub enum MapSlot {
     Targets = 1,
     WakeEdges = 2,
     Faults = 3,
+    Stacks = 4,
+    OffCpu = 5,
 }
 
 impl MapSlot {
-    pub const ALL: [MapSlot; 4] = [MapSlot::Threads, MapSlot::Targets, MapSlot::WakeEdges, MapSlot::Faults];
+    pub const ALL: [MapSlot; 6] =
+        [MapSlot::Threads, MapSlot::Targets, MapSlot::WakeEdges, MapSlot::Faults, MapSlot::Stacks, MapSlot::OffCpu];
 
     /// The map's name, as `names.rs` has it.
     pub const fn map(self) -> &'static str {
@@ -680,6 +708,8 @@ impl MapSlot {
             MapSlot::Targets => crate::names::MAP_TARGETS,
             MapSlot::WakeEdges => crate::names::MAP_WAKE_EDGES,
             MapSlot::Faults => crate::names::MAP_FAULTS,
+            MapSlot::Stacks => crate::names::MAP_STACKS,
+            MapSlot::OffCpu => crate::names::MAP_OFFCPU,
         }
     }
 }
@@ -791,12 +821,16 @@ pub enum Counter {
     EpollFlagWakeup = 10,
     /// Tracepoint hits of the target counted by the benchmark floor's programs.
     FloorHits = 11,
+    /// Stacks the kernel could not capture (`bpf_get_stack` failed: a user stack that
+    /// could not be read, e.g. paged out).
+    StackKernelFailed = 12,
+    StackUserFailed = 13,
 }
 
 pub const COUNTERS: u32 = 16;
 
 impl Counter {
-    pub const ALL: [Counter; 12] = [
+    pub const ALL: [Counter; 14] = [
         Counter::SockCopyBytes,
         Counter::DiskReadBytes,
         Counter::DiskWriteBytes,
@@ -809,11 +843,80 @@ impl Counter {
         Counter::EpollFlagExclusive,
         Counter::EpollFlagWakeup,
         Counter::FloorHits,
+        Counter::StackKernelFailed,
+        Counter::StackUserFailed,
     ];
 
     pub const fn from_u32(v: u32) -> Option<Self> {
         if (v as usize) < Self::ALL.len() { Some(Self::ALL[v as usize]) } else { None }
     }
+}
+
+/// Frames a stack keeps at most (the kernel's PERF_MAX_STACK_DEPTH).
+pub const STACK_DEPTH: usize = 127;
+
+/// One stack in `STACKS` (key: its hash, [`stack_hash`]): `len` frames, innermost first.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StackFrames {
+    pub len: u32,
+    /// 1: user-space addresses.
+    pub user: u32,
+    pub ips: [u64; STACK_DEPTH],
+}
+
+/// FNV-1a over the frames, with the user flag folded in (a kernel and a user stack with
+/// the same addresses are different stacks). Never 0: 0 means "no stack".
+#[inline(always)]
+pub const fn stack_hash_step(h: u64, ip: u64) -> u64 {
+    (h ^ ip).wrapping_mul(0x0000_0100_0000_01b3)
+}
+pub const STACK_HASH_SEED: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// The hash of `ips` as the kernel computes it (user space checks records with it).
+pub fn stack_hash(ips: &[u64], user: bool) -> u64 {
+    let mut h = stack_hash_step(STACK_HASH_SEED, u64::from(user));
+    for &ip in ips {
+        h = stack_hash_step(h, ip);
+    }
+    h.max(1)
+}
+
+/// [`RecordKind::StackSeen`]: a new stack in `STACKS`, first captured in process
+/// `header.tgid`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StackSeen {
+    pub header: Header,
+    pub hash: u64,
+}
+
+/// Key of `OFFCPU`: a thread, the stacks it blocked in, and the stacks of what woke it
+/// (hashes; 0 = not captured), with the waker's kind and id (a task's TID, a softirq's
+/// vector, an IRQ number: as in [`Waker`]).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OffCpuKey {
+    pub tgid: u32,
+    pub tid: u32,
+    pub stacks: ThreadStacks,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OffCpuStat {
+    /// From the switch-out to the next switch-in.
+    pub ns: u64,
+    pub count: u64,
+}
+
+/// [`RecordKind::OffCpuTotals`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OffCpuTotals {
+    pub header: Header,
+    pub key: OffCpuKey,
+    pub stat: OffCpuStat,
 }
 
 /// `clone(2)` flag: the new task is a thread of the caller's process.
@@ -833,7 +936,12 @@ mod tests {
         assert_eq!(size_of::<Waker>(), 24);
         assert_eq!(size_of::<EpollState>(), 4 * 4 + 16 + 24 + 8);
         assert_eq!(size_of::<SchedTimes>(), 10 * 8 + 8 + 24 + 8);
-        assert_eq!(size_of::<ThreadState>(), 4 + 4 + 16 + 8 + 16 + 56 + 64 + 120 + 72 + 48);
+        assert_eq!(size_of::<ThreadStacks>(), 4 * 8 + 2 * 4);
+        assert_eq!(size_of::<ThreadState>(), 4 + 4 + 16 + 8 + 16 + 56 + 64 + 120 + 72 + 48 + 40);
+        assert_eq!(size_of::<StackFrames>(), 8 + STACK_DEPTH * 8);
+        assert_eq!(size_of::<StackSeen>(), 24 + 8);
+        assert_eq!(size_of::<OffCpuKey>(), 8 + 40);
+        assert_eq!(size_of::<OffCpuTotals>(), 24 + 48 + 16);
         assert_eq!(size_of::<VmaCache>(), 48);
         assert_eq!(size_of::<FileNameRecord>(), 24 + 16 + 1024);
         assert_eq!(size_of::<WakeKey>(), 24);

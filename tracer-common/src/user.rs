@@ -38,6 +38,12 @@ unsafe impl aya::Pod for SoftirqStat {}
 unsafe impl aya::Pod for SoftirqTotals {}
 unsafe impl aya::Pod for CpuState {}
 unsafe impl aya::Pod for PendingFault {}
+unsafe impl aya::Pod for crate::record::ThreadStacks {}
+unsafe impl aya::Pod for crate::record::StackFrames {}
+unsafe impl aya::Pod for crate::record::StackSeen {}
+unsafe impl aya::Pod for crate::record::OffCpuKey {}
+unsafe impl aya::Pod for crate::record::OffCpuStat {}
+unsafe impl aya::Pod for crate::record::OffCpuTotals {}
 unsafe impl aya::Pod for FaultKey {}
 unsafe impl aya::Pod for FaultStat {}
 unsafe impl aya::Pod for FaultTotals {}

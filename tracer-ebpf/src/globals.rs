@@ -20,6 +20,17 @@ pub static FEATURES: Features = Features::NONE;
 #[unsafe(no_mangle)]
 pub static WAKEUP_BYTES: u64 = 1 << 20;
 
+/// 1 with `--stacks`: the stack code runs; 0 (the default) and the verifier drops it.
+#[unsafe(no_mangle)]
+pub static STACKS_ON: u32 = 0;
+
+/// Whether stacks are captured.
+#[inline(always)]
+pub fn stacks_on() -> bool {
+    // SAFETY: a plain static; volatile so the compiler does not fold the default value.
+    unsafe { core::ptr::read_volatile(&raw const STACKS_ON) != 0 }
+}
+
 /// One member offset: `off!(task_pid)`.
 macro_rules! off {
     ($field:ident) => {{

@@ -9,15 +9,17 @@ use aya_ebpf::{
 };
 use tracer_common::{
     record::{
-        COUNTERS as COUNTER_SLOTS, Counter, CpuState, FaultKey, FaultStat, Header, MapSlot, NO_SOFTIRQ, Path, PathStat,
-        ProcState, SOFTIRQ_VECTORS, SoftirqStat, SwitchCount, SyscallStat, TARGET_BIT_WORDS, ThreadState, WakeEdge,
-        WakeKey, target_bit,
+        COUNTERS as COUNTER_SLOTS, Counter, CpuState, FaultKey, FaultStat, Header, MapSlot, NO_SOFTIRQ, OffCpuKey,
+        OffCpuStat, Path, PathStat, ProcState, SOFTIRQ_VECTORS, SoftirqStat, StackFrames, SwitchCount, SyscallStat,
+        TARGET_BIT_WORDS, ThreadState, WakeEdge, WakeKey, target_bit,
     },
     syscalls,
 };
 
 /// What a BPF_NOEXIST insert returns for a key already there.
-const EEXIST: i32 = 17;
+pub const EEXIST: i32 = 17;
+/// What an insert returns when the kernel could not allocate the entry.
+const ENOMEM: i32 = 12;
 
 /// Default size; user space sets the real one with `EbpfLoader::map_max_entries`.
 const RING_BYTES: u32 = 4 << 20;
@@ -53,9 +55,11 @@ pub fn count_hit(slot: u32) {
 #[map(name = "LOST")]
 pub static LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
 
-/// Entries a map had no room for, per `MapSlot`.
+/// Entries a map had no room for, per `MapSlot`; then, from `MapSlot::ALL.len()` on, the
+/// entries the kernel could not allocate in time (ENOMEM: a burst of new rows in a map
+/// that allocates as it fills outran its per-CPU cache).
 #[map(name = "MAP_FULL")]
-pub static MAP_FULL: PerCpuArray<u64> = PerCpuArray::with_max_entries(MapSlot::ALL.len() as u32, 0);
+pub static MAP_FULL: PerCpuArray<u64> = PerCpuArray::with_max_entries(2 * MapSlot::ALL.len() as u32, 0);
 
 /// What a new entry starts as, inserted from read-only memory: built on the stack, these
 /// values would take most of its 512 bytes (and an out-of-line memset call, which older
@@ -116,6 +120,21 @@ pub static SOFTIRQS: PerCpuArray<SoftirqStat> = PerCpuArray::with_max_entries(SO
 /// Like WAKE_EDGES: one entry per process and mapping faulted in, allocated as they come.
 #[map(name = "FAULTS")]
 pub static FAULTS: HashMap<FaultKey, FaultStat> = HashMap::with_max_entries(16384, BPF_F_NO_PREALLOC);
+
+/// Stacks by hash (`--stacks`), sized by `--max-stacks` (1 entry without `--stacks`).
+/// Preallocated: a map that allocates as it fills fails a burst of new kilobyte entries
+/// (ENOMEM) in the scheduler's context, where its per-CPU cache cannot be refilled.
+#[map(name = "STACKS")]
+pub static STACKS: HashMap<u64, StackFrames> = HashMap::with_max_entries(1, 0);
+
+/// Where a stack is captured before it is hashed: 1 KiB, too large for the BPF stack.
+#[map(name = "STACK_SCRATCH")]
+pub static STACK_SCRATCH: PerCpuArray<StackFrames> = PerCpuArray::with_max_entries(1, 0);
+
+/// Off-CPU time by (thread, blocked stacks, waker stacks) (`--stacks`); preallocated
+/// like `STACKS`.
+#[map(name = "OFFCPU")]
+pub static OFFCPU: HashMap<OffCpuKey, OffCpuStat> = HashMap::with_max_entries(1, 0);
 
 /// The benchmark floor's per-CPU hit count (see `probes::floor`).
 #[map(name = "FLOOR")]
@@ -198,10 +217,12 @@ fn count_lost() {
     }
 }
 
-/// Counts one entry `map` had no room for.
+/// Counts one entry `map` could not take; `err` is what the insert returned (ENOMEM is
+/// counted apart from a full map: its remedy differs).
 #[inline(always)]
-pub fn count_full(map: MapSlot) {
-    if let Some(n) = MAP_FULL.get_ptr_mut(map as u32) {
+pub fn count_full(map: MapSlot, err: Option<i32>) {
+    let slot = if err == Some(-ENOMEM) { map as u32 + MapSlot::ALL.len() as u32 } else { map as u32 };
+    if let Some(n) = MAP_FULL.get_ptr_mut(slot) {
         // SAFETY: per-CPU slot.
         unsafe { *n += 1 };
     }
@@ -218,7 +239,7 @@ pub fn add_target(tgid: u32) {
             }
         }
         Err(e) if e == -EEXIST => {}
-        Err(_) => count_full(MapSlot::Targets),
+        Err(e) => count_full(MapSlot::Targets, Some(e)),
     }
 }
 
@@ -263,9 +284,9 @@ pub fn thread_state(tid: u32, tgid: u32) -> Option<&'static mut ThreadState> {
         return Some(unsafe { &mut *t });
     }
     // EEXIST: another CPU created it first, which is as good.
-    let _ = THREADS.insert(&tid, &FRESH_THREAD, u64::from(BPF_NOEXIST));
+    let err = THREADS.insert(&tid, &FRESH_THREAD, u64::from(BPF_NOEXIST)).err();
     let Some(t) = THREADS.get_ptr_mut(&tid) else {
-        count_full(MapSlot::Threads);
+        count_full(MapSlot::Threads, err);
         return None;
     };
     // SAFETY: as above.

@@ -46,6 +46,9 @@ pub fn render(plan: &Plan, format: Format) -> Result<String> {
     Ok(match format {
         Format::Json => serde_json::to_string_pretty(&check)? + "\n",
         Format::Table | Format::Csv => table(&check),
+        Format::Folded | Format::FoldedOffwake => {
+            anyhow::bail!("a kernel check has no stacks: use --format table or json")
+        }
     })
 }
 

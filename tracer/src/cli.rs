@@ -109,6 +109,9 @@ pub enum Command {
         /// Client connections for the epoll demo.
         #[arg(long, default_value_t = 32)]
         connections: u32,
+        /// Where the epoll demo writes its flame graph.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        pictures: PathBuf,
         #[command(flatten)]
         output: OutputArgs,
     },
@@ -130,6 +133,19 @@ pub struct OutputArgs {
     /// of standard output.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+    /// Also draw the off-CPU stacks (`--stacks`) as an interactive flame graph (SVG).
+    #[arg(long, value_name = "FILE.svg")]
+    pub flamegraph: Option<PathBuf>,
+    /// Also draw the blocked stacks joined with their wakers' (`--stacks`) as a flame graph.
+    #[arg(long, value_name = "FILE.svg")]
+    pub offwake: Option<PathBuf>,
+}
+
+impl OutputArgs {
+    /// Whether what is asked for is drawn from stacks.
+    pub fn needs_stacks(&self) -> bool {
+        self.format.needs_stacks() || self.flamegraph.is_some() || self.offwake.is_some()
+    }
 }
 
 #[derive(Debug, Args)]
@@ -158,6 +174,14 @@ pub struct KernelArgs {
     /// Processes of the target the kernel keeps state for at once.
     #[arg(long, default_value_t = Settings::default().max_processes, value_parser = clap::value_parser!(u32).range(16..=1 << 22))]
     pub max_processes: u32,
+    /// Capture where each thread of the target blocks (kernel and user stack at every
+    /// switch-out) and what woke it (the waker's stacks): off-CPU time by stack, for
+    /// `--format folded`, `--flamegraph` and the report's `stacks`.
+    #[arg(long)]
+    pub stacks: bool,
+    /// Distinct stacks the kernel keeps (with `--stacks`); more are counted as lost.
+    #[arg(long, default_value_t = Settings::default().max_stacks, value_parser = clap::value_parser!(u32).range(256..=1 << 20))]
+    pub max_stacks: u32,
     /// When the kernel measures the programs' run time (the report's `overhead`): on
     /// 10% of the trace and scaled, on throughout (exact; ~2 clock reads per program run
     /// on the whole machine), or not at all.
@@ -179,6 +203,8 @@ impl KernelArgs {
             max_threads: self.max_threads,
             max_processes: self.max_processes,
             bpf_stats: self.bpf_stats,
+            stacks: self.stacks,
+            max_stacks: self.max_stacks,
         }
     }
 }

@@ -19,12 +19,13 @@ use tracer_common::record::NAME_KERNEL_FORM;
 
 use crate::{
     analysis::{Analysis, TraceMeta},
-    decode::{Record, decode, encode},
+    decode::{Record, StackNames, decode, encode},
     mappings::Mounts,
     recording,
     report::{Lost, MapFull, Overhead, ProgramCost, Report},
     session::Session,
     signals::Signals,
+    symbols::Symbols,
 };
 
 /// How often the ring is drained when the kernel does not wake us.
@@ -74,6 +75,15 @@ pub struct Consumer {
     /// kernel's maps at the next sweep but one (a process's last thread can still book a
     /// fault after the process's exit record).
     ended: Ended,
+    /// With `--stacks`: stacks the kernel reported new, to be named (hash, process).
+    stacks: Option<StackNamer>,
+}
+
+/// Names each new stack as soon as the kernel reports it, while its process lives.
+struct StackNamer {
+    symbols: Symbols,
+    pending: Vec<(u64, u32)>,
+    named: HashSet<u64>,
 }
 
 #[derive(Default)]
@@ -94,7 +104,59 @@ impl Consumer {
             undecodable: 0,
             mounts: Mounts::default(),
             ended: Ended::default(),
+            stacks: None,
         }
+    }
+
+    /// Stacks are captured: name them.
+    pub fn name_stacks(mut self) -> Self {
+        self.stacks = Some(StackNamer { symbols: Symbols::new(), pending: Vec::new(), named: HashSet::new() });
+        self
+    }
+
+    /// Names the stacks reported new since the last call (their frames are read from the
+    /// kernel's map) into `StackNames` records.
+    fn name_new_stacks(&mut self, session: &Session) -> Result<()> {
+        let pending = match &mut self.stacks {
+            Some(n) if !n.pending.is_empty() => std::mem::take(&mut n.pending),
+            _ => return Ok(()),
+        };
+        self.name(session, pending)
+    }
+
+    /// Names every stack an off-CPU row refers to that is not named yet (its report of
+    /// being new was lost, or came too late): at the end of the trace.
+    fn name_remaining_stacks(&mut self, session: &Session) -> Result<()> {
+        if self.stacks.is_some() {
+            self.name(session, session.stacks_in_use())?;
+        }
+        Ok(())
+    }
+
+    fn name(&mut self, session: &Session, stacks: Vec<(u64, u32)>) -> Result<()> {
+        let stacks: Vec<(u64, u32, Vec<u64>, bool)> = stacks
+            .into_iter()
+            .filter_map(|(hash, pid)| session.stack(hash).map(|(ips, user)| (hash, pid, ips, user)))
+            .collect();
+        // First keep the memory map of every process with a new user stack, while it
+        // lives: naming takes longer (a binary's symbols are read the first time).
+        if let Some(namer) = &self.stacks {
+            let pids: HashSet<u32> = stacks.iter().filter(|s| s.3).map(|s| s.1).collect();
+            for pid in pids {
+                namer.symbols.keep(pid);
+            }
+        }
+        for (hash, pid, ips, user) in stacks {
+            let Some(namer) = &mut self.stacks else { return Ok(()) };
+            if !namer.named.insert(hash) {
+                continue;
+            }
+            let (frames, _) = namer.symbols.name(&ips, user, pid);
+            let names = StackNames { hash, user, pid, frames };
+            let bytes = names.encode();
+            self.accept(&bytes, &Record::StackNames(Box::new(names)))?;
+        }
+        Ok(())
     }
 
     pub fn feed(&mut self, bytes: &[u8]) -> Result<()> {
@@ -125,6 +187,11 @@ impl Consumer {
             Record::ProcessExit(p) => {
                 self.ended.procs.insert((p.header.tgid, p.life));
                 self.mounts.forget(p.header.tgid);
+            }
+            Record::StackSeen(s) => {
+                if let Some(n) = &mut self.stacks {
+                    n.pending.push((s.hash, s.header.tgid));
+                }
             }
             _ => {}
         }
@@ -195,8 +262,12 @@ pub async fn trace(
                 let mut guard = guard?;
                 drain(guard.get_inner_mut(), consumer)?;
                 guard.clear_ready();
+                consumer.name_new_stacks(session)?;
             }
-            _ = tick.tick() => drain(ring.get_mut(), consumer)?,
+            _ = tick.tick() => {
+                drain(ring.get_mut(), consumer)?;
+                consumer.name_new_stacks(session)?;
+            }
             _ = sweep.tick() => consumer.sweep(session)?,
             _ = view.tick(), if live.is_some() => {
                 drain(ring.get_mut(), consumer)?;
@@ -290,11 +361,12 @@ fn account(session: &Session, meta: &mut TraceMeta) -> Result<()> {
     meta.unavailable.clone_from(&session.plan.unavailable);
     meta.overhead = overhead(session);
     meta.lost = Lost {
+        stack_captures: 0,
         ring_buffer: session.lost()?,
         maps: session
             .map_full()?
             .into_iter()
-            .map(|(slot, n)| MapFull { map: slot.map().to_owned(), entries_lost: n, remedy: session.remedy(slot) })
+            .map(|(slot, n, remedy)| MapFull { map: slot.map().to_owned(), entries_lost: n, remedy })
             .collect(),
     };
     Ok(())
@@ -326,6 +398,8 @@ fn process_cpu_ns() -> u64 {
 
 /// The maps' final contents into the stream.
 fn final_snapshot(consumer: &mut Consumer, session: &Session) -> Result<()> {
+    consumer.name_new_stacks(session)?;
+    consumer.name_remaining_stacks(session)?;
     for record in session.snapshot()? {
         consumer.feed(&record)?;
     }

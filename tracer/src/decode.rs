@@ -3,8 +3,8 @@
 use std::mem::size_of;
 
 use tracer_common::record::{
-    CounterTotal, EpollRecord, FaultTotals, FileNameRecord, Header, IdleThread, PathTotals, ProcessExit, RecordKind,
-    SoftirqTotals, SwitchTotals, SyscallTotals, ThreadRecord, WakeEdgeTotals,
+    CounterTotal, EpollRecord, FaultTotals, FileNameRecord, Header, IdleThread, OffCpuTotals, PathTotals, ProcessExit,
+    RecordKind, SoftirqTotals, StackSeen, SwitchTotals, SyscallTotals, ThreadRecord, WakeEdgeTotals,
 };
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,9 +26,70 @@ pub enum Record {
     FileName(Box<FileNameRecord>),
     ProcessExit(ProcessExit),
     IdleThread(IdleThread),
+    StackSeen(StackSeen),
+    OffCpu(OffCpuTotals),
+    StackNames(Box<StackNames>),
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+/// A stack's frames as user space named them ([`RecordKind::StackNames`]), innermost
+/// first. Encoded after the header as the hash (u64), `user` (u32), the process (u32),
+/// the frame count (u32), then each frame as a u16 length and its UTF-8 bytes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StackNames {
+    pub hash: u64,
+    pub user: bool,
+    pub pid: u32,
+    pub frames: Vec<String>,
+}
+
+/// Frames beyond this many bytes of names are cut (a record must stay below 64 KiB).
+const NAMES_BYTES: usize = 48 << 10;
+
+impl StackNames {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = encode(&snapshot_header(RecordKind::StackNames)).to_vec();
+        out.extend_from_slice(&self.hash.to_le_bytes());
+        out.extend_from_slice(&u32::from(self.user).to_le_bytes());
+        out.extend_from_slice(&self.pid.to_le_bytes());
+        let count_at = out.len();
+        out.extend_from_slice(&0u32.to_le_bytes());
+        let mut count = 0u32;
+        for f in &self.frames {
+            let name = &f.as_bytes()[..f.len().min(u16::MAX as usize)];
+            if out.len() + 2 + name.len() > NAMES_BYTES {
+                break;
+            }
+            out.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            out.extend_from_slice(name);
+            count += 1;
+        }
+        out[count_at..count_at + 4].copy_from_slice(&count.to_le_bytes());
+        out
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let bad = DecodeError::Malformed(RecordKind::StackNames as u32);
+        let mut rest = bytes.get(size_of::<Header>()..).ok_or(bad.clone())?;
+        let mut take = |n: usize| -> Result<&[u8], DecodeError> {
+            let (head, tail) = rest.split_at_checked(n).ok_or(bad.clone())?;
+            rest = tail;
+            Ok(head)
+        };
+        let u32_at = |b: &[u8]| u32::from_le_bytes(b.try_into().unwrap_or_default());
+        let hash = u64::from_le_bytes(take(8)?.try_into().unwrap_or_default());
+        let user = u32_at(take(4)?) != 0;
+        let pid = u32_at(take(4)?);
+        let count = u32_at(take(4)?);
+        let mut frames = Vec::new();
+        for _ in 0..count {
+            let len = u16::from_le_bytes(take(2)?.try_into().unwrap_or_default()) as usize;
+            frames.push(String::from_utf8_lossy(take(len)?).into_owned());
+        }
+        Ok(Self { hash, user, pid, frames })
+    }
+}
+
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DecodeError {
     #[error("record of {got} bytes is shorter than its {need}-byte header")]
     NotEnoughBytes { need: usize, got: usize },
@@ -36,6 +97,8 @@ pub enum DecodeError {
     SizeMismatch { kind: u32, want: usize, got: usize },
     #[error("unknown record kind {0}")]
     Unsupported(u32),
+    #[error("record of kind {0} is malformed")]
+    Malformed(u32),
 }
 
 pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
@@ -56,6 +119,9 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
         Some(RecordKind::FileName) => Record::FileName(Box::new(read_exact(bytes, kind)?)),
         Some(RecordKind::ProcessExit) => Record::ProcessExit(read_exact(bytes, kind)?),
         Some(RecordKind::IdleThread) => Record::IdleThread(read_exact(bytes, kind)?),
+        Some(RecordKind::StackSeen) => Record::StackSeen(read_exact(bytes, kind)?),
+        Some(RecordKind::OffCpuTotals) => Record::OffCpu(read_exact(bytes, kind)?),
+        Some(RecordKind::StackNames) => Record::StackNames(Box::new(StackNames::decode(bytes)?)),
         None => return Err(DecodeError::Unsupported(kind)),
     })
 }
@@ -102,6 +168,24 @@ mod tests {
                 ..ThreadState::default()
             },
         }
+    }
+
+    #[test]
+    fn stack_names_round_trip_and_refuse_truncation() {
+        let n =
+            StackNames {
+                hash: 77, user: true, pid: 9, frames: vec!["main".into(), "épée::run".into(), String::new()]
+            };
+        let bytes = n.encode();
+        assert_eq!(decode(&bytes), Ok(Record::StackNames(Box::new(n))));
+        for cut in size_of::<Header>()..bytes.len() {
+            assert!(decode(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+        let huge = StackNames { frames: vec!["x".repeat(1000); 200], ..StackNames::default() };
+        let bytes = huge.encode();
+        assert!(bytes.len() <= NAMES_BYTES);
+        let Ok(Record::StackNames(back)) = decode(&bytes) else { panic!() };
+        assert!(back.frames.len() < 200 && back.frames.iter().all(|f| f.len() == 1000));
     }
 
     #[test]

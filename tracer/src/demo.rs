@@ -15,7 +15,8 @@ use serde_json::Value;
 
 use crate::{
     cli::DemoWhich,
-    report::{Format, Grid, PathRow, Report},
+    output::AtomicFile,
+    report::{Format, Grid, PathRow, Report, folded},
     session,
     signals::Signals,
     trace::{self, Job, Target},
@@ -25,6 +26,8 @@ pub struct Settings {
     pub size: u64,
     pub duration: Duration,
     pub connections: u32,
+    /// Where the epoll demo's flame graph goes.
+    pub pictures: PathBuf,
 }
 
 /// One zero-copy path, measured.
@@ -66,6 +69,8 @@ pub struct ServerRow {
 struct Demo {
     zerocopy: Vec<CopyRow>,
     epoll: Vec<ServerRow>,
+    /// Files written beside the tables (the epoll server's flame graph).
+    pictures: Vec<PathBuf>,
     notes: Vec<String>,
 }
 
@@ -82,11 +87,20 @@ pub async fn run(which: DemoWhich, s: &Settings, format: Format, signals: &Signa
     }
     if matches!(which, DemoWhich::Epoll | DemoWhich::All) {
         demo.epoll = servers(s, signals).await?;
+        let svg = flamegraph(s, signals).await?;
+        demo.notes.push(format!(
+            "{}: where the epoll-lt server's reactor blocked and what woke it (off-wake flame graph; open it in a browser)",
+            svg.display()
+        ));
+        demo.pictures.push(svg);
     }
     Ok(match format {
         Format::Json => format!("{}\n", serde_json::to_string_pretty(&demo)?),
         Format::Csv => csv(&demo)?,
         Format::Table => table(&demo),
+        Format::Folded | Format::FoldedOffwake => {
+            bail!("the demo's tables have no stacks: use --format table, json or csv")
+        }
     })
 }
 
@@ -103,12 +117,12 @@ fn workload(name: &str) -> Result<PathBuf> {
     Ok(path)
 }
 
-async fn traced_command(words: Vec<OsString>, signals: &Signals) -> Result<(Report, Value)> {
+async fn traced_command(words: Vec<OsString>, stacks: bool, signals: &Signals) -> Result<(Report, Value)> {
     let job = Job {
         target: Target::Command { words, capture_stdout: true },
         duration: None,
         record: None,
-        settings: session::Settings::default(),
+        settings: session::Settings { stacks, ..session::Settings::default() },
     };
     let t = trace::trace(job, None, signals).await?;
     let text = String::from_utf8_lossy(&t.stdout);
@@ -135,7 +149,7 @@ async fn zerocopy(s: &Settings, signals: &Signals) -> Result<Vec<CopyRow>> {
         ]
         .map(OsString::from)
         .to_vec();
-        let result = traced_command(words, signals).await;
+        let result = traced_command(words, false, signals).await;
         let (report, summary) = match result {
             Ok(x) => x,
             Err(e) => {
@@ -198,28 +212,53 @@ async fn servers(s: &Settings, signals: &Signals) -> Result<Vec<ServerRow>> {
     let (server, client) = (workload("epoll-server")?, workload("epoll-client")?);
     let mut rows = Vec::new();
     for (mode, reactors) in SERVERS {
-        let port = free_port()?;
-        // The server outlives the load by a margin, then stops by itself: the trace ends.
-        let run_for = format!("{}ms", (s.duration + Duration::from_millis(1500)).as_millis());
-        let words: Vec<OsString> = [
-            server.as_os_str(),
-            "--mode".as_ref(),
-            mode.as_ref(),
-            "--threads".as_ref(),
-            reactors.to_string().as_ref(),
-            "--port".as_ref(),
-            port.to_string().as_ref(),
-            "--duration".as_ref(),
-            run_for.as_ref(),
-        ]
-        .map(OsString::from)
-        .to_vec();
-        let load = load(&client, port, s);
-        let (traced, load) = tokio::join!(traced_command(words, signals), load);
-        let (report, _) = traced?;
-        rows.push(server_row(mode, reactors, &report, &load?));
+        let (report, load) = serve(&server, &client, mode, reactors, false, s, signals).await?;
+        rows.push(server_row(mode, reactors, &report, &load));
     }
     Ok(rows)
+}
+
+/// The level-triggered server once more, with `--stacks` (apart from the table, whose
+/// rows pay no stack captures): its off-wake flame graph in `s.pictures`.
+async fn flamegraph(s: &Settings, signals: &Signals) -> Result<PathBuf> {
+    let (server, client) = (workload("epoll-server")?, workload("epoll-client")?);
+    let path = s.pictures.join("tracer-demo-epoll-offwake.svg");
+    let mut file = AtomicFile::create(&path, "flame graph")?;
+    let (report, _) = serve(&server, &client, "epoll-lt", 1, true, s, signals).await?;
+    let stacks = report.stacks.as_ref().context("the trace kept no stacks")?;
+    folded::flamegraph(stacks, folded::Graph::OffWake, &mut file).context("cannot write the flame graph")?;
+    file.commit()?;
+    Ok(path)
+}
+
+/// One server model traced under the client's load: the report and the client's summary.
+async fn serve(
+    server: &Path,
+    client: &Path,
+    mode: &str,
+    reactors: u32,
+    stacks: bool,
+    s: &Settings,
+    signals: &Signals,
+) -> Result<(Report, Value)> {
+    let port = free_port()?;
+    // The server outlives the load by a margin, then stops by itself: the trace ends.
+    let run_for = format!("{}ms", (s.duration + Duration::from_millis(1500)).as_millis());
+    let words: Vec<OsString> = [
+        server.as_os_str(),
+        "--mode".as_ref(),
+        mode.as_ref(),
+        "--threads".as_ref(),
+        reactors.to_string().as_ref(),
+        "--port".as_ref(),
+        port.to_string().as_ref(),
+        "--duration".as_ref(),
+        run_for.as_ref(),
+    ]
+    .map(OsString::from)
+    .to_vec();
+    let (traced, load) = tokio::join!(traced_command(words, stacks, signals), load(client, port, s));
+    Ok((traced?.0, load?))
 }
 
 fn free_port() -> Result<u16> {

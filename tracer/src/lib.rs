@@ -20,5 +20,6 @@ pub mod recording;
 pub mod report;
 pub mod session;
 pub mod signals;
+pub mod symbols;
 pub mod target;
 pub mod trace;

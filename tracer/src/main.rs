@@ -110,6 +110,7 @@ async fn execute(cli: Cli) -> Result<ExitCode> {
         }
         Command::Report { file, output } => {
             let sink = Sink::open(&output)?;
+            let pictures = Pictures::open(&output)?;
             let mut reader = recording::Reader::open(&file)?;
             let mut analysis = Analysis::default();
             let mut i = 0;
@@ -121,13 +122,19 @@ async fn execute(cli: Cli) -> Result<ExitCode> {
                 analysis.push(&record);
             }
             let meta = reader.meta().context("the recording has no trailer")?;
-            sink.write(&analysis.report(meta), output.format)?;
+            let report = analysis.report(meta);
+            if output.needs_stacks() && report.stacks.is_none() {
+                return Err(report::no_stacks())
+                    .with_context(|| format!("{} was recorded without --stacks", file.display()));
+            }
+            sink.write(&report, output.format)?;
+            pictures.write(&report)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo { which, size, duration, connections, output } => {
+        Command::Demo { which, size, duration, connections, pictures, output } => {
             let sink = Sink::open(&output)?;
-            let text =
-                demo::run(which, &demo::Settings { size, duration, connections }, output.format, &signals).await?;
+            let settings = demo::Settings { size, duration, connections, pictures };
+            let text = demo::run(which, &settings, output.format, &signals).await?;
             sink.write_text(&text)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -144,7 +151,12 @@ async fn traced(
     out: &OutputArgs,
     signals: &Signals,
 ) -> Result<Traced> {
+    anyhow::ensure!(
+        settings.stacks || !out.needs_stacks(),
+        "--format folded, --flamegraph and --offwake draw stacks: add --stacks"
+    );
     let sink = Sink::open(out)?;
+    let pictures = Pictures::open(out)?;
     let job = Job { target, duration, record: t.record.clone(), settings };
     let mut show = |r: &Report| -> Result<()> {
         // Live views go to stdout as they come (tables separated, JSON one per line).
@@ -160,7 +172,34 @@ async fn traced(
     let traced = trace::trace(job, live, signals).await?;
     warn(&traced);
     sink.write(&traced.report, out.format)?;
+    pictures.write(&traced.report)?;
     Ok(traced)
+}
+
+/// The flame graphs asked for, opened before tracing like the report's file.
+struct Pictures(Vec<(AtomicFile, report::folded::Graph)>);
+
+impl Pictures {
+    fn open(out: &OutputArgs) -> Result<Self> {
+        let mut files = Vec::new();
+        for (path, graph) in
+            [(&out.flamegraph, report::folded::Graph::OffCpu), (&out.offwake, report::folded::Graph::OffWake)]
+        {
+            if let Some(p) = path {
+                files.push((AtomicFile::create(p, "flame graph")?, graph));
+            }
+        }
+        Ok(Self(files))
+    }
+
+    fn write(self, r: &Report) -> Result<()> {
+        for (mut file, graph) in self.0 {
+            let stacks = r.stacks.as_ref().ok_or_else(report::no_stacks)?;
+            report::folded::flamegraph(stacks, graph, &mut file).context("cannot write the flame graph")?;
+            file.commit()?;
+        }
+        Ok(())
+    }
 }
 
 fn warn(t: &Traced) {

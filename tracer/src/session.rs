@@ -19,10 +19,10 @@ use aya::{
 use tracer_common::{
     names::*,
     record::{
-        COUNTERS, Counter, CounterTotal, FaultKey, FaultStat, FaultTotals, Header, IdleThread, MapSlot,
-        Path as CopyPath, PathStat, PathTotals, ProcState, RecordKind, SOFTIRQ_VECTORS, SoftirqStat, SoftirqTotals,
-        SwitchCount, SwitchTotals, SyscallStat, SyscallTotals, ThreadRecord, ThreadState, WakeEdge, WakeEdgeTotals,
-        WakeKey, target_bit,
+        COUNTERS, Counter, CounterTotal, FaultKey, FaultStat, FaultTotals, Header, IdleThread, MapSlot, OffCpuKey,
+        OffCpuStat, OffCpuTotals, Path as CopyPath, PathStat, PathTotals, ProcState, RecordKind, SOFTIRQ_VECTORS,
+        SoftirqStat, SoftirqTotals, StackFrames, SwitchCount, SwitchTotals, SyscallStat, SyscallTotals, ThreadRecord,
+        ThreadState, WakeEdge, WakeEdgeTotals, WakeKey, target_bit,
     },
     syscalls,
 };
@@ -61,6 +61,10 @@ pub struct Settings {
     pub max_processes: u32,
     /// When the kernel's run-time statistics of the programs are on.
     pub bpf_stats: StatsMode,
+    /// Capture where threads block and what wakes them (`--stacks`), and how many
+    /// distinct stacks the kernel keeps.
+    pub stacks: bool,
+    pub max_stacks: u32,
 }
 
 impl Default for Settings {
@@ -73,6 +77,8 @@ impl Default for Settings {
             max_threads: 32768,
             max_processes: 8192,
             bpf_stats: StatsMode::Sampled,
+            stacks: false,
+            max_stacks: 8192,
         }
     }
 }
@@ -83,6 +89,11 @@ impl Default for Settings {
 const EDGES_PER_THREAD: u32 = 4;
 const FAULT_ROWS_PER_PROCESS: u32 = 32;
 const MIN_ROWS: u32 = 1 << 16;
+/// Why an entry of a map that allocates as it fills can be refused with room to spare.
+const ALLOC_REMEDY: &str = "the kernel had no memory ready for new entries (a burst of them outran its per-CPU cache, which it refills in the background): not a size limit; rare, retrying usually does not see it";
+
+/// Off-CPU rows per stack of `--max-stacks`: a stack is met with a few wakers.
+const OFFCPU_PER_STACK: u32 = 4;
 
 /// Loaded and attached programs plus the maps user space reads.
 pub struct Session {
@@ -102,10 +113,13 @@ pub struct Session {
     softirqs: PerCpuArray<MapData, SoftirqStat>,
     faults: HashMap<MapData, FaultKey, FaultStat>,
     floor: PerCpuArray<MapData, u64>,
+    stacks: HashMap<MapData, u64, StackFrames>,
+    offcpu: HashMap<MapData, OffCpuKey, OffCpuStat>,
     /// What this kernel can and cannot measure, and what was attached.
     pub plan: Plan,
     max_threads: u32,
     max_processes: u32,
+    max_stacks: u32,
     /// The kernel's run-time statistics of the programs, sampled.
     costs: Costs,
     /// What the programs said when they were unloaded.
@@ -119,16 +133,24 @@ impl Session {
     /// its records arrive on.
     pub fn start(opts: &Options<'_>) -> Result<(Self, RingBuf<MapData>)> {
         let settings = opts.settings;
+        if settings.stacks && !settings.sections.contains(&Section::Sched) {
+            bail!("--stacks captures stacks at context switches: add sched to --only");
+        }
         check_privileges()?;
         let btf = Btf::from_sys_fs()?;
         let plan = plan::plan(&btf, &plan::kernel_release(), &settings.sections)?;
         // Past a quarter of the ring the kernel wakes the reader rather than wait for its
         // next poll: a small ring cannot hold a poll interval's worth of records.
         let wakeup_bytes = u64::from(settings.ring_bytes / 4);
+        let stacks_on = u32::from(settings.stacks);
         let mut ebpf = EbpfLoader::new()
             .override_global(GLOBAL_OFFSETS, &plan.offsets, true)
             .override_global(GLOBAL_FEATURES, &plan.features, true)
             .override_global(GLOBAL_WAKEUP_BYTES, &wakeup_bytes, true)
+            .override_global(GLOBAL_STACKS, &stacks_on, true)
+            // Preallocated: room only when stacks are captured.
+            .map_max_entries(MAP_STACKS, if settings.stacks { settings.max_stacks } else { 1 })
+            .map_max_entries(MAP_OFFCPU, if settings.stacks { offcpu_rows(settings.max_stacks) } else { 1 })
             .map_max_entries(MAP_EVENTS, settings.ring_bytes)
             .map_max_entries(MAP_THREADS, settings.max_threads)
             .map_max_entries(MAP_WAKE_EDGES, edge_rows(settings.max_threads))
@@ -166,10 +188,13 @@ impl Session {
             softirqs: PerCpuArray::try_from(take(&mut ebpf, MAP_SOFTIRQS)?)?,
             faults: HashMap::try_from(take(&mut ebpf, MAP_FAULTS)?)?,
             floor: PerCpuArray::try_from(take(&mut ebpf, MAP_FLOOR)?)?,
+            stacks: HashMap::try_from(take(&mut ebpf, MAP_STACKS)?)?,
+            offcpu: HashMap::try_from(take(&mut ebpf, MAP_OFFCPU)?)?,
             ebpf: None,
             plan,
             max_threads: settings.max_threads,
             max_processes: settings.max_processes,
+            max_stacks: settings.max_stacks,
             // The floor's programs do not count their runs.
             costs: Costs::new(if settings.floor { StatsMode::Off } else { settings.bpf_stats }),
             hits: PerCpuArray::try_from(take(&mut ebpf, MAP_HITS)?)?,
@@ -252,12 +277,18 @@ impl Session {
     }
 
     /// Entries each map had no room for, summed over CPUs (maps that overflowed only).
-    pub fn map_full(&self) -> Result<Vec<(MapSlot, u64)>> {
+    /// Entries each map could not take, with what to change: (map, count, remedy), the
+    /// maps that overflowed and those whose entries the kernel could not allocate.
+    pub fn map_full(&self) -> Result<Vec<(MapSlot, u64, String)>> {
         let mut out = Vec::new();
         for slot in MapSlot::ALL {
-            let n: u64 = self.map_full.get(&(slot as u32), 0)?.iter().sum();
-            if n > 0 {
-                out.push((slot, n));
+            let full: u64 = self.map_full.get(&(slot as u32), 0)?.iter().sum();
+            if full > 0 {
+                out.push((slot, full, self.remedy(slot)));
+            }
+            let alloc: u64 = self.map_full.get(&(slot as u32 + MapSlot::ALL.len() as u32), 0)?.iter().sum();
+            if alloc > 0 {
+                out.push((slot, alloc, ALLOC_REMEDY.to_owned()));
             }
         }
         Ok(out)
@@ -300,7 +331,7 @@ impl Session {
     }
 
     /// What to change so `map` does not overflow again.
-    pub fn remedy(&self, map: MapSlot) -> String {
+    fn remedy(&self, map: MapSlot) -> String {
         let (threads, procs) = (self.max_threads, self.max_processes);
         match map {
             MapSlot::Threads => {
@@ -317,7 +348,37 @@ impl Session {
                 "faults in more (process, mapping) pairs than {} ({FAULT_ROWS_PER_PROCESS} per process of --max-processes): raise --max-processes",
                 fault_rows(procs)
             ),
+            MapSlot::Stacks => {
+                format!("more distinct stacks than --max-stacks ({}): raise it", self.max_stacks)
+            }
+            MapSlot::OffCpu => format!(
+                "more (thread, stack, waker stack) rows than {} ({OFFCPU_PER_STACK} per stack of --max-stacks): raise --max-stacks",
+                offcpu_rows(self.max_stacks)
+            ),
         }
+    }
+
+    /// The frames of stack `hash` (innermost first) and whether they are user addresses.
+    pub fn stack(&self, hash: u64) -> Option<(Vec<u64>, bool)> {
+        let f = self.stacks.get(&hash, 0).ok()?;
+        Some((f.ips[..(f.len as usize).min(f.ips.len())].to_vec(), f.user != 0))
+    }
+
+    /// Every stack hash an off-CPU row refers to, with the process whose it is (user
+    /// stacks are named in their process).
+    pub fn stacks_in_use(&self) -> Vec<(u64, u32)> {
+        let mut out = Vec::new();
+        for (k, _) in self.offcpu.iter().filter_map(Result::ok) {
+            let s = &k.stacks;
+            out.extend([(s.kernel, k.tgid), (s.user, k.tgid), (s.waker_kernel, 0)]);
+            // A task waker's user stack is in the waker's process, which the row does not
+            // hold: its TID names it well enough for /proc.
+            out.push((s.waker_user, s.waker_id));
+        }
+        out.retain(|(h, _)| *h != 0);
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 
     /// Threads of `tgid` whose last switch the kernel has not seen yet.
@@ -362,6 +423,9 @@ impl Session {
         }
         for (key, stat) in self.faults.iter().filter_map(Result::ok) {
             out.push(encode(&FaultTotals { header: snapshot_header(RecordKind::FaultTotals), key, stat }).to_vec());
+        }
+        for (key, stat) in self.offcpu.iter().filter_map(Result::ok) {
+            out.push(encode(&OffCpuTotals { header: snapshot_header(RecordKind::OffCpuTotals), key, stat }).to_vec());
         }
         for nr in 0..syscalls::SLOTS {
             let stat = sum_syscalls(&self.syscalls.get(&nr, 0)?);
@@ -467,6 +531,10 @@ fn loaded(ebpf: &Ebpf) -> impl Iterator<Item = (&str, String)> {
         let fd = p.fd().ok()?.as_fd().as_raw_fd();
         Some((name, fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).unwrap_or_default()))
     })
+}
+
+fn offcpu_rows(max_stacks: u32) -> u32 {
+    max_stacks.saturating_mul(OFFCPU_PER_STACK)
 }
 
 fn sum_syscalls(per_cpu: &[SyscallStat]) -> SyscallStat {

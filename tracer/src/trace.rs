@@ -57,6 +57,11 @@ pub async fn trace(job: Job, live: Option<Live<'_>>, signals: &Signals) -> Resul
         Target::Command { .. } => None,
     };
     let launcher_tid = if matches!(job.target, Target::Command { .. }) { target::gettid() } else { 0 };
+    // Ready before anything runs: naming stacks starts with reading the kernel's symbols.
+    let mut consumer = Consumer::new(recorder);
+    if job.settings.stacks {
+        consumer = consumer.name_stacks();
+    }
     let targets = info.iter().map(|i| i.pid).collect();
     let (mut session, ring) = Session::start(&Options { targets, launcher_tid, settings: &job.settings })?;
     let mut stdout_task = None;
@@ -97,7 +102,8 @@ pub async fn trace(job: Job, live: Option<Live<'_>>, signals: &Signals) -> Resul
         }
         _ => unreachable!("a PID target has its info and pidfd"),
     };
-    let mut consumer = Consumer::new(recorder);
+    let mut meta = meta;
+    meta.stacks = job.settings.stacks;
     let outcome =
         collect::trace(&mut session, ring, &mut watch, signals, job.duration, &mut consumer, live, meta).await?;
     let stdout = match stdout_task {

@@ -86,7 +86,8 @@ fn throughput(root: &Path, s: &Settings) -> Result {
         }
         t => return Err(format!("unknown bench target {t} (epoll or redis)")),
     }
-    let mut configs: Vec<String> = vec!["untraced".into(), "floor".into(), "tracer".into()];
+    // `tracer+stacks`: every probe and `--stacks`, priced on its own.
+    let mut configs: Vec<String> = vec!["untraced".into(), "floor".into(), "tracer".into(), "tracer+stacks".into()];
     configs.extend(s.groups.iter().map(|g| format!("tracer:{g}")));
     for tool in ["strace", "syscount", "bpftrace"] {
         if which(tool) {
@@ -225,6 +226,7 @@ pub fn attach(bin: &Path, config: &str, pid: &str, report: &Path) -> Result<Opti
             let probes = match config {
                 "floor" => "floor".to_owned(),
                 "tracer" => "all".to_owned(),
+                "tracer+stacks" => "stacks".to_owned(),
                 c => c.trim_start_matches("tracer:").to_owned(),
             };
             let mut c = Command::new(bin.join("tracer"));
@@ -232,6 +234,7 @@ pub fn attach(bin: &Path, config: &str, pid: &str, report: &Path) -> Result<Opti
             match probes.as_str() {
                 "floor" => c.arg("--floor"),
                 "all" => &mut c,
+                "stacks" => c.arg("--stacks"),
                 only => c.args(["--only", only]),
             };
             (c, "tracing PID")

@@ -40,7 +40,8 @@ struct Run {
 
 pub fn events(root: &Path, s: &Settings) -> Result {
     let bin = root.join("target/release");
-    let mut configs: Vec<String> = vec!["floor".into(), "tracer".into()];
+    // `tracer+stacks`: every probe and `--stacks`, priced on its own.
+    let mut configs: Vec<String> = vec!["floor".into(), "tracer".into(), "tracer+stacks".into()];
     configs.extend(SECTIONS.iter().map(|x| format!("tracer:{x}")));
     if s.peers {
         for (tool, config) in [("syscount", "syscount"), ("bpftrace", "bpftrace")] {

@@ -23,7 +23,7 @@ mod vm;
 /// A static-pie glibc build: one binary that starts on any x86-64 Linux from glibc 2.17
 /// hosts to busybox initramfs guests (musl would need a target rustup cannot fetch here).
 const STATIC_RUSTFLAGS: (&str, &str) =
-    ("CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS", "-C target-feature=+crt-static");
+    ("CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS", "-C target-feature=+crt-static -C force-frame-pointers=yes");
 /// What `cargo xtask dist` ships.
 pub const DIST: &[&str] = &["tracer", "epoll-server", "epoll-client", "zerocopy"];
 

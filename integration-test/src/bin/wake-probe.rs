@@ -12,6 +12,23 @@ fn check(ret: isize, what: &str) -> usize {
     ret as usize
 }
 
+/// The peer: writes a byte, waits for the reply. Its own frame (not inlined into the
+/// thread's start), so the waker's user stack names it.
+#[inline(never)]
+fn ping(theirs: RawFd, rounds: usize) -> (i32, i64) {
+    let mut b = [0u8; 1];
+    for _ in 0..rounds {
+        // SAFETY: plain syscalls on an fd this program owns.
+        check(unsafe { libc::write(theirs, b"p".as_ptr().cast(), 1) }, "write");
+        check(unsafe { libc::read(theirs, b.as_mut_ptr().cast(), 1) }, "read");
+    }
+    // Its sleeps: each one needed a wakeup to end.
+    // SAFETY: a zeroed rusage is valid; getrusage fills it.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) };
+    (unsafe { libc::gettid() }, ru.ru_nvcsw)
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let rounds: usize = args.next().map_or(200, |a| a.parse().unwrap());
@@ -30,17 +47,7 @@ fn main() {
     let epfd = check(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) } as isize, "epoll_create1") as RawFd;
     let mut ev = libc::epoll_event { events: libc::EPOLLIN as u32, u64: 0 };
     check(unsafe { libc::epoll_ctl(epfd, libc::EPOLL_CTL_ADD, mine, &mut ev) } as isize, "epoll_ctl");
-    let peer = thread::spawn(move || {
-        let mut b = [0u8; 1];
-        for _ in 0..rounds {
-            check(unsafe { libc::write(theirs, b"p".as_ptr().cast(), 1) }, "write");
-            check(unsafe { libc::read(theirs, b.as_mut_ptr().cast(), 1) }, "read");
-        }
-        // Its sleeps: each one needed a wakeup to end.
-        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-        unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) };
-        (unsafe { libc::gettid() }, ru.ru_nvcsw)
-    });
+    let peer = thread::spawn(move || ping(theirs, rounds));
     let mut events = [libc::epoll_event { events: 0, u64: 0 }; 4];
     let mut b = [0u8; 1];
     for _ in 0..rounds {

@@ -264,11 +264,12 @@ pub fn finish(t: &mut ThreadState) {
 #[inline(always)]
 fn fault_stat(key: &FaultKey) -> Option<&'static mut FaultStat> {
     // EEXIST: another thread of the process created it first.
+    let mut err = None;
     if FAULTS.get_ptr_mut(key).is_none() {
-        let _ = FAULTS.insert(key, &ZERO_FAULTS, u64::from(BPF_NOEXIST));
+        err = FAULTS.insert(key, &ZERO_FAULTS, u64::from(BPF_NOEXIST)).err();
     }
     let Some(s) = FAULTS.get_ptr_mut(key) else {
-        count_full(MapSlot::Faults);
+        count_full(MapSlot::Faults, err);
         return None;
     };
     // SAFETY: a map value; a process's faults in one mapping may race across its threads

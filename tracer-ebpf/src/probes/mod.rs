@@ -9,6 +9,7 @@ pub mod floor;
 pub mod irq;
 pub mod names;
 pub mod sched;
+pub mod stacks;
 pub mod syscalls;
 pub mod wakeups;
 

@@ -17,7 +17,7 @@ use tracer_common::{
     sched::{SwitchKind, classify_switch},
 };
 
-use super::{comm_into, copy_in, epoll, irq, read_u32, read_u64, task_u32, task_u64, wakeups};
+use super::{comm_into, copy_in, epoll, irq, read_u32, read_u64, stacks, task_u32, task_u64, wakeups};
 use crate::{
     globals::{off, variant},
     maps::{
@@ -48,7 +48,7 @@ pub fn sched_switch(ctx: BtfTracePointContext) -> i32 {
         SwitchKind::Exit => on_thread_exit(tid, tgid, now, &counters(prev)),
         kind => {
             if is_target(tgid) {
-                switch_out(tid, tgid, kind, now, &counters(prev));
+                switch_out(&ctx, tid, tgid, kind, now, &counters(prev));
             }
         }
     }
@@ -85,7 +85,7 @@ fn counters(task: u64) -> Counters {
 }
 
 #[inline(always)]
-fn switch_out(tid: u32, tgid: u32, kind: SwitchKind, now: u64, k: &Counters) {
+fn switch_out(ctx: &BtfTracePointContext, tid: u32, tgid: u32, kind: SwitchKind, now: u64, k: &Counters) {
     let Some(t) = thread_state(tid, tgid) else { return };
     if t.pending_exec != 0 {
         return; // the launcher's, before the command exec'd
@@ -115,6 +115,8 @@ fn switch_out(tid: u32, tgid: u32, kind: SwitchKind, now: u64, k: &Counters) {
     times.out_ts = now;
     times.out_runnable = u32::from(!voluntary);
     times.wake_ts = 0;
+    let woken = voluntary && times.waking_ts != 0 && times.waking_ts >= times.in_ts;
+    stacks::on_block(ctx, t, tid, woken);
 }
 
 /// A slice ends: on-CPU time, run-queue wait and slices become the growth of the kernel's
@@ -149,9 +151,8 @@ fn switch_in(t: &mut ThreadState, tid: u32, now: u64, k: &Counters) {
         times.base_pcount = k.pcount.unwrap_or(0);
     }
     times.slices += 1;
-    if times.out_ts != 0 {
-        times.offcpu_ns += now.saturating_sub(times.out_ts);
-    }
+    let off_ns = if times.out_ts != 0 { now.saturating_sub(times.out_ts) } else { 0 };
+    times.offcpu_ns += off_ns;
     // Runnable since the preemption, or since the wakeup (a new thread: since its first
     // wakeup).
     let runnable_since = if times.out_runnable != 0 && times.out_ts != 0 { times.out_ts } else { times.wake_ts };
@@ -160,6 +161,7 @@ fn switch_in(t: &mut ThreadState, tid: u32, now: u64, k: &Counters) {
     }
     times.in_ts = now;
     times.wake_ts = 0;
+    stacks::on_run(t, tid, off_ns);
     wakeups::on_run(t, tid, now);
     epoll::on_run(t, now);
 }

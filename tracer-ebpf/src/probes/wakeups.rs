@@ -32,6 +32,7 @@ pub fn sched_waking(ctx: BtfTracePointContext) -> i32 {
     let waker = current_waker();
     let now = unsafe { bpf_ktime_get_ns() };
     count_edge(pid, w.life, w.tgid, &waker);
+    super::stacks::on_wake(&ctx, w, &waker);
     w.times.waker = waker;
     w.times.waking_ts = now;
     // The first wakeup inside an epoll wait. Not gated on the wait having blocked:
@@ -128,9 +129,10 @@ fn count_edge(wakee: u32, life: u32, wakee_tgid: u32, w: &Waker) {
         return;
     }
     // EEXIST: another CPU created it first; count on it.
-    let created = WAKE_EDGES.insert(&key, &ZERO_EDGE, u64::from(BPF_NOEXIST)).is_ok();
+    let inserted = WAKE_EDGES.insert(&key, &ZERO_EDGE, u64::from(BPF_NOEXIST));
+    let created = inserted.is_ok();
     let Some(e) = WAKE_EDGES.get_ptr_mut(&key) else {
-        count_full(MapSlot::WakeEdges);
+        count_full(MapSlot::WakeEdges, inserted.err());
         return;
     };
     // SAFETY: a map value (see above).

@@ -5,6 +5,7 @@ pub mod epoll;
 pub mod faults;
 pub mod sched;
 pub mod softirq;
+pub mod stacks;
 pub mod syscalls;
 pub mod wakeups;
 
@@ -40,6 +41,9 @@ pub struct TraceMeta {
     pub notes: Vec<String>,
     #[serde(default)]
     pub overhead: Overhead,
+    /// Stacks were captured (`--stacks`).
+    #[serde(default)]
+    pub stacks: bool,
 }
 
 /// Folds records, one at a time, into per-subsystem state.
@@ -52,6 +56,8 @@ pub struct Analysis {
     wakeups: wakeups::WakeupAnalysis,
     softirq: softirq::SoftirqAnalysis,
     faults: faults::FaultAnalysis,
+    stacks: stacks::StacksAnalysis,
+    stack_failures: (u64, u64),
     floor_hits: u64,
 }
 
@@ -68,12 +74,18 @@ impl Analysis {
             Record::Softirq(r) => self.softirq.push(r),
             Record::Faults(r) => self.faults.push(r),
             Record::FileName(r) => self.faults.push_name(r),
-            // Only the collector needs it (to take the process's rows out of the maps).
-            Record::ProcessExit(_) => {}
+            // Only the collector needs them (to take the process's rows out of the maps, to
+            // name a new stack).
+            Record::ProcessExit(_) | Record::StackSeen(_) => {}
+            Record::OffCpu(r) => self.stacks.push_offcpu(r),
+            Record::StackNames(n) => self.stacks.push_names(n),
             Record::Counter(r) => {
                 if let Some(c) = Counter::from_u32(r.index) {
-                    if c == Counter::FloorHits {
-                        self.floor_hits = r.value;
+                    match c {
+                        Counter::FloorHits => self.floor_hits = r.value,
+                        Counter::StackKernelFailed => self.stack_failures.0 = r.value,
+                        Counter::StackUserFailed => self.stack_failures.1 = r.value,
+                        _ => {}
                     }
                     self.epoll.push_counter(c, r.value);
                     self.copies.push_counter(c, r.value);
@@ -99,14 +111,17 @@ impl Analysis {
                 Part::NotTraced => Part::NotTraced,
             }
         }
-        let lost_events = meta.lost.ring_buffer + meta.lost.maps.iter().map(|m| m.entries_lost).sum::<u64>();
+        let mut lost = meta.lost.clone();
+        lost.stack_captures = self.stack_failures.0 + self.stack_failures.1;
+        let lost_events =
+            lost.ring_buffer + lost.maps.iter().map(|m| m.entries_lost).sum::<u64>() + lost.stack_captures;
         let mut r = Report {
             schema_version: SCHEMA_VERSION,
             target: TargetInfo { pid: meta.pid, command: meta.command.clone() },
             kernel: meta.kernel.clone(),
             duration_ns: meta.duration_ns,
             lost_events,
-            lost: meta.lost.clone(),
+            lost,
             missed_events: meta.missed_events,
             complete: lost_events == 0 && meta.missed_events == Some(0),
             coverage: meta.coverage.clone(),
@@ -120,12 +135,35 @@ impl Analysis {
             copies: fill(part(Section::Copies), || self.copies.report()),
             faults: fill(part(Section::Faults), || self.faults.report()),
             softirq: fill(part(Section::Softirq), || self.softirq.report()),
+            stacks: None,
             floor_hits: self.floor_hits,
         };
+        if meta.stacks {
+            r.stacks = Some(self.stacks_report(&r));
+        }
         for figure in &meta.unavailable {
             absent(&mut r, *figure);
         }
         r
+    }
+}
+
+impl Analysis {
+    /// The stacks section, its threads and wakers named from the sections built already.
+    fn stacks_report(&self, r: &Report) -> crate::report::Stacks {
+        let mut names: std::collections::HashMap<u32, String> = std::collections::HashMap::new();
+        if let Some(w) = r.wakeups.get() {
+            for e in w.edges.iter().filter(|e| e.waker_tid != 0) {
+                let name = e.waker.rsplit_once(" (").map_or(e.waker.as_str(), |(n, _)| n);
+                names.insert(e.waker_tid, name.to_owned());
+            }
+        }
+        if let Some(s) = r.sched.get() {
+            for t in &s.threads {
+                names.insert(t.tid, t.comm.clone());
+            }
+        }
+        self.stacks.report(&|tid| names.get(&tid).cloned(), self.stack_failures)
     }
 }
 

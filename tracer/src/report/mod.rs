@@ -1,6 +1,7 @@
 //! The report: one model (this module), three renderings (table, JSON, CSV) that show the
 //! same numbers. JSON keys follow shared/DESIGN.md §5 (schema_version 1).
 mod csv;
+pub mod folded;
 mod table;
 
 pub use table::{Grid, bytes, duration};
@@ -64,6 +65,49 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Part<T> {
 pub struct Lost {
     pub ring_buffer: u64,
     pub maps: Vec<MapFull>,
+    /// Stacks the kernel could not capture (`--stacks`).
+    #[serde(default)]
+    pub stack_captures: u64,
+}
+
+/// `--stacks`: where the target's threads were off CPU and what woke them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stacks {
+    /// Off-CPU time per (thread, where it blocked, what woke it), longest first.
+    pub offcpu: Vec<OffCpuRow>,
+    /// Captures the kernel could not take (bpf_get_stack failed), kernel and user.
+    pub failed_kernel: u64,
+    pub failed_user: u64,
+    /// Frames nothing could name (shown as `[unknown]`).
+    pub unnamed_frames: u64,
+    pub notes: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OffCpuRow {
+    pub pid: u32,
+    pub tid: u32,
+    pub comm: String,
+    /// Where it blocked (or was preempted), innermost frame first.
+    pub kernel_stack: Vec<String>,
+    pub user_stack: Vec<String>,
+    /// What woke it, if a wakeup was seen (a preempted thread has none).
+    pub waker: Option<WakerStack>,
+    /// From switch-out to the next switch-in, summed over `count` times.
+    pub off_ns: u64,
+    pub count: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WakerStack {
+    /// "task", "NET_RX softirq", "timer", ... (as in `wakeups`).
+    pub source: String,
+    /// A task waker's TID and name.
+    pub tid: u32,
+    pub comm: Option<String>,
+    pub kernel_stack: Vec<String>,
+    /// Tasks only: an interrupt runs on no user stack of its own.
+    pub user_stack: Vec<String>,
 }
 
 /// What tracing cost: the kernel's run-time statistics of the tracer's programs (time
@@ -108,6 +152,17 @@ pub enum Format {
     Table,
     Json,
     Csv,
+    /// Off-CPU stacks, folded (with `--stacks`): for flamegraph.pl or inferno.
+    Folded,
+    /// Blocked stacks joined with their wakers', folded (with `--stacks`).
+    FoldedOffwake,
+}
+
+impl Format {
+    /// Whether this format is made of the stacks alone.
+    pub fn needs_stacks(self) -> bool {
+        matches!(self, Self::Folded | Self::FoldedOffwake)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -156,6 +211,9 @@ pub struct Report {
     pub faults: Part<Faults>,
     #[serde(default, skip_serializing_if = "Part::is_not_traced")]
     pub softirq: Part<Softirq>,
+    /// Only with `--stacks`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stacks: Option<Stacks>,
     /// Only with the benchmark's `--probes floor`: the target's tracepoint hits counted.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub floor_hits: u64,
@@ -470,7 +528,16 @@ pub fn render(report: &Report, format: Format, out: &mut dyn Write) -> std::io::
             writeln!(out)
         }
         Format::Csv => csv::render(report, out),
+        Format::Folded | Format::FoldedOffwake => {
+            let graph = if format == Format::Folded { folded::Graph::OffCpu } else { folded::Graph::OffWake };
+            folded::render(report.stacks.as_ref().ok_or_else(no_stacks)?, graph, out)
+        }
     }
+}
+
+/// A folded view or a flame graph of a trace taken without `--stacks`.
+pub fn no_stacks() -> std::io::Error {
+    std::io::Error::other("this trace has no stacks: trace with --stacks")
 }
 
 #[cfg(test)]
@@ -486,6 +553,7 @@ pub(crate) fn sample() -> Report {
         lost: Lost::default(),
         coverage: crate::plan::Section::ALL.iter().map(|&s| (s, crate::plan::Coverage::default())).collect(),
         notes: vec!["NIC DMA not measured: example".into()],
+        stacks: None,
         overhead: Overhead {
             bpf_ns: Some(2_400_000),
             bpf_hits: Some(20_000),
