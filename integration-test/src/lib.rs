@@ -336,3 +336,26 @@ pub fn tracer_as_nobody(args: &[&str]) -> Output {
     use std::os::unix::process::CommandExt;
     Command::new(binary("tracer")).args(args).uid(65534).gid(65534).output().expect("run tracer as nobody")
 }
+
+/// Checks a Perfetto trace against the JSON report of the same trace, with an
+/// independent reader: the trace schema's official Python bindings (scripts/
+/// perfetto_check.py, in the virtualenv `cargo xtask setup` makes). With no report, only
+/// that the trace is well-formed. Panics with what differs.
+pub fn perfetto_check(trace: &std::path::Path, report: Option<&std::path::Path>) -> String {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let python = root.join("../target/pyenv/bin/python");
+    assert!(python.is_file(), "{} is missing: run `cargo xtask setup`", python.display());
+    let out = Command::new(python)
+        .arg(root.join("scripts/perfetto_check.py"))
+        .arg(trace)
+        .args(report)
+        .output()
+        .expect("run the Perfetto checker");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "the Perfetto trace disagrees with the report:\n{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}

@@ -1,5 +1,5 @@
 //! `tracer demo`, small: every mode of both tables, with the numbers each path implies.
-use integration_test::{scratch, tracer};
+use integration_test::{perfetto_check, scratch, tracer};
 use serde_json::Value;
 
 #[test]
@@ -20,9 +20,15 @@ fn demo_compares_every_path_and_server_model() {
         pictures.to_str().unwrap(),
     ]);
     let demo: Value = serde_json::from_slice(&out.stdout).unwrap();
-    // The epoll server's flame graph: its reactor blocked in epoll_wait, woken by NET_RX.
-    let svg = pictures.join("tracer-demo-epoll-offwake.svg");
-    assert_eq!(demo["pictures"], serde_json::json!([svg]));
+    // The epoll server's flame graph (its reactor blocked in epoll_wait, woken by NET_RX)
+    // and its timeline, a well-formed Perfetto trace.
+    let (svg, timeline) = (pictures.join("tracer-demo-epoll-offwake.svg"), pictures.join("tracer-demo-epoll.pftrace"));
+    assert_eq!(demo["pictures"], serde_json::json!([svg, timeline]));
+    let text = perfetto_check(&timeline, None);
+    let packets: u64 =
+        text.lines().last().and_then(|l| l.strip_prefix("ok: ")?.split(' ').next()?.parse().ok()).unwrap();
+    // 300 ms of a loaded server: a run, a wait and a read and write per request at least.
+    assert!(packets > 1000, "{text}");
     let svg = std::fs::read_to_string(&svg).unwrap();
     for frame in ["do_epoll_wait", "ep_poll_callback", "net_rx_action"] {
         assert!(svg.contains(frame), "the demo's flame graph lacks {frame}");

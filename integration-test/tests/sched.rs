@@ -153,10 +153,11 @@ fn times_match_schedstat() {
         // After its last reading the thread still exits, and may queue for a CPU once more
         // behind the other spinners: on 6.1's CFS with two runnable tasks a CPU that is
         // one 6 ms slice each (12 ms latency on 2 CPUs, halved), 5.6 ms seen under TCG.
+        // Below: 1% or 2 ms here; under TCG on 5.10, -1.01% was seen once (allowed 2%).
         let tol = (oracle / 100).max(2_000_000);
         assert!(
-            (oracle - tol..=oracle + tol + 12_000_000).contains(&rq),
-            "run-queue ns: traced {rq} vs schedstat {oracle} (-(1% or 2 ms)..+(1% or 2 ms)+12 ms)"
+            (oracle - 2 * tol..=oracle + tol + 12_000_000).contains(&rq),
+            "run-queue ns: traced {rq} vs schedstat {oracle} (-(2% or 4 ms)..+(1% or 2 ms)+12 ms)"
         );
         let (slices, pcount) = (n(&r["slices"]), n(&t["slices"]));
         assert!((0..=2).contains(&(slices - pcount)), "slices: traced {slices} vs schedstat {pcount} (+0..2)");
@@ -177,10 +178,10 @@ fn times_match_schedstat() {
     }
     // The kernel folds a thread's clock into its process's just before its last switch:
     // what it runs after that (the last microseconds of its exit) is the tracer's alone,
-    // once per thread: tens of µs here, up to 0.32 ms a thread under qemu's TCG (allowed
-    // 0.5 ms a thread, far under one 3 ms slice lost or counted twice).
+    // once per thread: tens of µs here, up to 0.52 ms a thread under qemu's TCG on a busy
+    // host (allowed 1 ms a thread; the per-thread checks above catch a slice counted twice).
     let dead = n(&truth["self"]["cpu_ns"]) - n(&truth["main"]["cpu_ns"]);
-    let tail = 500_000 * truth["threads"].as_array().unwrap().len() as i64;
+    let tail = 1_000_000 * truth["threads"].as_array().unwrap().len() as i64;
     assert!(
         (dead - 100_000..=dead + tail).contains(&total_on),
         "spinners' on-CPU total: traced {total_on} vs process clock - main's {dead} (-0.1 ms..+{tail} ns)"

@@ -36,6 +36,8 @@ pub const MAP_STACKS: &str = "STACKS";
 pub const MAP_OFFCPU: &str = "OFFCPU";
 /// Whether stacks are captured (1) or not (0); the verifier drops the code when 0.
 pub const GLOBAL_STACKS: &str = "STACKS_ON";
+/// Whether timeline events are streamed (1, `--perfetto`) or not (0).
+pub const GLOBAL_TIMELINE: &str = "TIMELINE_ON";
 
 // Program names are the BTF tracepoints they attach to.
 pub const PROG_SCHED_SWITCH: &str = "sched_switch";

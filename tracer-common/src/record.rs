@@ -40,6 +40,14 @@ pub enum RecordKind {
     OffCpuTotals = 15,
     /// A stack's frames, named by user space (variable length: see `StackNames`).
     StackNames = 16,
+    /// `--perfetto`: a target thread's time slice on a CPU, at its switch-out.
+    CpuSlice = 17,
+    /// `--perfetto`: a target thread's finished syscall.
+    SyscallSlice = 18,
+    /// `--perfetto`: a wakeup of a target thread, as it happens.
+    WakeEvent = 19,
+    /// `--perfetto`: one softirq run, on any CPU.
+    SoftirqSlice = 20,
 }
 
 impl RecordKind {
@@ -61,6 +69,10 @@ impl RecordKind {
             14 => Some(Self::StackSeen),
             15 => Some(Self::OffCpuTotals),
             16 => Some(Self::StackNames),
+            17 => Some(Self::CpuSlice),
+            18 => Some(Self::SyscallSlice),
+            19 => Some(Self::WakeEvent),
+            20 => Some(Self::SoftirqSlice),
             _ => None,
         }
     }
@@ -920,6 +932,54 @@ pub struct OffCpuTotals {
 }
 
 /// `clone(2)` flag: the new task is a thread of the caller's process.
+/// [`RecordKind::CpuSlice`]: the header's time is the switch-out, its CPU the slice's.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CpuSlice {
+    pub header: Header,
+    /// The switch-in (0: the thread was on the CPU when the trace began).
+    pub start_ns: u64,
+    /// The syscall in flight as it left the CPU ([`USER_MODE`]: none).
+    pub nr: u32,
+    /// 1: it blocked (a voluntary switch); 0: it was preempted.
+    pub voluntary: u32,
+}
+
+/// [`RecordKind::SyscallSlice`]: the header's time is the return.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SyscallSlice {
+    pub header: Header,
+    pub start_ns: u64,
+    pub ret: i64,
+    pub nr: u32,
+    pub _pad: u32,
+    /// What the call added to the copy ledger: bytes the CPU copied between user and
+    /// kernel memory, and bytes moved without that copy.
+    pub cpu_copied: u64,
+    pub zero_copied: u64,
+}
+
+/// [`RecordKind::WakeEvent`]: the header names the wakee; its CPU is the waker's.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WakeEvent {
+    pub header: Header,
+    pub waker: Waker,
+    /// A task waker's name (`comm`); zeros for an interrupt.
+    pub comm: [u8; 16],
+}
+
+/// [`RecordKind::SoftirqSlice`]: the header's time is the exit, its CPU the run's.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SoftirqSlice {
+    pub header: Header,
+    pub start_ns: u64,
+    pub vec: u32,
+    pub _pad: u32,
+}
+
 pub const CLONE_THREAD: u64 = 0x0001_0000;
 
 #[cfg(test)]
@@ -942,6 +1002,10 @@ mod tests {
         assert_eq!(size_of::<StackSeen>(), 24 + 8);
         assert_eq!(size_of::<OffCpuKey>(), 8 + 40);
         assert_eq!(size_of::<OffCpuTotals>(), 24 + 48 + 16);
+        assert_eq!(size_of::<CpuSlice>(), 24 + 16);
+        assert_eq!(size_of::<SyscallSlice>(), 24 + 40);
+        assert_eq!(size_of::<WakeEvent>(), 24 + 24 + 16);
+        assert_eq!(size_of::<SoftirqSlice>(), 24 + 16);
         assert_eq!(size_of::<VmaCache>(), 48);
         assert_eq!(size_of::<FileNameRecord>(), 24 + 16 + 1024);
         assert_eq!(size_of::<WakeKey>(), 24);

@@ -44,6 +44,10 @@ unsafe impl aya::Pod for crate::record::StackSeen {}
 unsafe impl aya::Pod for crate::record::OffCpuKey {}
 unsafe impl aya::Pod for crate::record::OffCpuStat {}
 unsafe impl aya::Pod for crate::record::OffCpuTotals {}
+unsafe impl aya::Pod for crate::record::CpuSlice {}
+unsafe impl aya::Pod for crate::record::SyscallSlice {}
+unsafe impl aya::Pod for crate::record::WakeEvent {}
+unsafe impl aya::Pod for crate::record::SoftirqSlice {}
 unsafe impl aya::Pod for FaultKey {}
 unsafe impl aya::Pod for FaultStat {}
 unsafe impl aya::Pod for FaultTotals {}

@@ -31,6 +31,18 @@ pub fn stacks_on() -> bool {
     unsafe { core::ptr::read_volatile(&raw const STACKS_ON) != 0 }
 }
 
+/// 1 with `--perfetto`: timeline events are streamed; 0 (the default) and the verifier
+/// drops that code.
+#[unsafe(no_mangle)]
+pub static TIMELINE_ON: u32 = 0;
+
+/// Whether timeline events are streamed.
+#[inline(always)]
+pub fn timeline_on() -> bool {
+    // SAFETY: as for `stacks_on`.
+    unsafe { core::ptr::read_volatile(&raw const TIMELINE_ON) != 0 }
+}
+
 /// One member offset: `off!(task_pid)`.
 macro_rules! off {
     ($field:ident) => {{

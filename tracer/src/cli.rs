@@ -139,6 +139,11 @@ pub struct OutputArgs {
     /// Also draw the blocked stacks joined with their wakers' (`--stacks`) as a flame graph.
     #[arg(long, value_name = "FILE.svg")]
     pub offwake: Option<PathBuf>,
+    /// Also write the timeline as a Perfetto trace (open it in ui.perfetto.dev): each
+    /// thread's runs, off-CPU time and why, syscalls, wakeups as arrows, softirqs per CPU,
+    /// bytes copied. Turns on `--timeline`.
+    #[arg(long, value_name = "FILE")]
+    pub perfetto: Option<PathBuf>,
 }
 
 impl OutputArgs {
@@ -179,6 +184,10 @@ pub struct KernelArgs {
     /// `--format folded`, `--flamegraph` and the report's `stacks`.
     #[arg(long)]
     pub stacks: bool,
+    /// Stream every time slice, syscall, wakeup and softirq of the target as it happens
+    /// (for `--perfetto`, which turns it on; with `record`, kept for `report --perfetto`).
+    #[arg(long)]
+    pub timeline: bool,
     /// Distinct stacks the kernel keeps (with `--stacks`); more are counted as lost.
     #[arg(long, default_value_t = Settings::default().max_stacks, value_parser = clap::value_parser!(u32).range(256..=1 << 20))]
     pub max_stacks: u32,
@@ -205,6 +214,7 @@ impl KernelArgs {
             bpf_stats: self.bpf_stats,
             stacks: self.stacks,
             max_stacks: self.max_stacks,
+            timeline: self.timeline,
         }
     }
 }

@@ -18,7 +18,7 @@ use tokio::{io::unix::AsyncFd, process::Child};
 use tracer_common::record::NAME_KERNEL_FORM;
 
 use crate::{
-    analysis::{Analysis, TraceMeta},
+    analysis::{Analysis, TraceMeta, timeline::Timeline},
     decode::{Record, StackNames, decode, encode},
     mappings::Mounts,
     recording,
@@ -77,6 +77,9 @@ pub struct Consumer {
     ended: Ended,
     /// With `--stacks`: stacks the kernel reported new, to be named (hash, process).
     stacks: Option<StackNamer>,
+    /// With `--timeline`: its events (kept apart from the analysis, which is copied for
+    /// every interim report).
+    pub timeline: Timeline,
 }
 
 /// Names each new stack as soon as the kernel reports it, while its process lives.
@@ -105,6 +108,7 @@ impl Consumer {
             mounts: Mounts::default(),
             ended: Ended::default(),
             stacks: None,
+            timeline: Timeline::default(),
         }
     }
 
@@ -180,6 +184,7 @@ impl Consumer {
         }
         self.records += 1;
         self.analysis.push(record);
+        self.timeline.push(record);
         match record {
             Record::Thread { exited: true, record } => {
                 self.ended.threads.insert((record.header.tid, record.state.life));
@@ -362,6 +367,7 @@ fn account(session: &Session, meta: &mut TraceMeta) -> Result<()> {
     meta.overhead = overhead(session);
     meta.lost = Lost {
         stack_captures: 0,
+        timeline_events: 0,
         ring_buffer: session.lost()?,
         maps: session
             .map_full()?

@@ -3,8 +3,9 @@
 use std::mem::size_of;
 
 use tracer_common::record::{
-    CounterTotal, EpollRecord, FaultTotals, FileNameRecord, Header, IdleThread, OffCpuTotals, PathTotals, ProcessExit,
-    RecordKind, SoftirqTotals, StackSeen, SwitchTotals, SyscallTotals, ThreadRecord, WakeEdgeTotals,
+    CounterTotal, CpuSlice, EpollRecord, FaultTotals, FileNameRecord, Header, IdleThread, OffCpuTotals, PathTotals,
+    ProcessExit, RecordKind, SoftirqSlice, SoftirqTotals, StackSeen, SwitchTotals, SyscallSlice, SyscallTotals,
+    ThreadRecord, WakeEdgeTotals, WakeEvent,
 };
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,6 +30,11 @@ pub enum Record {
     StackSeen(StackSeen),
     OffCpu(OffCpuTotals),
     StackNames(Box<StackNames>),
+    /// Timeline events (`--perfetto`).
+    CpuSlice(CpuSlice),
+    SyscallSlice(SyscallSlice),
+    Wake(WakeEvent),
+    SoftirqSlice(SoftirqSlice),
 }
 
 /// A stack's frames as user space named them ([`RecordKind::StackNames`]), innermost
@@ -122,6 +128,10 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
         Some(RecordKind::StackSeen) => Record::StackSeen(read_exact(bytes, kind)?),
         Some(RecordKind::OffCpuTotals) => Record::OffCpu(read_exact(bytes, kind)?),
         Some(RecordKind::StackNames) => Record::StackNames(Box::new(StackNames::decode(bytes)?)),
+        Some(RecordKind::CpuSlice) => Record::CpuSlice(read_exact(bytes, kind)?),
+        Some(RecordKind::SyscallSlice) => Record::SyscallSlice(read_exact(bytes, kind)?),
+        Some(RecordKind::WakeEvent) => Record::Wake(read_exact(bytes, kind)?),
+        Some(RecordKind::SoftirqSlice) => Record::SoftirqSlice(read_exact(bytes, kind)?),
         None => return Err(DecodeError::Unsupported(kind)),
     })
 }

@@ -16,10 +16,10 @@ use serde_json::Value;
 use crate::{
     cli::DemoWhich,
     output::AtomicFile,
-    report::{Format, Grid, PathRow, Report, folded},
+    report::{Format, Grid, PathRow, Report, folded, perfetto},
     session,
     signals::Signals,
-    trace::{self, Job, Target},
+    trace::{self, Job, Target, Traced},
 };
 
 pub struct Settings {
@@ -87,12 +87,16 @@ pub async fn run(which: DemoWhich, s: &Settings, format: Format, signals: &Signa
     }
     if matches!(which, DemoWhich::Epoll | DemoWhich::All) {
         demo.epoll = servers(s, signals).await?;
-        let svg = flamegraph(s, signals).await?;
+        let (svg, timeline) = pictures(s, signals).await?;
         demo.notes.push(format!(
             "{}: where the epoll-lt server's reactor blocked and what woke it (off-wake flame graph; open it in a browser)",
             svg.display()
         ));
-        demo.pictures.push(svg);
+        demo.notes.push(format!(
+            "{}: its timeline (open it in ui.perfetto.dev): runs, sleeps and why, syscalls, wakeup arrows, softirqs",
+            timeline.display()
+        ));
+        demo.pictures.extend([svg, timeline]);
     }
     Ok(match format {
         Format::Json => format!("{}\n", serde_json::to_string_pretty(&demo)?),
@@ -117,17 +121,20 @@ fn workload(name: &str) -> Result<PathBuf> {
     Ok(path)
 }
 
-async fn traced_command(words: Vec<OsString>, stacks: bool, signals: &Signals) -> Result<(Report, Value)> {
+/// The command traced (with stacks and the timeline for the pictures); its report and
+/// its own JSON summary.
+async fn traced_command(words: Vec<OsString>, pictures: bool, signals: &Signals) -> Result<(Traced, Value)> {
     let job = Job {
         target: Target::Command { words, capture_stdout: true },
         duration: None,
         record: None,
-        settings: session::Settings { stacks, ..session::Settings::default() },
+        settings: session::Settings { stacks: pictures, timeline: pictures, ..session::Settings::default() },
     };
     let t = trace::trace(job, None, signals).await?;
     let text = String::from_utf8_lossy(&t.stdout);
     let line = text.lines().last().context("the workload printed no summary")?;
-    Ok((t.report, serde_json::from_str(line).with_context(|| format!("the workload's summary is not JSON: {line}"))?))
+    let summary = serde_json::from_str(line).with_context(|| format!("the workload's summary is not JSON: {line}"))?;
+    Ok((t, summary))
 }
 
 const MODES: [&str; 6] = ["read-write", "mmap-write", "sendfile", "splice", "vmsplice", "copy-file-range"];
@@ -150,14 +157,14 @@ async fn zerocopy(s: &Settings, signals: &Signals) -> Result<Vec<CopyRow>> {
         .map(OsString::from)
         .to_vec();
         let result = traced_command(words, false, signals).await;
-        let (report, summary) = match result {
+        let (traced, summary) = match result {
             Ok(x) => x,
             Err(e) => {
                 let _ = std::fs::remove_file(&file);
                 return Err(e);
             }
         };
-        rows.push(copy_row(mode, &report, &summary));
+        rows.push(copy_row(mode, &traced.report, &summary));
     }
     let _ = std::fs::remove_file(&file);
     Ok(rows)
@@ -212,23 +219,28 @@ async fn servers(s: &Settings, signals: &Signals) -> Result<Vec<ServerRow>> {
     let (server, client) = (workload("epoll-server")?, workload("epoll-client")?);
     let mut rows = Vec::new();
     for (mode, reactors) in SERVERS {
-        let (report, load) = serve(&server, &client, mode, reactors, false, s, signals).await?;
-        rows.push(server_row(mode, reactors, &report, &load));
+        let (traced, load) = serve(&server, &client, mode, reactors, false, s, signals).await?;
+        rows.push(server_row(mode, reactors, &traced.report, &load));
     }
     Ok(rows)
 }
 
-/// The level-triggered server once more, with `--stacks` (apart from the table, whose
-/// rows pay no stack captures): its off-wake flame graph in `s.pictures`.
-async fn flamegraph(s: &Settings, signals: &Signals) -> Result<PathBuf> {
+/// The level-triggered server once more, with stacks and the timeline (apart from the
+/// table, whose rows pay for neither): its off-wake flame graph and its Perfetto trace in
+/// `s.pictures`.
+async fn pictures(s: &Settings, signals: &Signals) -> Result<(PathBuf, PathBuf)> {
     let (server, client) = (workload("epoll-server")?, workload("epoll-client")?);
-    let path = s.pictures.join("tracer-demo-epoll-offwake.svg");
-    let mut file = AtomicFile::create(&path, "flame graph")?;
-    let (report, _) = serve(&server, &client, "epoll-lt", 1, true, s, signals).await?;
-    let stacks = report.stacks.as_ref().context("the trace kept no stacks")?;
-    folded::flamegraph(stacks, folded::Graph::OffWake, &mut file).context("cannot write the flame graph")?;
-    file.commit()?;
-    Ok(path)
+    let (svg, pftrace) =
+        (s.pictures.join("tracer-demo-epoll-offwake.svg"), s.pictures.join("tracer-demo-epoll.pftrace"));
+    let (mut svg_file, mut trace_file) =
+        (AtomicFile::create(&svg, "flame graph")?, AtomicFile::create(&pftrace, "Perfetto trace")?);
+    let (traced, _) = serve(&server, &client, "epoll-lt", 1, true, s, signals).await?;
+    let stacks = traced.report.stacks.as_ref().context("the trace kept no stacks")?;
+    folded::flamegraph(stacks, folded::Graph::OffWake, &mut svg_file).context("cannot write the flame graph")?;
+    perfetto::write(&traced.timeline, &traced.report, &mut trace_file).context("cannot write the Perfetto trace")?;
+    svg_file.commit()?;
+    trace_file.commit()?;
+    Ok((svg, pftrace))
 }
 
 /// One server model traced under the client's load: the report and the client's summary.
@@ -237,10 +249,10 @@ async fn serve(
     client: &Path,
     mode: &str,
     reactors: u32,
-    stacks: bool,
+    pictures: bool,
     s: &Settings,
     signals: &Signals,
-) -> Result<(Report, Value)> {
+) -> Result<(Traced, Value)> {
     let port = free_port()?;
     // The server outlives the load by a margin, then stops by itself: the trace ends.
     let run_for = format!("{}ms", (s.duration + Duration::from_millis(1500)).as_millis());
@@ -257,7 +269,7 @@ async fn serve(
     ]
     .map(OsString::from)
     .to_vec();
-    let (traced, load) = tokio::join!(traced_command(words, stacks, signals), load(client, port, s));
+    let (traced, load) = tokio::join!(traced_command(words, pictures, signals), load(client, port, s));
     Ok((traced?.0, load?))
 }
 

@@ -7,7 +7,7 @@ use std::{
 use anyhow::{Context, Result};
 use clap::Parser;
 use tracer::{
-    analysis::Analysis,
+    analysis::{Analysis, timeline::Timeline},
     btf::Btf,
     check,
     cli::{Cli, Command, OutputArgs, TraceArgs},
@@ -113,6 +113,7 @@ async fn execute(cli: Cli) -> Result<ExitCode> {
             let pictures = Pictures::open(&output)?;
             let mut reader = recording::Reader::open(&file)?;
             let mut analysis = Analysis::default();
+            let mut timeline = Timeline::default();
             let mut i = 0;
             while let Some(bytes) =
                 reader.next_record().with_context(|| format!("{} is not a usable tracer recording", file.display()))?
@@ -120,15 +121,22 @@ async fn execute(cli: Cli) -> Result<ExitCode> {
                 i += 1;
                 let record = decode(&bytes).with_context(|| format!("{} is corrupt at record {i}", file.display()))?;
                 analysis.push(&record);
+                timeline.push(&record);
             }
             let meta = reader.meta().context("the recording has no trailer")?;
-            let report = analysis.report(meta);
+            let mut report = analysis.report(meta);
+            report.lost.timeline_events = timeline.dropped;
             if output.needs_stacks() && report.stacks.is_none() {
                 return Err(report::no_stacks())
                     .with_context(|| format!("{} was recorded without --stacks", file.display()));
             }
+            anyhow::ensure!(
+                meta.timeline || output.perfetto.is_none(),
+                "{} was recorded without --timeline: it has no timeline for --perfetto",
+                file.display()
+            );
             sink.write(&report, output.format)?;
-            pictures.write(&report)?;
+            pictures.write(&report, &timeline)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { which, size, duration, connections, pictures, output } => {
@@ -157,6 +165,7 @@ async fn traced(
     );
     let sink = Sink::open(out)?;
     let pictures = Pictures::open(out)?;
+    let settings = Settings { timeline: settings.timeline || out.perfetto.is_some(), ..settings };
     let job = Job { target, duration, record: t.record.clone(), settings };
     let mut show = |r: &Report| -> Result<()> {
         // Live views go to stdout as they come (tables separated, JSON one per line).
@@ -172,31 +181,47 @@ async fn traced(
     let traced = trace::trace(job, live, signals).await?;
     warn(&traced);
     sink.write(&traced.report, out.format)?;
-    pictures.write(&traced.report)?;
+    pictures.write(&traced.report, &traced.timeline)?;
     Ok(traced)
 }
 
-/// The flame graphs asked for, opened before tracing like the report's file.
-struct Pictures(Vec<(AtomicFile, report::folded::Graph)>);
+/// The flame graphs and the Perfetto trace asked for, opened before tracing like the
+/// report's file.
+struct Pictures {
+    graphs: Vec<(AtomicFile, report::folded::Graph)>,
+    perfetto: Option<AtomicFile>,
+}
 
 impl Pictures {
     fn open(out: &OutputArgs) -> Result<Self> {
-        let mut files = Vec::new();
+        let mut graphs = Vec::new();
         for (path, graph) in
             [(&out.flamegraph, report::folded::Graph::OffCpu), (&out.offwake, report::folded::Graph::OffWake)]
         {
             if let Some(p) = path {
-                files.push((AtomicFile::create(p, "flame graph")?, graph));
+                graphs.push((AtomicFile::create(p, "flame graph")?, graph));
             }
         }
-        Ok(Self(files))
+        let perfetto = out.perfetto.as_deref().map(|p| AtomicFile::create(p, "Perfetto trace")).transpose()?;
+        Ok(Self { graphs, perfetto })
     }
 
-    fn write(self, r: &Report) -> Result<()> {
-        for (mut file, graph) in self.0 {
+    fn write(self, r: &Report, timeline: &Timeline) -> Result<()> {
+        for (mut file, graph) in self.graphs {
             let stacks = r.stacks.as_ref().ok_or_else(report::no_stacks)?;
             report::folded::flamegraph(stacks, graph, &mut file).context("cannot write the flame graph")?;
             file.commit()?;
+        }
+        if let Some(mut file) = self.perfetto {
+            report::perfetto::write(timeline, r, &mut file).context("cannot write the Perfetto trace")?;
+            file.commit()?;
+            if timeline.dropped > 0 {
+                eprintln!(
+                    "tracer: warning: the Perfetto trace holds the first {} timeline events; {} more were not kept (trace a shorter window)",
+                    timeline.events.len(),
+                    timeline.dropped
+                );
+            }
         }
         Ok(())
     }

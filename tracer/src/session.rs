@@ -65,6 +65,8 @@ pub struct Settings {
     /// distinct stacks the kernel keeps.
     pub stacks: bool,
     pub max_stacks: u32,
+    /// Stream timeline events (`--perfetto`).
+    pub timeline: bool,
 }
 
 impl Default for Settings {
@@ -79,6 +81,7 @@ impl Default for Settings {
             bpf_stats: StatsMode::Sampled,
             stacks: false,
             max_stacks: 8192,
+            timeline: false,
         }
     }
 }
@@ -143,11 +146,13 @@ impl Session {
         // next poll: a small ring cannot hold a poll interval's worth of records.
         let wakeup_bytes = u64::from(settings.ring_bytes / 4);
         let stacks_on = u32::from(settings.stacks);
+        let timeline_on = u32::from(settings.timeline);
         let mut ebpf = EbpfLoader::new()
             .override_global(GLOBAL_OFFSETS, &plan.offsets, true)
             .override_global(GLOBAL_FEATURES, &plan.features, true)
             .override_global(GLOBAL_WAKEUP_BYTES, &wakeup_bytes, true)
             .override_global(GLOBAL_STACKS, &stacks_on, true)
+            .override_global(GLOBAL_TIMELINE, &timeline_on, true)
             // Preallocated: room only when stacks are captured.
             .map_max_entries(MAP_STACKS, if settings.stacks { settings.max_stacks } else { 1 })
             .map_max_entries(MAP_OFFCPU, if settings.stacks { offcpu_rows(settings.max_stacks) } else { 1 })

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use tokio::io::AsyncReadExt;
 
 use crate::{
-    analysis::TraceMeta,
+    analysis::{TraceMeta, timeline::Timeline},
     collect::{self, Consumer, Live, StopReason, Watch},
     recording,
     report::Report,
@@ -43,6 +43,8 @@ pub struct Traced {
     pub stdout: Vec<u8>,
     /// Records the decoder rejected (a kernel/user mismatch; should be 0).
     pub undecodable: u64,
+    /// With `--timeline`: its events.
+    pub timeline: Timeline,
 }
 
 pub async fn trace(job: Job, live: Option<Live<'_>>, signals: &Signals) -> Result<Traced> {
@@ -104,16 +106,20 @@ pub async fn trace(job: Job, live: Option<Live<'_>>, signals: &Signals) -> Resul
     };
     let mut meta = meta;
     meta.stacks = job.settings.stacks;
+    meta.timeline = job.settings.timeline;
     let outcome =
         collect::trace(&mut session, ring, &mut watch, signals, job.duration, &mut consumer, live, meta).await?;
     let stdout = match stdout_task {
         Some(task) => task.await.unwrap_or_default(),
         None => Vec::new(),
     };
+    let mut report = consumer.analysis.report(&outcome.meta);
+    report.lost.timeline_events = consumer.timeline.dropped;
     Ok(Traced {
-        report: consumer.analysis.report(&outcome.meta),
+        report,
         reason: outcome.reason,
         stdout,
         undecodable: outcome.undecodable,
+        timeline: std::mem::take(&mut consumer.timeline),
     })
 }

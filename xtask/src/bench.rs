@@ -86,8 +86,10 @@ fn throughput(root: &Path, s: &Settings) -> Result {
         }
         t => return Err(format!("unknown bench target {t} (epoll or redis)")),
     }
-    // `tracer+stacks`: every probe and `--stacks`, priced on its own.
-    let mut configs: Vec<String> = vec!["untraced".into(), "floor".into(), "tracer".into(), "tracer+stacks".into()];
+    // `tracer+stacks`, `tracer+timeline`: every probe and `--stacks` or `--timeline`
+    // (what `--perfetto` streams), each priced on its own.
+    let mut configs: Vec<String> =
+        ["untraced", "floor", "tracer", "tracer+stacks", "tracer+timeline"].map(String::from).to_vec();
     configs.extend(s.groups.iter().map(|g| format!("tracer:{g}")));
     for tool in ["strace", "syscount", "bpftrace"] {
         if which(tool) {
@@ -227,6 +229,7 @@ pub fn attach(bin: &Path, config: &str, pid: &str, report: &Path) -> Result<Opti
                 "floor" => "floor".to_owned(),
                 "tracer" => "all".to_owned(),
                 "tracer+stacks" => "stacks".to_owned(),
+                "tracer+timeline" => "timeline".to_owned(),
                 c => c.trim_start_matches("tracer:").to_owned(),
             };
             let mut c = Command::new(bin.join("tracer"));
@@ -235,6 +238,7 @@ pub fn attach(bin: &Path, config: &str, pid: &str, report: &Path) -> Result<Opti
                 "floor" => c.arg("--floor"),
                 "all" => &mut c,
                 "stacks" => c.arg("--stacks"),
+                "timeline" => c.arg("--timeline"),
                 only => c.args(["--only", only]),
             };
             (c, "tracing PID")

@@ -40,8 +40,9 @@ struct Run {
 
 pub fn events(root: &Path, s: &Settings) -> Result {
     let bin = root.join("target/release");
-    // `tracer+stacks`: every probe and `--stacks`, priced on its own.
-    let mut configs: Vec<String> = vec!["floor".into(), "tracer".into(), "tracer+stacks".into()];
+    // `tracer+stacks`, `tracer+timeline`: every probe and `--stacks` or `--timeline`
+    // (what `--perfetto` streams), each priced on its own.
+    let mut configs: Vec<String> = ["floor", "tracer", "tracer+stacks", "tracer+timeline"].map(String::from).to_vec();
     configs.extend(SECTIONS.iter().map(|x| format!("tracer:{x}")));
     if s.peers {
         for (tool, config) in [("syscount", "syscount"), ("bpftrace", "bpftrace")] {

@@ -10,7 +10,10 @@ use std::{
 /// is the tests' independent oracle for syscall counts.
 /// The compiler, and the oracles the tests hold the tracer to (strace's counts, perf's
 /// tracepoint hit counts).
-const APT_PACKAGES: &[&str] = &["rustc-web", "rust-web-src", "strace", "linux-perf"];
+const APT_PACKAGES: &[&str] = &["rustc-web", "rust-web-src", "strace", "linux-perf", "python3-venv"];
+/// The Perfetto trace schema's official Python bindings: the tests read the tracer's
+/// Perfetto traces with them (an independent reader), from a virtualenv in target/.
+const PERFETTO_PY: &str = "perfetto==0.59.1";
 /// The peers the benchmark measures beside the tracer.
 const BENCH_PACKAGES: &[&str] = &["libbpf-tools", "bpftrace", "redis-server", "redis-tools"];
 const BPF_LINKER_VERSION: &str = "0.13.0";
@@ -60,12 +63,25 @@ fn setup() -> Result {
             .args(["--features", "llvm-22"])
             .env("LLVM_PREFIX", "/usr/lib/llvm-22"))?;
     }
+    python_env(&root().join("target/pyenv"))?;
     if !Path::new(TRACEFS).join("events").is_dir() {
         eprintln!("setup: mounting tracefs at {TRACEFS}");
         run(Command::new("mount").args(["-t", "tracefs", "nodev", TRACEFS]))?;
     }
     eprintln!("setup: ok ({}, bpf-linker {BPF_LINKER_VERSION}, tracefs at {TRACEFS})", APT_PACKAGES.join(", "));
     Ok(())
+}
+
+/// The virtualenv with the Perfetto bindings, made once (Debian's own python3).
+fn python_env(dir: &Path) -> Result {
+    let python = dir.join("bin/python");
+    let probe = "from perfetto.protos.perfetto.trace import perfetto_trace_pb2";
+    if Command::new(&python).args(["-c", probe]).output().is_ok_and(|o| o.status.success()) {
+        return Ok(());
+    }
+    eprintln!("setup: a Python virtualenv with {PERFETTO_PY} in {}", dir.display());
+    run(Command::new("/usr/bin/python3").arg("-m").arg("venv").arg(dir))?;
+    run(Command::new(&python).args(["-m", "pip", "install", "--quiet", PERFETTO_PY]))
 }
 
 /// Installs the Debian packages of `packages` that are missing.

@@ -79,7 +79,8 @@ pub fn vm(root: &Path, o: &Options) -> Result {
         let kernel = apt.unpack(&package)?;
         eprintln!("vm: {series}: {} ({})", kernel.release, package);
         let guest = Guest::build(&work.join(&kernel.release), &kernel, &dist, &tests)?;
-        let result = guest.boot()?;
+        let mut result = guest.boot()?;
+        check_timeline(root, &guest, &mut result)?;
         if o.fixtures {
             let btf = guest.dir.join("vmlinux.btf");
             guest.fetch("/vmlinux.btf", &btf)?;
@@ -435,7 +436,39 @@ fn suite() -> String {
             "./deps/{name} --test-threads=1 > /mnt/tmp/{name}.out 2>&1; rc=$?\ncat /mnt/tmp/{name}.out\necho \"@@@TEST {name} $rc\"\n"
         ));
     }
+    // The timeline: written here, read back on the host (the guest has no Python).
+    s.push_str(&format!(
+        "./tracer run --perfetto /mnt/tmp/{TIMELINE}.pftrace --format json --output /mnt/tmp/{TIMELINE}.json -- ./wake-probe 200 20 > /mnt/tmp/{TIMELINE}.out 2>&1; rc=$?\ncat /mnt/tmp/{TIMELINE}.out\necho \"@@@TEST {TIMELINE} $rc\"\n"
+    ));
     s
+}
+
+/// The guest's Perfetto trace, checked against its report by the tests' own checker
+/// (the schema's official Python bindings, on the host).
+const TIMELINE: &str = "timeline";
+
+fn check_timeline(root: &Path, guest: &Guest, o: &mut Outcome) -> Result {
+    if o.tests.get(TIMELINE) != Some(&true) {
+        return Ok(()); // it failed in the guest, and says why there
+    }
+    let (trace, report) = (guest.dir.join("timeline.pftrace"), guest.dir.join("timeline.json"));
+    guest.fetch(&format!("/tmp/{TIMELINE}.pftrace"), &trace)?;
+    guest.fetch(&format!("/tmp/{TIMELINE}.json"), &report)?;
+    let out = Command::new(root.join("target/pyenv/bin/python"))
+        .arg(root.join("integration-test/scripts/perfetto_check.py"))
+        .args([&trace, &report])
+        .output()
+        .map_err(|e| format!("cannot run the Perfetto checker: {e}"))?;
+    let name = format!("{TIMELINE} check");
+    o.tests.insert(name.clone(), out.status.success());
+    o.output.insert(
+        name.clone(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    );
+    if !out.status.success() {
+        o.failed.push(name);
+    }
+    Ok(())
 }
 
 fn parse_results(text: &str, dir: &Path) -> Result<Outcome> {
@@ -496,7 +529,9 @@ fn print_matrix(matrix: &[(String, String, Outcome)]) {
             };
             print!(" {cell:<width$}");
         }
-        let others = OTHER_TESTS.iter().all(|t| o.tests.get(*t) == Some(&true));
+        let timeline = [TIMELINE.to_owned(), format!("{TIMELINE} check")];
+        let others =
+            OTHER_TESTS.iter().map(|t| (*t).to_owned()).chain(timeline).all(|t| o.tests.get(&t) == Some(&true));
         println!(" {}", if others { "ok" } else { "FAIL" });
     }
     for (series, _, o) in matrix {

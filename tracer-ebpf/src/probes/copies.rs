@@ -94,16 +94,16 @@ pub fn enter(t: &mut ThreadState, regs: *const u64, nr: u64) {
     }
 }
 
-pub fn exit(t: &mut ThreadState, nr: u64, ret: i64) {
+pub fn exit(t: &mut ThreadState, nr: u64, ret: i64) -> (u64, u64) {
     let bytes = if is_error(ret) || ret < 0 { 0 } else { ret as u64 };
     match data_class(nr) {
         DataClass::In => {
             let path = if t.sys.flags & SOCK_RECV != 0 { Path::Recv } else { Path::ReadWrite };
-            book(path, 1, 0, bytes, bytes, 0, 0);
+            book(path, 1, 0, bytes, bytes, 0, 0)
         }
         DataClass::Out => {
             let path = if t.sys.path == Path::MmapWrite as u32 { Path::MmapWrite } else { Path::ReadWrite };
-            book(path, 1, bytes, 0, 0, bytes, 0);
+            book(path, 1, bytes, 0, 0, bytes, 0)
         }
         DataClass::Sendfile => book(Path::Sendfile, 1, bytes, 0, 0, 0, bytes),
         DataClass::CopyFileRange => book(Path::CopyFileRange, 1, bytes, 0, 0, 0, bytes),
@@ -115,13 +115,13 @@ pub fn exit(t: &mut ThreadState, nr: u64, ret: i64) {
                 if bytes > 0 {
                     let _ = PIPE_FEEDERS.insert(&t.sys.args[1], &(Path::Splice as u32), 0);
                 }
-                book(Path::Splice, 1, 0, 0, 0, 0, 0);
+                book(Path::Splice, 1, 0, 0, 0, 0, 0)
             } else {
                 let fed_by_user_pages = flags & SPLICE_IN_PIPE != 0
                     // SAFETY: a plain map value.
                     && unsafe { PIPE_FEEDERS.get(&t.sys.args[0]) }.is_some_and(|&p| p == Path::Vmsplice as u32);
                 let path = if fed_by_user_pages { Path::Vmsplice } else { Path::Splice };
-                book(path, 1, bytes, 0, 0, 0, bytes);
+                book(path, 1, bytes, 0, 0, 0, bytes)
             }
         }
         DataClass::Vmsplice => {
@@ -129,9 +129,9 @@ pub fn exit(t: &mut ThreadState, nr: u64, ret: i64) {
                 if bytes > 0 {
                     let _ = PIPE_FEEDERS.insert(&t.sys.args[0], &(Path::Vmsplice as u32), 0);
                 }
-                book(Path::Vmsplice, 1, 0, 0, 0, 0, 0);
+                book(Path::Vmsplice, 1, 0, 0, 0, 0, 0)
             } else {
-                book(Path::ReadWrite, 1, 0, bytes, bytes, 0, 0);
+                book(Path::ReadWrite, 1, 0, bytes, bytes, 0, 0)
             }
         }
         DataClass::None if nr == MMAP && bytes > 0 => {
@@ -141,13 +141,15 @@ pub fn exit(t: &mut ThreadState, nr: u64, ret: i64) {
                     track_map(p, bytes, len);
                 }
             }
+            (0, 0)
         }
-        DataClass::None => {}
+        DataClass::None => (0, 0),
     }
 }
 
+/// Books a call on `path`; returns the bytes it had the CPU copy and moved without that.
 #[inline(always)]
-fn book(path: Path, calls: u64, out: u64, inp: u64, k2u: u64, u2k: u64, zc: u64) {
+fn book(path: Path, calls: u64, out: u64, inp: u64, k2u: u64, u2k: u64, zc: u64) -> (u64, u64) {
     if let Some(l) = ledger(path as u32) {
         l.calls += calls;
         l.bytes_out += out;
@@ -156,6 +158,7 @@ fn book(path: Path, calls: u64, out: u64, inp: u64, k2u: u64, u2k: u64, zc: u64)
         l.cpu_u2k += u2k;
         l.zero_copy += zc;
     }
+    (k2u + u2k, zc)
 }
 
 /// The first source buffer of a write-family call.

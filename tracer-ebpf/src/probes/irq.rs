@@ -65,6 +65,7 @@ pub fn softirq_exit(ctx: BtfTracePointContext) -> i32 {
                 s.target_wakeups += u64::from(c.softirq_wakeups);
             }
         }
+        super::timeline::softirq(c.softirq_t0, vec as u32);
     }
     c.softirq = NO_SOFTIRQ;
     c.seq += 1;

@@ -11,6 +11,7 @@ pub mod names;
 pub mod sched;
 pub mod stacks;
 pub mod syscalls;
+pub mod timeline;
 pub mod wakeups;
 
 use tracer_common::kernel::Offsets;

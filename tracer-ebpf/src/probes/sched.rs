@@ -17,7 +17,7 @@ use tracer_common::{
     sched::{SwitchKind, classify_switch},
 };
 
-use super::{comm_into, copy_in, epoll, irq, read_u32, read_u64, stacks, task_u32, task_u64, wakeups};
+use super::{comm_into, copy_in, epoll, irq, read_u32, read_u64, stacks, task_u32, task_u64, timeline, wakeups};
 use crate::{
     globals::{off, variant},
     maps::{
@@ -103,6 +103,7 @@ fn switch_out(ctx: &BtfTracePointContext, tid: u32, tgid: u32, kind: SwitchKind,
         let c = unsafe { &mut *c };
         if voluntary { c.voluntary += 1 } else { c.involuntary += 1 }
     }
+    timeline::cpu_slice(tid, tgid, t.times.in_ts, nr, voluntary);
     let times = &mut t.times;
     close_slice(times, now, k);
     // A wakeup that came while the thread was still running means it never slept: it has
@@ -182,6 +183,9 @@ fn on_thread_exit(tid: u32, tgid: u32, now: u64, k: &Counters) {
     };
     // SAFETY: the exiting thread's own map value; it runs this switch itself.
     super::faults::finish(unsafe { &mut *state });
+    // Its last slice: it leaves the CPU for good, in exit(2), by its own doing.
+    // SAFETY: as above.
+    timeline::cpu_slice(tid, tgid, unsafe { (*state).times.in_ts }, USER_MODE, true);
     // SAFETY: as above.
     close_slice(unsafe { &mut (*state).times }, now, k);
     if let Some(mut entry) = reserve::<ThreadRecord>() {

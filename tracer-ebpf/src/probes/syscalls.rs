@@ -4,7 +4,8 @@
 //!
 //! Enter: count the call and remember it in the thread's state. Exit: errors, latency
 //! histogram and bytes into the per-CPU `SYSCALLS` slot of its number, then the epoll and
-//! copy-ledger bookkeeping. Nothing is streamed but finished epoll waits.
+//! copy-ledger bookkeeping. Nothing is streamed but finished epoll waits (and, with
+//! `--perfetto`, each call).
 use aya_ebpf::{
     helpers::{bpf_get_current_pid_tgid, bpf_ktime_get_ns},
     macros::btf_tracepoint,
@@ -15,7 +16,7 @@ use tracer_common::{
     syscalls::{DataClass, EPOLL_CTL, EXECVE, EXECVEAT, data_class, is_epoll_wait, is_readiness_wait, log2_bucket},
 };
 
-use super::{clear, copies, epoll, faults};
+use super::{clear, copies, epoll, faults, timeline};
 use crate::maps::{current_thread, hit, is_target, syscall_stat, thread_state};
 
 #[btf_tracepoint(function = "sys_enter")]
@@ -94,11 +95,13 @@ pub fn sys_exit(ctx: BtfTracePointContext) -> i32 {
             s.ready += ret as u64;
         }
     }
-    if is_epoll_wait(nr) {
+    let copied = if is_epoll_wait(nr) {
         epoll::exit(t, tid, ret, now);
+        (0, 0)
     } else {
-        copies::exit(t, nr, ret);
-    }
+        copies::exit(t, nr, ret)
+    };
+    timeline::syscall(tid, t.tgid, t.sys.t0, nr, ret, copied);
     t.sys.nr = NO_SYSCALL;
     0
 }

@@ -33,6 +33,7 @@ pub fn sched_waking(ctx: BtfTracePointContext) -> i32 {
     let now = unsafe { bpf_ktime_get_ns() };
     count_edge(pid, w.life, w.tgid, &waker);
     super::stacks::on_wake(&ctx, w, &waker);
+    super::timeline::wake(pid, w.tgid, &waker);
     w.times.waker = waker;
     w.times.waking_ts = now;
     // The first wakeup inside an epoll wait. Not gated on the wait having blocked:

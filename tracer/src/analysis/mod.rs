@@ -7,6 +7,7 @@ pub mod sched;
 pub mod softirq;
 pub mod stacks;
 pub mod syscalls;
+pub mod timeline;
 pub mod wakeups;
 
 use std::collections::BTreeMap;
@@ -44,6 +45,9 @@ pub struct TraceMeta {
     /// Stacks were captured (`--stacks`).
     #[serde(default)]
     pub stacks: bool,
+    /// Timeline events were streamed (`--perfetto`, `--timeline`).
+    #[serde(default)]
+    pub timeline: bool,
 }
 
 /// Folds records, one at a time, into per-subsystem state.
@@ -77,6 +81,8 @@ impl Analysis {
             // Only the collector needs them (to take the process's rows out of the maps, to
             // name a new stack).
             Record::ProcessExit(_) | Record::StackSeen(_) => {}
+            // The timeline's alone (`timeline::Timeline`), not the report's.
+            Record::CpuSlice(_) | Record::SyscallSlice(_) | Record::Wake(_) | Record::SoftirqSlice(_) => {}
             Record::OffCpu(r) => self.stacks.push_offcpu(r),
             Record::StackNames(n) => self.stacks.push_names(n),
             Record::Counter(r) => {

@@ -2,6 +2,7 @@
 //! same numbers. JSON keys follow shared/DESIGN.md §5 (schema_version 1).
 mod csv;
 pub mod folded;
+pub mod perfetto;
 mod table;
 
 pub use table::{Grid, bytes, duration};
@@ -68,6 +69,10 @@ pub struct Lost {
     /// Stacks the kernel could not capture (`--stacks`).
     #[serde(default)]
     pub stack_captures: u64,
+    /// Timeline events (`--timeline`) past what the tracer keeps for `--perfetto`:
+    /// not in the Perfetto trace (the report's figures do not come from them).
+    #[serde(default)]
+    pub timeline_events: u64,
 }
 
 /// `--stacks`: where the target's threads were off CPU and what woke them.
