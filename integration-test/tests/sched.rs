@@ -153,11 +153,13 @@ fn times_match_schedstat() {
         // After its last reading the thread still exits, and may queue for a CPU once more
         // behind the other spinners: on 6.1's CFS with two runnable tasks a CPU that is
         // one 6 ms slice each (12 ms latency on 2 CPUs, halved), 5.6 ms seen under TCG.
-        // Below: 1% or 2 ms here; under TCG on 5.10, -1.01% was seen once (allowed 2%).
+        // Its wait before its first run counts too, even when the kernel booked it before
+        // that run (a new thread moved to another CPU's queue first: -7 ms seen on 5.10
+        // before the tracer took a thread's baselines as 0 from its fork).
         let tol = (oracle / 100).max(2_000_000);
         assert!(
-            (oracle - 2 * tol..=oracle + tol + 12_000_000).contains(&rq),
-            "run-queue ns: traced {rq} vs schedstat {oracle} (-(2% or 4 ms)..+(1% or 2 ms)+12 ms)"
+            (oracle - tol..=oracle + tol + 12_000_000).contains(&rq),
+            "run-queue ns: traced {rq} vs schedstat {oracle} (-(1% or 2 ms)..+(1% or 2 ms)+12 ms)"
         );
         let (slices, pcount) = (n(&r["slices"]), n(&t["slices"]));
         assert!((0..=2).contains(&(slices - pcount)), "slices: traced {slices} vs schedstat {pcount} (+0..2)");

@@ -38,6 +38,12 @@ pub const MAP_OFFCPU: &str = "OFFCPU";
 pub const GLOBAL_STACKS: &str = "STACKS_ON";
 /// Whether timeline events are streamed (1, `--perfetto`) or not (0).
 pub const GLOBAL_TIMELINE: &str = "TIMELINE_ON";
+/// `attach --cgroup`: slot 0 holds the cgroup whose processes join the target set.
+pub const MAP_CGROUP: &str = "CGROUP";
+/// How a process joins the target set at its exec (`record::JOIN_*`).
+pub const GLOBAL_JOIN: &str = "JOIN";
+/// `attach --comm`: the name (NUL-padded, 16 bytes) whose processes join the target set.
+pub const GLOBAL_JOIN_COMM: &str = "JOIN_COMM";
 
 // Program names are the BTF tracepoints they attach to.
 pub const PROG_SCHED_SWITCH: &str = "sched_switch";

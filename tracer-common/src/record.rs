@@ -378,7 +378,10 @@ pub struct SchedTimes {
     pub slices: u64,
     /// The last switch-out left the thread runnable (preempted).
     pub out_runnable: u32,
-    pub _pad: u32,
+    /// 1: seen from its fork, when the kernel's counters started at 0 with it, so its
+    /// baselines are 0 (a wait before its first run can be booked before that run: when
+    /// it is moved to another CPU's queue first).
+    pub born: u32,
     /// A wakeup not yet followed by a switch-in: who, and when (sched_waking).
     pub waker: Waker,
     pub waking_ts: u64,
@@ -979,6 +982,12 @@ pub struct SoftirqSlice {
     pub vec: u32,
     pub _pad: u32,
 }
+
+/// How a process that execs joins the target set (besides being forked by a target): not
+/// at all, by being in a cgroup (or below it), or by its new name.
+pub const JOIN_NONE: u32 = 0;
+pub const JOIN_CGROUP: u32 = 1;
+pub const JOIN_COMM: u32 = 2;
 
 pub const CLONE_THREAD: u64 = 0x0001_0000;
 

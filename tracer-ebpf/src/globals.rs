@@ -43,6 +43,28 @@ pub fn timeline_on() -> bool {
     unsafe { core::ptr::read_volatile(&raw const TIMELINE_ON) != 0 }
 }
 
+/// `record::JOIN_*`: how a process joins the target set at its exec.
+#[unsafe(no_mangle)]
+pub static JOIN: u32 = 0;
+
+/// With `JOIN_COMM`: the name, NUL-padded (as `task_struct.comm`).
+#[unsafe(no_mangle)]
+pub static JOIN_COMM: [u64; 2] = [0; 2];
+
+/// How processes join at exec.
+#[inline(always)]
+pub fn join() -> u32 {
+    // SAFETY: as for `stacks_on`.
+    unsafe { core::ptr::read_volatile(&raw const JOIN) }
+}
+
+/// Word `i` of the joining name.
+#[inline(always)]
+pub fn join_comm(i: usize) -> u64 {
+    // SAFETY: as above; `i` is 0 or 1.
+    unsafe { core::ptr::read_volatile((&raw const JOIN_COMM).cast::<u64>().add(i & 1)) }
+}
+
 /// One member offset: `off!(task_pid)`.
 macro_rules! off {
     ($field:ident) => {{

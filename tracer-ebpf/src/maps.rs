@@ -5,7 +5,7 @@ use aya_ebpf::{
     bindings::{BPF_F_NO_PREALLOC, BPF_NOEXIST, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP},
     helpers::{bpf_get_current_pid_tgid, bpf_get_smp_processor_id, bpf_ktime_get_ns},
     macros::map,
-    maps::{Array, HashMap, LruHashMap, PerCpuArray, RingBuf},
+    maps::{Array, CgroupArray, HashMap, LruHashMap, PerCpuArray, RingBuf},
 };
 use tracer_common::{
     record::{
@@ -89,6 +89,10 @@ pub static TARGETS: HashMap<u32, ProcState> = HashMap::with_max_entries(4096, 0)
 /// taken away only by the remove that deleted it, so it is never added or taken twice.
 #[map(name = "TARGET_BITS")]
 pub static TARGET_BITS: Array<u64> = Array::with_max_entries(TARGET_BIT_WORDS, 0);
+
+/// `attach --cgroup`: the cgroup (slot 0) whose processes join the target set at exec.
+#[map(name = "CGROUP")]
+pub static CGROUP: CgroupArray = CgroupArray::with_max_entries(1, 0);
 
 /// The TID whose next fork is the command of `run` (see `names::MAP_LAUNCHER`).
 #[map(name = "LAUNCHER")]

@@ -23,10 +23,20 @@ pub struct Cli {
 pub enum Command {
     /// Trace a running process: all its threads and the processes it forks from now on.
     /// Stops at --duration, Ctrl-C or the process's exit, then prints the report.
+    #[command(group(clap::ArgGroup::new("target").required(true).args(["pid", "cgroup", "comm"])))]
     Attach {
         /// Process ID to trace.
         #[arg(short, long)]
-        pid: u32,
+        pid: Option<u32>,
+        /// Trace the processes of this cgroup (v2) and of the cgroups below it: those in it
+        /// now and those that start in it (a systemd service, a container). Stops at
+        /// --duration or Ctrl-C.
+        #[arg(long, value_name = "DIR")]
+        cgroup: Option<PathBuf>,
+        /// Trace the processes of this name (/proc/PID/comm): those running now and those
+        /// that start later. Stops at --duration or Ctrl-C.
+        #[arg(long, value_name = "NAME")]
+        comm: Option<String>,
         /// Stop after this long (e.g. 10s, 500ms, 2m; a bare number is seconds).
         #[arg(short, long, value_parser = parse_duration)]
         duration: Option<Duration>,

@@ -54,8 +54,14 @@ async fn execute(cli: Cli) -> Result<ExitCode> {
     let verbose = cli.verbose;
     let signals = Signals::new().context("cannot watch for SIGINT and SIGTERM (signalfd)")?;
     match cli.command {
-        Command::Attach { pid, duration, output, trace, kernel } => {
-            traced(Target::Pid(pid), duration, &trace, kernel.settings(verbose), &output, &signals)
+        Command::Attach { pid, cgroup, comm, duration, output, trace, kernel } => {
+            let target = match (pid, cgroup, comm) {
+                (Some(pid), _, _) => Target::Pid(pid),
+                (_, Some(dir), _) => Target::Cgroup(dir),
+                (_, _, Some(name)) => Target::Comm(name),
+                _ => unreachable!("clap requires one target"),
+            };
+            traced(target, duration, &trace, kernel.settings(verbose), &output, &signals)
                 .await
                 .map(|_| ExitCode::SUCCESS)
         }

@@ -13,16 +13,16 @@ use std::{
 use anyhow::{Context, Result, bail};
 use aya::{
     Ebpf, EbpfLoader, VerifierLogLevel,
-    maps::{Array, HashMap, MapData, PerCpuArray, RingBuf},
+    maps::{Array, CgroupArray, HashMap, MapData, PerCpuArray, RingBuf},
     programs::{BtfTracePoint, ProgramError},
 };
 use tracer_common::{
     names::*,
     record::{
-        COUNTERS, Counter, CounterTotal, FaultKey, FaultStat, FaultTotals, Header, IdleThread, MapSlot, OffCpuKey,
-        OffCpuStat, OffCpuTotals, Path as CopyPath, PathStat, PathTotals, ProcState, RecordKind, SOFTIRQ_VECTORS,
-        SoftirqStat, SoftirqTotals, StackFrames, SwitchCount, SwitchTotals, SyscallStat, SyscallTotals, ThreadRecord,
-        ThreadState, WakeEdge, WakeEdgeTotals, WakeKey, target_bit,
+        COUNTERS, Counter, CounterTotal, FaultKey, FaultStat, FaultTotals, Header, IdleThread, JOIN_CGROUP, JOIN_COMM,
+        JOIN_NONE, MapSlot, OffCpuKey, OffCpuStat, OffCpuTotals, Path as CopyPath, PathStat, PathTotals, ProcState,
+        RecordKind, SOFTIRQ_VECTORS, SoftirqStat, SoftirqTotals, StackFrames, SwitchCount, SwitchTotals, SyscallStat,
+        SyscallTotals, ThreadRecord, ThreadState, WakeEdge, WakeEdgeTotals, WakeKey, target_bit,
     },
     syscalls,
 };
@@ -40,10 +40,43 @@ static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/tr
 pub struct Options<'a> {
     /// Processes traced from the start (`attach`).
     pub targets: Vec<u32>,
+    /// How other processes join the target set as they exec (`attach --cgroup/--comm`).
+    pub join: Join,
     /// The thread that will fork the command of `run` (its child becomes a target at
     /// birth), or 0.
     pub launcher_tid: u32,
     pub settings: &'a Settings,
+}
+
+/// How a process joins the target set at its exec, besides being forked by a target.
+#[derive(Debug, Default)]
+pub enum Join {
+    #[default]
+    None,
+    /// Being in this cgroup (v2) or below it: the directory, open.
+    Cgroup(std::fs::File),
+    /// Having this name (`comm`, at most 15 bytes).
+    Comm(String),
+}
+
+impl Join {
+    fn kind(&self) -> u32 {
+        match self {
+            Self::None => JOIN_NONE,
+            Self::Cgroup(_) => JOIN_CGROUP,
+            Self::Comm(_) => JOIN_COMM,
+        }
+    }
+
+    /// The name as the kernel holds it: NUL-padded to 16 bytes.
+    fn comm(&self) -> [u64; 2] {
+        let mut bytes = [0u8; 16];
+        if let Self::Comm(name) = self {
+            let n = name.len().min(15);
+            bytes[..n].copy_from_slice(&name.as_bytes()[..n]);
+        }
+        [u64::from_ne_bytes(bytes[..8].try_into().unwrap()), u64::from_ne_bytes(bytes[8..].try_into().unwrap())]
+    }
 }
 
 /// How to trace, whatever the target.
@@ -105,6 +138,8 @@ pub struct Session {
     _targets: HashMap<MapData, u32, ProcState>,
     _target_bits: Array<MapData, u64>,
     _launcher: Array<MapData, u32>,
+    /// Kept open: the programs, loaded later, refer to it.
+    _cgroup: Option<CgroupArray<MapData>>,
     threads: HashMap<MapData, u32, ThreadState>,
     lost: PerCpuArray<MapData, u64>,
     map_full: PerCpuArray<MapData, u64>,
@@ -147,12 +182,15 @@ impl Session {
         let wakeup_bytes = u64::from(settings.ring_bytes / 4);
         let stacks_on = u32::from(settings.stacks);
         let timeline_on = u32::from(settings.timeline);
+        let (join, join_comm) = (opts.join.kind(), opts.join.comm());
         let mut ebpf = EbpfLoader::new()
             .override_global(GLOBAL_OFFSETS, &plan.offsets, true)
             .override_global(GLOBAL_FEATURES, &plan.features, true)
             .override_global(GLOBAL_WAKEUP_BYTES, &wakeup_bytes, true)
             .override_global(GLOBAL_STACKS, &stacks_on, true)
             .override_global(GLOBAL_TIMELINE, &timeline_on, true)
+            .override_global(GLOBAL_JOIN, &join, true)
+            .override_global(GLOBAL_JOIN_COMM, &join_comm, true)
             // Preallocated: room only when stacks are captured.
             .map_max_entries(MAP_STACKS, if settings.stacks { settings.max_stacks } else { 1 })
             .map_max_entries(MAP_OFFCPU, if settings.stacks { offcpu_rows(settings.max_stacks) } else { 1 })
@@ -175,6 +213,14 @@ impl Session {
             let was = bits.get(&word, 0)?;
             bits.set(word, was | bit, 0).with_context(|| format!("adding PID {pid} to the target bitmap"))?;
         }
+        let cgroup = match &opts.join {
+            Join::Cgroup(dir) => {
+                let mut cgroup = CgroupArray::try_from(take(&mut ebpf, MAP_CGROUP)?)?;
+                cgroup.set(0, std::os::fd::AsFd::as_fd(dir), 0).context("setting the cgroup to trace")?;
+                Some(cgroup)
+            }
+            _ => None,
+        };
         let mut launcher: Array<_, u32> = Array::try_from(take(&mut ebpf, MAP_LAUNCHER)?)?;
         launcher.set(0, opts.launcher_tid, 0).context("arming the launcher slot")?;
         let ring = RingBuf::try_from(take(&mut ebpf, MAP_EVENTS)?)?;
@@ -182,6 +228,7 @@ impl Session {
             _targets: targets,
             _target_bits: bits,
             _launcher: launcher,
+            _cgroup: cgroup,
             threads: HashMap::try_from(take(&mut ebpf, MAP_THREADS)?)?,
             lost: PerCpuArray::try_from(take(&mut ebpf, MAP_LOST)?)?,
             map_full: PerCpuArray::try_from(take(&mut ebpf, MAP_FULL)?)?,

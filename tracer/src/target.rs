@@ -1,13 +1,15 @@
-//! What to trace: an existing process (by PID) or a command the tracer launches.
+//! What to trace: an existing process (by PID), the processes of a cgroup or of a name
+//! (those there now, and those that exec there later), or a command the tracer launches.
 use std::{
     ffi::OsString,
     fs,
     os::fd::{AsRawFd, FromRawFd, OwnedFd},
+    path::Path,
 };
 
 use tokio::io::{Interest, unix::AsyncFd};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
 /// The process a report is about.
 #[derive(Clone, Debug)]
@@ -40,6 +42,65 @@ fn join_cmdline(raw: &[u8]) -> Option<String> {
     let parts: Vec<String> =
         raw.split(|&b| b == 0).filter(|p| !p.is_empty()).map(|p| String::from_utf8_lossy(p).into_owned()).collect();
     (!parts.is_empty()).then(|| parts.join(" "))
+}
+
+/// Every process in cgroup `dir` (v2) and below it, now; and the directory, open, for
+/// the kernel to match processes that exec in it later.
+pub fn cgroup(dir: &Path) -> Result<(Vec<u32>, fs::File)> {
+    if !dir.join("cgroup.procs").is_file() || !cgroup2_mounts().iter().any(|m| dir.starts_with(m)) {
+        let mounts = cgroup2_mounts();
+        let root = mounts
+            .first()
+            .map_or("(none mounted: mount -t cgroup2 none /sys/fs/cgroup)".into(), |m| m.display().to_string());
+        bail!(
+            "{} is not a cgroup v2 directory: pass one under the cgroup2 mount, {root} (a systemd service: {root}/system.slice/NAME.service)",
+            dir.display()
+        );
+    }
+    let mut pids = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        let procs = fs::read_to_string(d.join("cgroup.procs")).unwrap_or_default();
+        pids.extend(procs.lines().filter_map(|l| l.trim().parse::<u32>().ok()));
+        for e in fs::read_dir(&d).into_iter().flatten().flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                dirs.push(e.path());
+            }
+        }
+    }
+    pids.retain(|&p| p != std::process::id());
+    let file = fs::File::open(dir).with_context(|| format!("cannot open {}", dir.display()))?;
+    Ok((pids, file))
+}
+
+/// Where cgroup v2 is mounted (/sys/fs/cgroup, or /sys/fs/cgroup/unified on hybrid hosts).
+pub fn cgroup2_mounts() -> Vec<std::path::PathBuf> {
+    let mounts = fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    mounts
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            (f.len() > 2 && f[2] == "cgroup2").then(|| f[1].into())
+        })
+        .collect()
+}
+
+/// Every process named `comm` now (its kernel name: at most 15 bytes).
+pub fn by_comm(comm: &str) -> Result<Vec<u32>> {
+    if comm.is_empty() || comm.len() > 15 || comm.contains('/') {
+        bail!(
+            "--comm {comm:?}: a process name as /proc/PID/comm shows it (1 to 15 bytes, no '/'); the kernel cuts longer names to 15 bytes"
+        );
+    }
+    let mut pids = Vec::new();
+    for e in fs::read_dir("/proc")?.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        let name = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if name.trim_end_matches('\n') == comm && pid != std::process::id() {
+            pids.push(pid);
+        }
+    }
+    Ok(pids)
 }
 
 /// A launched command's words as one line, for the report.

@@ -11,7 +11,7 @@ use crate::{
     collect::{self, Consumer, Live, StopReason, Watch},
     recording,
     report::Report,
-    session::{Options, Session, Settings},
+    session::{Join, Options, Session, Settings},
     signals::{self, Signals},
     target,
 };
@@ -24,6 +24,10 @@ fn signals_came(signals: &Signals) -> bool {
 pub enum Target {
     /// A running process.
     Pid(u32),
+    /// The processes of a cgroup (v2) and below it: there now, and exec'ing there later.
+    Cgroup(PathBuf),
+    /// The processes of a name: running now, and exec'ing as it later.
+    Comm(String),
     /// A command to launch; its stdout is captured (not passed through) when asked.
     Command { words: Vec<OsString>, capture_stdout: bool },
 }
@@ -52,11 +56,19 @@ pub async fn trace(job: Job, live: Option<Live<'_>>, signals: &Signals) -> Resul
     let recorder = job.record.as_deref().map(recording::Writer::create).transpose()?;
     let info = match &job.target {
         Target::Pid(pid) => Some(target::describe(*pid)?),
-        Target::Command { .. } => None,
+        _ => None,
     };
     let pidfd = match &job.target {
         Target::Pid(pid) => Some(target::readable(target::pidfd(*pid)?)?),
-        Target::Command { .. } => None,
+        _ => None,
+    };
+    let (mut targets, join): (Vec<u32>, Join) = match &job.target {
+        Target::Cgroup(dir) => {
+            let (pids, dir) = target::cgroup(dir)?;
+            (pids, Join::Cgroup(dir))
+        }
+        Target::Comm(name) => (target::by_comm(name)?, Join::Comm(name.clone())),
+        _ => (Vec::new(), Join::None),
     };
     let launcher_tid = if matches!(job.target, Target::Command { .. }) { target::gettid() } else { 0 };
     // Ready before anything runs: naming stacks starts with reading the kernel's symbols.
@@ -64,13 +76,24 @@ pub async fn trace(job: Job, live: Option<Live<'_>>, signals: &Signals) -> Resul
     if job.settings.stacks {
         consumer = consumer.name_stacks();
     }
-    let targets = info.iter().map(|i| i.pid).collect();
-    let (mut session, ring) = Session::start(&Options { targets, launcher_tid, settings: &job.settings })?;
+    targets.extend(info.iter().map(|i| i.pid));
+    let now = targets.len();
+    let (mut session, ring) = Session::start(&Options { targets, join, launcher_tid, settings: &job.settings })?;
     let mut stdout_task = None;
     let (mut watch, meta) = match (job.target, info, pidfd) {
         (Target::Pid(pid), Some(info), Some(fd)) => {
             eprintln!("tracing PID {pid} ({}) ... Ctrl-C to stop", info.comm);
             (Watch::Pid { pid, fd }, TraceMeta { pid, command: info.command, ..TraceMeta::default() })
+        }
+        (Target::Cgroup(dir), _, _) => {
+            let label = format!("cgroup {}", dir.display());
+            eprintln!("tracing {label} ({now} processes now, and those that start in it) ... Ctrl-C to stop");
+            (Watch::Nothing, TraceMeta { command: label, ..TraceMeta::default() })
+        }
+        (Target::Comm(name), _, _) => {
+            let label = format!("comm {name}");
+            eprintln!("tracing {label} ({now} processes now, and those that start as it) ... Ctrl-C to stop");
+            (Watch::Nothing, TraceMeta { command: label, ..TraceMeta::default() })
         }
         (Target::Command { words, .. }, _, _) if signals_came(signals) => {
             // Interrupted while the programs loaded: the command is not started at all.

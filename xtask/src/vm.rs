@@ -37,7 +37,7 @@ const HOST_PACKAGES: &[&str] = &["qemu-system-x86", "busybox-static", "cpio", "k
 /// The sections the suite judges, each by the test binary of the same name.
 const SECTIONS: &[&str] = &["syscalls", "copies", "epoll", "sched", "wakeups", "softirq", "faults"];
 /// Test binaries that run in the guest besides the sections' (command line, replay, detach, limits).
-const OTHER_TESTS: &[&str] = &["cli", "replay", "cleanup", "limits", "stacks"];
+const OTHER_TESTS: &[&str] = &["cli", "replay", "cleanup", "limits", "stacks", "targets"];
 /// A whole suite under TCG takes a few minutes; a guest that hangs is stopped here.
 const BOOT_TIMEOUT: Duration = Duration::from_secs(20 * 60);
 const STATIC_TARGET: &str = "x86_64-unknown-linux-gnu";

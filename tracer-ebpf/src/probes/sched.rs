@@ -7,22 +7,25 @@
 //! only record sent is a thread's final counters, at its last switch, after which its
 //! entry is deleted (TIDs are reused, and the map must not fill up on thread churn).
 use aya_ebpf::{
-    helpers::{bpf_get_current_pid_tgid, bpf_ktime_get_ns},
+    helpers::{bpf_get_current_pid_tgid, bpf_ktime_get_ns, generated::bpf_get_current_comm},
     macros::btf_tracepoint,
     programs::BtfTracePointContext,
 };
 use tracer_common::{
     kernel::{GROUP_DEAD_FROM_ARG, STATE_FROM_ARG},
-    record::{CLONE_THREAD, NO_SYSCALL, ProcessExit, RecordKind, SchedTimes, ThreadRecord, ThreadState, USER_MODE},
+    record::{
+        CLONE_THREAD, JOIN_CGROUP, JOIN_NONE, NO_SYSCALL, ProcessExit, RecordKind, SchedTimes, ThreadRecord,
+        ThreadState, USER_MODE,
+    },
     sched::{SwitchKind, classify_switch},
 };
 
 use super::{comm_into, copy_in, epoll, irq, read_u32, read_u64, stacks, task_u32, task_u64, timeline, wakeups};
 use crate::{
-    globals::{off, variant},
+    globals::{join, join_comm, off, variant},
     maps::{
-        LAUNCHER, SWITCHES, THREADS, add_target, current_thread, header, hit, is_target, remove_target, reserve,
-        submit, thread_state,
+        CGROUP, LAUNCHER, SWITCHES, THREADS, add_target, current_thread, header, hit, is_target, remove_target,
+        reserve, submit, thread_state,
     },
 };
 
@@ -146,7 +149,7 @@ fn close_slice(times: &mut SchedTimes, now: u64, k: &Counters) {
 #[inline(always)]
 fn switch_in(t: &mut ThreadState, tid: u32, now: u64, k: &Counters) {
     let times = &mut t.times;
-    if times.in_ts == 0 {
+    if times.in_ts == 0 && times.born == 0 {
         times.base_exec = k.exec.unwrap_or(0);
         times.base_delay = k.delay.unwrap_or(0);
         times.base_pcount = k.pcount.unwrap_or(0);
@@ -237,6 +240,7 @@ pub fn task_newtask(ctx: BtfTracePointContext) -> i32 {
     // Known from birth, so its first time slice and run-queue wait are counted too.
     if let Some(t) = thread_state(pid, tgid) {
         t.pending_exec = u32::from(by_launcher);
+        t.times.born = 1;
     }
     0
 }
@@ -247,6 +251,7 @@ pub fn task_newtask(ctx: BtfTracePointContext) -> i32 {
 #[btf_tracepoint(function = "sched_process_exec")]
 pub fn sched_process_exec(ctx: BtfTracePointContext) -> i32 {
     hit!("sched_process_exec");
+    joins_at_exec();
     let Some((_, t)) = current_thread() else { return 0 };
     if t.pending_exec == 0 {
         return 0;
@@ -266,6 +271,39 @@ pub fn sched_process_exec(ctx: BtfTracePointContext) -> i32 {
     super::clear(&mut times.runq_ns);
     super::clear(&mut times.slices);
     0
+}
+
+/// `attach --cgroup` / `--comm`: a process that execs in the cgroup (a service or a
+/// container starting: the new process is moved into it between fork and exec), or as
+/// that name, joins the target set; from here its events are traced.
+#[inline(always)]
+fn joins_at_exec() {
+    let how = join();
+    if how == JOIN_NONE {
+        return;
+    }
+    let pid_tgid = bpf_get_current_pid_tgid();
+    let tgid = (pid_tgid >> 32) as u32;
+    if is_target(tgid) {
+        return;
+    }
+    let joins = if how == JOIN_CGROUP {
+        CGROUP.current_task_under_cgroup(0) == Ok(true)
+    } else {
+        // Uninitialised, not zeroed: a zeroed buffer is an out-of-line memset (a second stack
+        // frame the older verifiers refuse); the helper writes all 16 bytes, NUL-padded.
+        let mut comm = core::mem::MaybeUninit::<[u64; 2]>::uninit();
+        // SAFETY: 16 bytes of stack for the helper to fill; read only after it did.
+        let comm = unsafe {
+            bpf_get_current_comm(comm.as_mut_ptr().cast(), 16);
+            comm.assume_init()
+        };
+        comm[0] == join_comm(0) && comm[1] == join_comm(1)
+    };
+    if joins {
+        add_target(tgid);
+        let _ = thread_state(pid_tgid as u32, tgid);
+    }
 }
 
 /// sched_process_exit(struct task_struct *p[, bool group_dead (6.16+)]): when its last

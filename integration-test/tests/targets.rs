@@ -1,0 +1,163 @@
+//! Targets beyond a PID, filtered in the kernel: a cgroup (every process in it and below
+//! it, including those that start after the tracer) and a name (those running, and those
+//! that start later). A bystander outside the target, doing the same work at the same
+//! time, must not add one call to the report.
+use std::{
+    io::{BufRead, BufReader, Read},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+};
+
+use integration_test::{binary, json_file, last_json_line, scratch};
+use serde_json::Value;
+
+fn n(v: &Value) -> u64 {
+    v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
+}
+
+/// A cgroup of the test's own, removed when dropped (its processes gone by then).
+struct Cgroup(PathBuf);
+
+impl Cgroup {
+    fn new(name: &str) -> Self {
+        // cgroup v2: /sys/fs/cgroup, or /sys/fs/cgroup/unified on a hybrid host.
+        let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+        let root =
+            mounts.lines().map(|l| l.split(' ').collect::<Vec<_>>()).find(|f| f[2] == "cgroup2").expect("cgroup2")[1];
+        let dir = Path::new(root).join(format!("tracer-it-{name}-{}", std::process::id()));
+        std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+        Self(dir)
+    }
+}
+
+impl Drop for Cgroup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+/// `tracer attach ARGS`, once it says its probes are live; its report goes to the path.
+fn attach(args: &[&str], name: &str) -> (Child, PathBuf) {
+    let out = scratch(&format!("{name}.json"));
+    let mut tracer = Command::new(binary("tracer"))
+        .arg("attach")
+        .args(args)
+        .args(["--format", "json", "--output", out.to_str().unwrap()])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(tracer.stderr.take().unwrap());
+    let mut line = String::new();
+    while err.read_line(&mut line).unwrap() > 0 && !line.contains("tracing") {
+        line.clear();
+    }
+    assert!(line.contains("tracing"), "the tracer did not start");
+    // Drain the rest so the tracer never blocks on a full pipe.
+    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+    (tracer, out)
+}
+
+/// Stops the tracer (it writes its report) and reads the report.
+fn stop(mut tracer: Child, out: &Path) -> Value {
+    // SAFETY: signalling the tracer this test started.
+    unsafe { libc::kill(tracer.id() as i32, libc::SIGINT) };
+    assert!(tracer.wait().unwrap().success());
+    json_file(out)
+}
+
+/// An epoll server, moved into `cgroup` (when given) before it execs, as systemd and
+/// container runtimes start their processes; and its port.
+fn server(cgroup: Option<&Path>) -> (Child, String) {
+    let server = binary("epoll-server");
+    let join = cgroup.map_or(String::new(), |d| format!("echo $$ > {}/cgroup.procs && ", d.display()));
+    let mut child = Command::new("sh")
+        .args(["-c", &format!("{join}exec {} --mode epoll-lt --port 0", server.display())])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut first).unwrap();
+    let port = first.split(':').nth(1).and_then(|p| p.split_whitespace().next()).unwrap().to_owned();
+    (child, port)
+}
+
+/// Loads the server at `port`, stops it, and returns its own account.
+fn load_and_stop(mut server: Child, port: &str) -> Value {
+    let client = Command::new(binary("epoll-client"))
+        .args(["--port", port, "--connections", "8", "--requests", "3000", "--size", "64"])
+        .output()
+        .unwrap();
+    assert!(client.status.success(), "{}", String::from_utf8_lossy(&client.stderr));
+    // SAFETY: signalling the server this test started.
+    unsafe { libc::kill(server.id() as i32, libc::SIGINT) };
+    let mut rest = String::new();
+    server.stdout.take().unwrap().read_to_string(&mut rest).unwrap();
+    assert!(server.wait().unwrap().success());
+    last_json_line(rest.as_bytes())
+}
+
+/// A server that starts in the cgroup after the tracer is traced from its exec, exactly
+/// (its own count of waits, events and received bytes); an identical server outside the
+/// cgroup, loaded at the same time, is not.
+#[test]
+fn a_cgroup_is_traced_with_the_processes_that_start_in_it() {
+    let cgroup = Cgroup::new("cg");
+    let (tracer, out) = attach(&["--cgroup", cgroup.0.to_str().unwrap()], "cgroup");
+    let ((inside, in_port), (outside, out_port)) = (server(Some(&cgroup.0)), server(None));
+    let pid = inside.id();
+    let bystander = std::thread::spawn(move || load_and_stop(outside, &out_port));
+    let truth = load_and_stop(inside, &in_port);
+    bystander.join().unwrap();
+    let report = stop(tracer, &out);
+
+    assert_eq!(report["target"]["command"], format!("cgroup {}", cgroup.0.display()));
+    assert_eq!(report["lost_events"], 0, "{}", report["lost"]);
+    let e = &report["epoll"];
+    assert_eq!(n(&e["waits"]), n(&truth["waits"]), "waits: the server's own, the bystander's not");
+    assert_eq!(n(&e["events_returned"]), n(&truth["events_returned"]));
+    assert_eq!(n(&report["copies"]["socket_copy_bytes"]), n(&truth["bytes_received"]), "bytes received");
+    let pids: Vec<u64> = report["sched"]["threads"].as_array().unwrap().iter().map(|t| n(&t["pid"])).collect();
+    assert!(pids.iter().all(|&p| p == u64::from(pid)), "only the server in the cgroup: {pids:?} (it is {pid})");
+}
+
+/// By name: a process already running when the tracer starts, and two that start later,
+/// each traced; a process of another name doing the same, not. wake-probe waits on two
+/// epoll fds: `rounds` times on its socket pair, `timeouts` times on an empty set.
+#[test]
+fn a_name_is_traced_in_every_process_that_has_it() {
+    let probe = binary("wake-probe");
+    // The bystander: the same program under another name.
+    let other = scratch("wake-probe-x");
+    std::fs::copy(&probe, &other).unwrap();
+    let early = Command::new(&probe).args(["50", "4000"]).stdout(Stdio::piped()).spawn().unwrap();
+    let (tracer, out) = attach(&["--comm", "wake-probe"], "comm");
+    let bystander = Command::new(&other).args(["300", "30"]).stdout(Stdio::null()).spawn().unwrap();
+    let mut later = Vec::new();
+    for _ in 0..2 {
+        let run = Command::new(&probe).args(["200", "20"]).output().unwrap();
+        assert!(run.status.success());
+        later.push(last_json_line(&run.stdout));
+    }
+    let early = early.wait_with_output().unwrap();
+    let bystander = bystander.wait_with_output().unwrap().status;
+    assert!(bystander.success());
+    let report = stop(tracer, &out);
+    let early = last_json_line(&early.stdout);
+
+    assert_eq!(report["target"]["command"], "comm wake-probe");
+    let by_fd = report["epoll"]["by_epfd"].as_array().unwrap();
+    let waits = |pid: u64| -> Vec<u64> {
+        let mut w: Vec<u64> = by_fd.iter().filter(|r| n(&r["pid"]) == pid).map(|r| n(&r["waits"])).collect();
+        w.sort_unstable();
+        w
+    };
+    for run in &later {
+        assert_eq!(waits(n(&run["pid"])), [20, 200], "a process that started as wake-probe: {run}");
+    }
+    // Traced from the attach on: part of its timeouts, all of them from then.
+    let seen = waits(n(&early["pid"]));
+    assert!(seen.len() == 1 && seen[0] > 0 && seen[0] < 4000, "the one running at the attach: {seen:?}");
+    let pids: Vec<u64> = by_fd.iter().map(|r| n(&r["pid"])).collect();
+    let expected: Vec<u64> = later.iter().chain([&early]).map(|r| n(&r["pid"])).collect();
+    assert!(pids.iter().all(|p| expected.contains(p)), "no other process: {pids:?} vs {expected:?}");
+}
