@@ -68,8 +68,14 @@ pub enum Command {
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         file: PathBuf,
         /// Process ID to trace (instead of a command).
-        #[arg(short, long, conflicts_with = "command", required_unless_present = "command")]
+        #[arg(short, long, conflicts_with_all = ["command", "cgroup", "comm"], required_unless_present_any = ["command", "cgroup", "comm"])]
         pid: Option<u32>,
+        /// A cgroup's processes, as `attach --cgroup` (instead of a command).
+        #[arg(long, value_name = "DIR", conflicts_with_all = ["command", "comm"])]
+        cgroup: Option<PathBuf>,
+        /// A name's processes, as `attach --comm` (instead of a command).
+        #[arg(long, value_name = "NAME", conflicts_with = "command")]
+        comm: Option<String>,
         /// Stop after this long.
         #[arg(short, long, value_parser = parse_duration)]
         duration: Option<Duration>,
@@ -276,6 +282,8 @@ mod tests {
         assert!(Cli::try_parse_from(["tracer", "run"]).is_err());
         assert!(Cli::try_parse_from(["tracer", "record", "-o", "x"]).is_err(), "a PID or a command");
         assert!(Cli::try_parse_from(["tracer", "record", "-o", "x", "--pid", "1", "ls"]).is_err(), "not both");
+        assert!(Cli::try_parse_from(["tracer", "attach", "--pid", "1", "--comm", "nginx"]).is_err(), "one target");
+        assert!(Cli::try_parse_from(["tracer", "record", "-o", "x", "--cgroup", "/c", "ls"]).is_err(), "not both");
         assert!(Cli::try_parse_from(["tracer", "demo", "ftp"]).is_err());
         assert!(Cli::try_parse_from(["tracer", "demo", "zerocopy", "--size", "lots"]).is_err());
     }
@@ -284,6 +292,10 @@ mod tests {
     fn record_and_demo_parse() {
         let cli = Cli::try_parse_from(["tracer", "record", "-o", "t.bin", "--", "sleep", "1"]).unwrap();
         assert!(matches!(cli.command, Command::Record { pid: None, ref command, .. } if command == &["sleep", "1"]));
+        let cli = Cli::try_parse_from(["tracer", "record", "-o", "t.bin", "--comm", "nginx"]).unwrap();
+        assert!(matches!(cli.command, Command::Record { pid: None, comm: Some(ref c), .. } if c == "nginx"));
+        let cli = Cli::try_parse_from(["tracer", "attach", "--cgroup", "/sys/fs/cgroup/a.slice"]).unwrap();
+        assert!(matches!(cli.command, Command::Attach { pid: None, cgroup: Some(_), comm: None, .. }));
         let cli = Cli::try_parse_from(["tracer", "demo", "zerocopy", "--size", "8M"]).unwrap();
         assert!(matches!(cli.command, Command::Demo { which: DemoWhich::Zerocopy, size: 8388608, .. }));
     }

@@ -75,17 +75,19 @@ async fn execute(cli: Cli) -> Result<ExitCode> {
             };
             Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
         }
-        Command::Record { file, pid, duration, kernel, command } => {
-            let target = match pid {
-                Some(pid) => Target::Pid(pid),
-                None => Target::Command { words: command, capture_stdout: false },
+        Command::Record { file, pid, cgroup, comm, duration, kernel, command } => {
+            let target = match (pid, cgroup, comm) {
+                (Some(pid), _, _) => Target::Pid(pid),
+                (_, Some(dir), _) => Target::Cgroup(dir),
+                (_, _, Some(name)) => Target::Comm(name),
+                _ => Target::Command { words: command, capture_stdout: false },
             };
             let job = Job { target, duration, record: Some(file.clone()), settings: kernel.settings(verbose) };
             let t = trace::trace(job, None, &signals).await?;
             warn(&t);
             eprintln!(
-                "tracer: recorded pid {} to {}; replay it with `tracer report {}`",
-                t.report.target.pid,
+                "tracer: recorded {} to {}; replay it with `tracer report {}`",
+                t.report.target.command,
                 file.display(),
                 file.display()
             );
