@@ -359,3 +359,24 @@ pub fn perfetto_check(trace: &std::path::Path, report: Option<&std::path::Path>)
     );
     text
 }
+
+/// A cgroup of the test's own, removed when dropped (its processes gone by then).
+pub struct Cgroup(pub PathBuf);
+
+impl Cgroup {
+    pub fn new(name: &str) -> Self {
+        // cgroup v2: /sys/fs/cgroup, or /sys/fs/cgroup/unified on a hybrid host.
+        let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+        let root =
+            mounts.lines().map(|l| l.split(' ').collect::<Vec<_>>()).find(|f| f[2] == "cgroup2").expect("cgroup2")[1];
+        let dir = std::path::Path::new(root).join(format!("tracer-it-{name}-{}", std::process::id()));
+        std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+        Self(dir)
+    }
+}
+
+impl Drop for Cgroup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}

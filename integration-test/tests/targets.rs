@@ -8,32 +8,11 @@ use std::{
     process::{Child, Command, Stdio},
 };
 
-use integration_test::{binary, json_file, last_json_line, scratch};
+use integration_test::{Cgroup, binary, json_file, last_json_line, scratch};
 use serde_json::Value;
 
 fn n(v: &Value) -> u64 {
     v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
-}
-
-/// A cgroup of the test's own, removed when dropped (its processes gone by then).
-struct Cgroup(PathBuf);
-
-impl Cgroup {
-    fn new(name: &str) -> Self {
-        // cgroup v2: /sys/fs/cgroup, or /sys/fs/cgroup/unified on a hybrid host.
-        let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
-        let root =
-            mounts.lines().map(|l| l.split(' ').collect::<Vec<_>>()).find(|f| f[2] == "cgroup2").expect("cgroup2")[1];
-        let dir = Path::new(root).join(format!("tracer-it-{name}-{}", std::process::id()));
-        std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
-        Self(dir)
-    }
-}
-
-impl Drop for Cgroup {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir(&self.0);
-    }
 }
 
 /// `tracer attach ARGS`, once it says its probes are live; its report goes to the path.

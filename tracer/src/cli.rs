@@ -21,22 +21,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Trace a running process: all its threads and the processes it forks from now on.
-    /// Stops at --duration, Ctrl-C or the process's exit, then prints the report.
-    #[command(group(clap::ArgGroup::new("target").required(true).args(["pid", "cgroup", "comm"])))]
+    /// Trace a running process (all its threads and the processes it forks from now on),
+    /// or a cgroup's or a name's processes. Stops at --duration, Ctrl-C or the process's
+    /// exit, then prints the report.
     Attach {
-        /// Process ID to trace.
-        #[arg(short, long)]
-        pid: Option<u32>,
-        /// Trace the processes of this cgroup (v2) and of the cgroups below it: those in it
-        /// now and those that start in it (a systemd service, a container). Stops at
-        /// --duration or Ctrl-C.
-        #[arg(long, value_name = "DIR")]
-        cgroup: Option<PathBuf>,
-        /// Trace the processes of this name (/proc/PID/comm): those running now and those
-        /// that start later. Stops at --duration or Ctrl-C.
-        #[arg(long, value_name = "NAME")]
-        comm: Option<String>,
+        #[command(flatten)]
+        target: TargetArgs,
         /// Stop after this long (e.g. 10s, 500ms, 2m; a bare number is seconds).
         #[arg(short, long, value_parser = parse_duration)]
         duration: Option<Duration>,
@@ -44,6 +34,20 @@ pub enum Command {
         output: OutputArgs,
         #[command(flatten)]
         trace: TraceArgs,
+        #[command(flatten)]
+        kernel: KernelArgs,
+    },
+    /// Trace a process, a cgroup or a name until stopped, and serve its figures as
+    /// Prometheus metrics (OpenMetrics on /metrics, read from the kernel at each scrape).
+    /// Writes the usual report when stopped.
+    Serve {
+        /// Where to serve /metrics (not 9100 or 9435: node_exporter's and ebpf_exporter's).
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9479")]
+        listen: std::net::SocketAddr,
+        #[command(flatten)]
+        target: TargetArgs,
+        #[command(flatten)]
+        output: OutputArgs,
         #[command(flatten)]
         kernel: KernelArgs,
     },
@@ -167,6 +171,23 @@ impl OutputArgs {
     pub fn needs_stacks(&self) -> bool {
         self.format.needs_stacks() || self.flamegraph.is_some() || self.offwake.is_some()
     }
+}
+
+/// What to trace, beyond a command: one of a PID, a cgroup or a name.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct TargetArgs {
+    /// Process ID to trace.
+    #[arg(short, long)]
+    pub pid: Option<u32>,
+    /// The processes of this cgroup (v2) and of the cgroups below it: those in it now and
+    /// those that start in it later (a systemd service, a container).
+    #[arg(long, value_name = "DIR")]
+    pub cgroup: Option<PathBuf>,
+    /// The processes of this name (/proc/PID/comm): those running now and those that
+    /// start later.
+    #[arg(long, value_name = "NAME")]
+    pub comm: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -295,7 +316,10 @@ mod tests {
         let cli = Cli::try_parse_from(["tracer", "record", "-o", "t.bin", "--comm", "nginx"]).unwrap();
         assert!(matches!(cli.command, Command::Record { pid: None, comm: Some(ref c), .. } if c == "nginx"));
         let cli = Cli::try_parse_from(["tracer", "attach", "--cgroup", "/sys/fs/cgroup/a.slice"]).unwrap();
-        assert!(matches!(cli.command, Command::Attach { pid: None, cgroup: Some(_), comm: None, .. }));
+        assert!(matches!(
+            cli.command,
+            Command::Attach { target: TargetArgs { pid: None, cgroup: Some(_), comm: None }, .. }
+        ));
         let cli = Cli::try_parse_from(["tracer", "demo", "zerocopy", "--size", "8M"]).unwrap();
         assert!(matches!(cli.command, Command::Demo { which: DemoWhich::Zerocopy, size: 8388608, .. }));
     }

@@ -225,11 +225,19 @@ impl Consumer {
     }
 }
 
-/// A fresh report every `every` while tracing.
+/// Reports while tracing: a fresh one every `every` to `show`, and one for each request
+/// (`tracer serve`: each scrape asks for the report so far).
 pub struct Live<'a> {
     pub every: Duration,
-    pub show: &'a mut dyn FnMut(&Report) -> Result<()>,
+    pub show: Option<Show<'a>>,
+    pub requests: Option<Requests>,
 }
+
+/// Where interval reports go.
+pub type Show<'a> = &'a mut dyn FnMut(&Report) -> Result<()>;
+
+/// Requests for the report so far, each with where to send it.
+pub type Requests = tokio::sync::mpsc::Receiver<tokio::sync::oneshot::Sender<Report>>;
 
 /// Feeds every record to `consumer` until a stop condition; the session is detached on
 /// return. `meta` gives the target; duration and losses are filled in here.
@@ -255,6 +263,8 @@ pub async fn trace(
     tokio::pin!(sleep);
     let mut tick = tokio::time::interval(POLL);
     let every = live.as_ref().map_or(Duration::from_secs(3600), |l| l.every);
+    let shows = live.as_ref().is_some_and(|l| l.show.is_some());
+    let mut requests = live.as_mut().and_then(|l| l.requests.take());
     let mut view = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     let progress = std::io::stderr().is_terminal();
     let mut status = tokio::time::interval(PROGRESS);
@@ -274,14 +284,20 @@ pub async fn trace(
                 consumer.name_new_stacks(session)?;
             }
             _ = sweep.tick() => consumer.sweep(session)?,
-            _ = view.tick(), if live.is_some() => {
+            _ = view.tick(), if shows => {
                 drain(ring.get_mut(), consumer)?;
                 meta.duration_ns = started.elapsed().as_nanos() as u64;
                 account(session, &mut meta)?;
                 let report = interim(consumer, session, &meta)?;
-                if let Some(l) = &mut live {
-                    (l.show)(&report)?;
+                if let Some(show) = live.as_mut().and_then(|l| l.show.as_mut()) {
+                    show(&report)?;
                 }
+            }
+            Some(reply) = next_request(&mut requests) => {
+                drain(ring.get_mut(), consumer)?;
+                meta.duration_ns = started.elapsed().as_nanos() as u64;
+                account(session, &mut meta)?;
+                let _ = reply.send(interim(consumer, session, &meta)?);
             }
             _ = status.tick(), if progress => {
                 eprint!("\r\x1b[Ktracing {:.1} s, {} records, {} lost", started.elapsed().as_secs_f64(), consumer.records, session.lost()?);
@@ -432,6 +448,14 @@ fn drain(ring: &mut RingBuf<MapData>, consumer: &mut Consumer) -> Result<()> {
         consumer.feed(&item)?;
     }
     Ok(())
+}
+
+/// The next request for a report; never, without a source of them.
+async fn next_request(requests: &mut Option<Requests>) -> Option<tokio::sync::oneshot::Sender<Report>> {
+    match requests {
+        Some(r) => r.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn exited(watch: &mut Watch) -> Option<i32> {

@@ -18,6 +18,7 @@ pub mod output;
 pub mod plan;
 pub mod recording;
 pub mod report;
+pub mod serve;
 pub mod session;
 pub mod signals;
 pub mod symbols;

@@ -10,13 +10,14 @@ use tracer::{
     analysis::{Analysis, timeline::Timeline},
     btf::Btf,
     check,
-    cli::{Cli, Command, OutputArgs, TraceArgs},
+    cli::{Cli, Command, OutputArgs, TargetArgs, TraceArgs},
     collect::{Live, StopReason},
     decode::decode,
     demo,
     output::AtomicFile,
     plan, recording,
     report::{self, Format, Report},
+    serve,
     session::Settings,
     signals::{self, Signals},
     trace::{self, Job, Target, Traced},
@@ -54,13 +55,17 @@ async fn execute(cli: Cli) -> Result<ExitCode> {
     let verbose = cli.verbose;
     let signals = Signals::new().context("cannot watch for SIGINT and SIGTERM (signalfd)")?;
     match cli.command {
-        Command::Attach { pid, cgroup, comm, duration, output, trace, kernel } => {
-            let target = match (pid, cgroup, comm) {
-                (Some(pid), _, _) => Target::Pid(pid),
-                (_, Some(dir), _) => Target::Cgroup(dir),
-                (_, _, Some(name)) => Target::Comm(name),
-                _ => unreachable!("clap requires one target"),
-            };
+        Command::Serve { listen, target, output, kernel } => {
+            let sink = Sink::open(&output)?;
+            let job =
+                Job { target: target_of(target), duration: None, record: None, settings: kernel.settings(verbose) };
+            let t = serve::run(job, listen, &signals).await?;
+            warn(&t);
+            sink.write(&t.report, output.format)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Attach { target, duration, output, trace, kernel } => {
+            let target = target_of(target);
             traced(target, duration, &trace, kernel.settings(verbose), &output, &signals)
                 .await
                 .map(|_| ExitCode::SUCCESS)
@@ -157,6 +162,16 @@ async fn execute(cli: Cli) -> Result<ExitCode> {
     }
 }
 
+/// The one target clap let through: a PID, a cgroup or a name.
+fn target_of(t: TargetArgs) -> Target {
+    match (t.pid, t.cgroup, t.comm) {
+        (Some(pid), _, _) => Target::Pid(pid),
+        (_, Some(dir), _) => Target::Cgroup(dir),
+        (_, _, Some(name)) => Target::Comm(name),
+        _ => unreachable!("clap requires one target"),
+    }
+}
+
 /// Traces per `target` and writes the report (and, with --interval, a report per
 /// interval) where `out` says.
 async fn traced(
@@ -185,7 +200,7 @@ async fn traced(
         stdout.flush()?;
         Ok(())
     };
-    let live = t.interval.map(|every| Live { every, show: &mut show });
+    let live = t.interval.map(|every| Live { every, show: Some(&mut show), requests: None });
     let traced = trace::trace(job, live, signals).await?;
     warn(&traced);
     sink.write(&traced.report, out.format)?;

@@ -10,7 +10,9 @@ use std::{
 /// is the tests' independent oracle for syscall counts.
 /// The compiler, and the oracles the tests hold the tracer to (strace's counts, perf's
 /// tracepoint hit counts).
-const APT_PACKAGES: &[&str] = &["rustc-web", "rust-web-src", "strace", "linux-perf", "python3-venv"];
+/// `prometheus` (with `curl`): the metrics test scrapes `tracer serve` with a real one.
+const APT_PACKAGES: &[&str] =
+    &["rustc-web", "rust-web-src", "strace", "linux-perf", "python3-venv", "prometheus", "curl"];
 /// The Perfetto trace schema's official Python bindings: the tests read the tracer's
 /// Perfetto traces with them (an independent reader), from a virtualenv in target/.
 const PERFETTO_PY: &str = "perfetto==0.59.1";
@@ -91,7 +93,7 @@ fn apt_install(packages: &[&str]) -> Result {
         eprintln!("setup: installing Debian packages: {}", missing.join(" "));
         run(Command::new("apt-get").args(["update", "-qq"]))?;
         run(Command::new("apt-get")
-            .args(["install", "-y", "-qq"])
+            .args(["install", "-y", "-qq", "--no-install-recommends"])
             .args(&missing)
             .env("DEBIAN_FRONTEND", "noninteractive"))?;
     }

@@ -2,6 +2,7 @@
 //! same numbers. JSON keys follow shared/DESIGN.md §5 (schema_version 1).
 mod csv;
 pub mod folded;
+pub mod metrics;
 pub mod perfetto;
 mod table;
 
