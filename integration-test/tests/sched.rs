@@ -169,21 +169,25 @@ fn times_match_schedstat() {
         // longer than from before its spawn to after its join, but for the last stretch
         // of its exit: the kernel wakes the joiner (mm_release) before the thread's last
         // switch, and the joiner may take the CPU from it for up to a slice (0.25 ms seen
-        // here, 1.9 ms on 5.10 under qemu's TCG; allowed: one 3 ms base slice and 1 ms).
+        // here; allowed one 3 ms base slice and 1 ms). Under qemu's TCG the exit may queue
+        // behind the other spinners' slices too (7 ms seen on 6.12): three slices and 1 ms.
         let (accounted, life, outer) =
             (n(&r["oncpu_ns"]) + n(&r["offcpu_ns"]), n(&t["lifetime_ns"]), n(&t["spawn_to_join_ns"]));
+        let exit = if tcg() { 10_000_000 } else { 4_000_000 };
         assert!(
-            accounted <= outer + 4_000_000 && accounted * 100 >= life * 95,
-            "on + off CPU {accounted} vs its own lifetime {life} and spawn-to-join {outer} (+4 ms)"
+            accounted <= outer + exit && accounted * 100 >= life * 95,
+            "on + off CPU {accounted} vs its own lifetime {life} and spawn-to-join {outer} (+{exit} ns)"
         );
         assert!(n(&r["runqueue_ns"]) > 10_000_000, "4 spinners on {} CPUs wait for a CPU", num_cpus());
     }
     // The kernel folds a thread's clock into its process's just before its last switch:
     // what it runs after that (the last microseconds of its exit) is the tracer's alone,
-    // once per thread: tens of µs here, up to 0.52 ms a thread under qemu's TCG on a busy
-    // host (allowed 1 ms a thread; the per-thread checks above catch a slice counted twice).
+    // once per thread: tens of µs here (allowed 0.5 ms a thread), up to 1.5 ms a thread
+    // under qemu's TCG (allowed 2 ms; the per-thread checks above catch a slice counted
+    // twice).
     let dead = n(&truth["self"]["cpu_ns"]) - n(&truth["main"]["cpu_ns"]);
-    let tail = 1_000_000 * truth["threads"].as_array().unwrap().len() as i64;
+    let per_thread = if tcg() { 2_000_000 } else { 500_000 };
+    let tail = per_thread * truth["threads"].as_array().unwrap().len() as i64;
     assert!(
         (dead - 100_000..=dead + tail).contains(&total_on),
         "spinners' on-CPU total: traced {total_on} vs process clock - main's {dead} (-0.1 ms..+{tail} ns)"
@@ -280,4 +284,10 @@ fn threads_that_never_ran_are_listed_idle() {
             "{r}"
         );
     }
+}
+
+/// In the VM suite: qemu's TCG emulates the CPUs, and a thread's last microseconds take
+/// milliseconds there.
+fn tcg() -> bool {
+    std::env::var_os("TRACER_TEST_TCG").is_some()
 }

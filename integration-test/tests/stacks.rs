@@ -157,9 +157,24 @@ fn pictures_need_stacks() {
 /// the stand-in blocks in nanosleep called from its generated code.
 #[test]
 fn jit_frames_are_named_by_the_perf_map() {
-    let probe = binary("jit-probe");
-    let (report, out) = traced_with(&["--stacks"], &[probe.to_str().unwrap(), "20"]);
+    let (probe, path) = (binary("jit-probe"), scratch("jit.json"));
+    let out = tracer(&[
+        "run",
+        "--stacks",
+        "--format",
+        "json",
+        "--output",
+        path.to_str().unwrap(),
+        "--",
+        probe.to_str().unwrap(),
+        "20",
+    ]);
+    let report = integration_test::json_file(&path);
     let truth = last_json_line(&out.stdout);
+    // Nothing lost but stack captures the kernel could not take (counted; one seen under
+    // qemu's TCG): a sleep whose capture failed is in no row.
+    let failed = n(&report["stacks"]["failed_kernel"]) + n(&report["stacks"]["failed_user"]);
+    assert_eq!(n(&report["lost_events"]), failed, "{}", report["lost"]);
     let symbol = truth["symbol"].as_str().unwrap();
     let sleeps: u64 = rows(&report)
         .iter()
@@ -167,5 +182,10 @@ fn jit_frames_are_named_by_the_perf_map() {
         .filter(|r| frames(&r["user_stack"]).first() == Some(&symbol))
         .map(|r| n(&r["count"]))
         .sum();
-    assert_eq!(sleeps, n(&truth["sleeps"]), "sleeps blocked in {symbol}: {}", report["stacks"]);
+    let all = n(&truth["sleeps"]);
+    assert!(
+        sleeps <= all && sleeps + failed >= all,
+        "{sleeps} of {all} sleeps blocked in {symbol}: {}",
+        report["stacks"]
+    );
 }

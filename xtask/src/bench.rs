@@ -60,9 +60,11 @@ pub fn bench(root: &Path, args: &[String]) -> Result {
             // Extra tracer configurations with only these sections, e.g. syscalls,sched.
             "--only" => s.groups.push(value()?),
             "--target" => s.target = value()?,
+            // A long run of `tracer serve` under thread churn: 10m, 600s, 600.
+            "--soak" => return crate::soak::soak(root, soak_length(&value()?)?),
             other => {
                 return Err(format!(
-                    "unknown bench flag {other} (events|load; --rounds N, --iterations N, --no-peers, --seconds N, --connections N, --only SECTIONS, --target epoll|redis)"
+                    "unknown bench flag {other} (events|load; --rounds N, --iterations N, --no-peers, --seconds N, --connections N, --only SECTIONS, --target epoll|redis; --soak 10m)"
                 ));
             }
         }
@@ -71,6 +73,17 @@ pub fn bench(root: &Path, args: &[String]) -> Result {
         crate::events::events(root, &ev)?;
     }
     if load { throughput(root, &s) } else { Ok(()) }
+}
+
+/// `10m`, `90s` or a bare number of seconds.
+fn soak_length(text: &str) -> Result<Duration> {
+    let (n, unit) = match text.strip_suffix('m') {
+        Some(n) => (n, 60),
+        None => (text.strip_suffix('s').unwrap_or(text), 1),
+    };
+    n.parse::<u64>()
+        .map(|n| Duration::from_secs(n * unit))
+        .map_err(|_| format!("--soak {text}: a length such as 10m or 600s"))
 }
 
 /// The server at full load under each configuration.

@@ -23,6 +23,7 @@ const TRACEFS: &str = "/sys/kernel/tracing";
 
 mod bench;
 mod events;
+mod soak;
 mod vm;
 
 /// A static-pie glibc build: one binary that starts on any x86-64 Linux from glibc 2.17
@@ -171,6 +172,9 @@ fn bench_all(extra: &[String]) -> Result {
     let part = extra.first().map(String::as_str);
     if part != Some("pipeline") {
         bench::bench(root, extra)?;
+    }
+    if extra.iter().any(|a| a == "--soak") {
+        return Ok(()); // the soak alone
     }
     if part.is_none() || part == Some("pipeline") || part.is_some_and(|p| p.starts_with('-')) {
         let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());

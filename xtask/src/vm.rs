@@ -429,7 +429,7 @@ poweroff -f
 /// time (they measure scheduling).
 fn suite() -> String {
     let mut s = String::from(
-        "export TMPDIR=/mnt/tmp RUST_BACKTRACE=1\ncd /mnt/release\necho \"@@@CHECK $(./tracer check --format json | tr -d '\\n')\"\n",
+        "export TMPDIR=/mnt/tmp RUST_BACKTRACE=1 TRACER_TEST_TCG=1\ncd /mnt/release\necho \"@@@CHECK $(./tracer check --format json | tr -d '\\n')\"\n",
     );
     for name in SECTIONS.iter().chain(OTHER_TESTS) {
         s.push_str(&format!(
