@@ -130,6 +130,9 @@ fn prometheus_queries_agree_with_the_report() {
     wait_for("Prometheus to scrape the tracer", Duration::from_secs(60), || {
         std::panic::catch_unwind(|| query(port, "up{job=\"tracer\"}")).is_ok_and(|v| v == 1.0)
     });
+    // A reload (SIGHUP) in the middle loses nothing: the counts below are whole.
+    // SAFETY: signalling the tracer this test started.
+    unsafe { libc::kill(tracer.0.id() as i32, libc::SIGHUP) };
     let truth = load(&cgroup.0);
     let waits = truth["waits"].as_u64().unwrap() as f64;
     // The counters are totals: once a scrape after the server's end is in, they hold.

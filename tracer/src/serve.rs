@@ -32,6 +32,10 @@ pub async fn run(job: Job, listen: SocketAddr, signals: &Signals) -> Result<Trac
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}: pick another address with --listen"))?;
+    // A service manager's reload (SIGHUP) has nothing to reload here, and must not end the
+    // trace and its counts: ignored (serve starts no command that could inherit it).
+    // SAFETY: setting a signal's disposition to SIG_IGN.
+    unsafe { libc::signal(libc::SIGHUP, libc::SIG_IGN) };
     let (asks, requests) = mpsc::channel(16);
     let server = tokio::spawn(accept(listener, asks));
     eprintln!("serving metrics on http://{listen}/metrics");

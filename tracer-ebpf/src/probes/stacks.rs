@@ -12,7 +12,7 @@
 use aya_ebpf::{
     EbpfContext,
     bindings::{BPF_F_USER_STACK, BPF_NOEXIST},
-    helpers::generated::bpf_get_stack,
+    helpers::generated::{bpf_get_current_task, bpf_get_stack},
     programs::BtfTracePointContext,
 };
 use tracer_common::record::{
@@ -21,7 +21,7 @@ use tracer_common::record::{
 };
 
 use crate::{
-    globals::stacks_on,
+    globals::{off, stacks_on},
     maps::{EEXIST, OFFCPU, STACK_SCRATCH, STACKS, count, count_full, header, reserve, submit},
 };
 
@@ -100,6 +100,9 @@ static ZERO: OffCpuStat = OffCpuStat { ns: 0, count: 0 };
 /// be captured or kept (counted).
 #[inline(always)]
 fn capture(ctx: &BtfTracePointContext, user: bool, tid: u32, tgid: u32) -> u64 {
+    if user && !has_user_memory() {
+        return 0; // a kernel thread, or a thread past exit_mm(): no user stack to take
+    }
     let Some(buf) = STACK_SCRATCH.get_ptr_mut(0) else { return 0 };
     // SAFETY: this CPU's scratch slot; nothing else runs here until we return.
     let buf = unsafe { &mut *buf };
@@ -133,6 +136,16 @@ fn capture(ctx: &BtfTracePointContext, user: bool, tid: u32, tgid: u32) -> u64 {
         }
     }
     h
+}
+
+/// Whether the current task has a user address space (`task->mm`).
+#[inline(always)]
+fn has_user_memory() -> bool {
+    // SAFETY: a plain helper.
+    let task = unsafe { bpf_get_current_task() };
+    let mm = off!(task_mm);
+    // Without the offset, try the capture (and count it if it fails).
+    mm == tracer_common::kernel::Offsets::ABSENT || super::read_u64(task, mm).is_some_and(|mm| mm != 0)
 }
 
 /// Tells user space a stack is new (and whose it is, to name its user frames).
