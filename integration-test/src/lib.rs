@@ -235,7 +235,7 @@ pub fn serve_with(flags: &[&str], mode: &str, client_args: &[&str]) -> (Value, V
     let mut stdout = BufReader::new(tracer.stdout.take().unwrap());
     let mut first = String::new();
     stdout.read_line(&mut first).unwrap();
-    let port = first.split(':').nth(1).and_then(|p| p.split_whitespace().next()).unwrap().to_owned();
+    let port = listening_port(&first);
     let client = Command::new(binary("epoll-client")).args(["--port", &port]).args(client_args).output().unwrap();
     assert!(client.status.success(), "{}", String::from_utf8_lossy(&client.stderr));
     // Stop the server (the tracer's child) the way a user would.
@@ -379,4 +379,45 @@ impl Drop for Cgroup {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir(&self.0);
     }
+}
+
+/// The port epoll-server's first line (`listening on 127.0.0.1:PORT ...`) names.
+pub fn listening_port(first: &str) -> String {
+    first
+        .split(':')
+        .nth(1)
+        .and_then(|p| p.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no port in {first:?}"))
+        .to_owned()
+}
+
+/// An epoll server (level-triggered), moved into `cgroup` (when given) before it execs,
+/// as systemd and container runtimes start their processes; and its port.
+pub fn epoll_server_in(cgroup: Option<&std::path::Path>) -> (std::process::Child, String) {
+    let server = binary("epoll-server");
+    let join = cgroup.map_or(String::new(), |d| format!("echo $$ > {}/cgroup.procs && ", d.display()));
+    let mut child = Command::new("sh")
+        .args(["-c", &format!("{join}exec {} --mode epoll-lt --port 0", server.display())])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut first).unwrap();
+    (child, listening_port(&first))
+}
+
+/// Loads the server at `port` with `requests` 64-byte echoes over 8 connections, stops
+/// it, and returns its own account.
+pub fn load_and_stop(mut server: std::process::Child, port: &str, requests: &str) -> Value {
+    let client = Command::new(binary("epoll-client"))
+        .args(["--port", port, "--connections", "8", "--requests", requests, "--size", "64"])
+        .output()
+        .unwrap();
+    assert!(client.status.success(), "{}", String::from_utf8_lossy(&client.stderr));
+    // SAFETY: signalling the server the test started.
+    unsafe { libc::kill(server.id() as i32, libc::SIGINT) };
+    let mut rest = String::new();
+    server.stdout.take().unwrap().read_to_string(&mut rest).unwrap();
+    assert!(server.wait().unwrap().success());
+    last_json_line(rest.as_bytes())
 }

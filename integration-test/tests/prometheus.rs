@@ -9,7 +9,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use integration_test::{Cgroup, binary, json_file, last_json_line, scratch};
+use integration_test::{Cgroup, binary, epoll_server_in, json_file, load_and_stop, scratch};
 use serde_json::Value;
 
 fn free_port() -> u16 {
@@ -88,39 +88,6 @@ fn serve(cgroup: &Path, port: u16, report: &Path) -> Started {
     Started(tracer)
 }
 
-/// The epoll server, started in `cgroup` (as systemd does: moved there before its exec),
-/// under the client's load, then stopped: its own account.
-fn load(cgroup: &Path) -> Value {
-    let server = binary("epoll-server");
-    let mut child = Command::new("sh")
-        .args([
-            "-c",
-            &format!(
-                "echo $$ > {}/cgroup.procs && exec {} --mode epoll-lt --port 0",
-                cgroup.display(),
-                server.display()
-            ),
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    out.read_line(&mut first).unwrap();
-    let port = first.split(':').nth(1).and_then(|p| p.split_whitespace().next()).unwrap().to_owned();
-    let client = Command::new(binary("epoll-client"))
-        .args(["--port", &port, "--connections", "8", "--requests", "5000", "--size", "64"])
-        .output()
-        .unwrap();
-    assert!(client.status.success());
-    // SAFETY: signalling the server this test started.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
-    assert!(child.wait().unwrap().success());
-    last_json_line(rest.as_bytes())
-}
-
 #[test]
 fn prometheus_queries_agree_with_the_report() {
     let cgroup = Cgroup::new("prom");
@@ -133,7 +100,8 @@ fn prometheus_queries_agree_with_the_report() {
     // A reload (SIGHUP) in the middle loses nothing: the counts below are whole.
     // SAFETY: signalling the tracer this test started.
     unsafe { libc::kill(tracer.0.id() as i32, libc::SIGHUP) };
-    let truth = load(&cgroup.0);
+    let (server, server_port) = epoll_server_in(Some(&cgroup.0));
+    let truth = load_and_stop(server, &server_port, "5000");
     let waits = truth["waits"].as_u64().unwrap() as f64;
     // The counters are totals: once a scrape after the server's end is in, they hold.
     wait_for("a scrape with the whole run", Duration::from_secs(30), || {

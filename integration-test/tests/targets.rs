@@ -3,12 +3,12 @@
 //! that start later). A bystander outside the target, doing the same work at the same
 //! time, must not add one call to the report.
 use std::{
-    io::{BufRead, BufReader, Read},
+    io::{BufRead, BufReader},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
 };
 
-use integration_test::{Cgroup, binary, json_file, last_json_line, scratch};
+use integration_test::{Cgroup, binary, epoll_server_in, json_file, last_json_line, load_and_stop, scratch};
 use serde_json::Value;
 
 fn n(v: &Value) -> u64 {
@@ -44,37 +44,6 @@ fn stop(mut tracer: Child, out: &Path) -> Value {
     json_file(out)
 }
 
-/// An epoll server, moved into `cgroup` (when given) before it execs, as systemd and
-/// container runtimes start their processes; and its port.
-fn server(cgroup: Option<&Path>) -> (Child, String) {
-    let server = binary("epoll-server");
-    let join = cgroup.map_or(String::new(), |d| format!("echo $$ > {}/cgroup.procs && ", d.display()));
-    let mut child = Command::new("sh")
-        .args(["-c", &format!("{join}exec {} --mode epoll-lt --port 0", server.display())])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut first).unwrap();
-    let port = first.split(':').nth(1).and_then(|p| p.split_whitespace().next()).unwrap().to_owned();
-    (child, port)
-}
-
-/// Loads the server at `port`, stops it, and returns its own account.
-fn load_and_stop(mut server: Child, port: &str) -> Value {
-    let client = Command::new(binary("epoll-client"))
-        .args(["--port", port, "--connections", "8", "--requests", "3000", "--size", "64"])
-        .output()
-        .unwrap();
-    assert!(client.status.success(), "{}", String::from_utf8_lossy(&client.stderr));
-    // SAFETY: signalling the server this test started.
-    unsafe { libc::kill(server.id() as i32, libc::SIGINT) };
-    let mut rest = String::new();
-    server.stdout.take().unwrap().read_to_string(&mut rest).unwrap();
-    assert!(server.wait().unwrap().success());
-    last_json_line(rest.as_bytes())
-}
-
 /// A server that starts in the cgroup after the tracer is traced from its exec, exactly
 /// (its own count of waits, events and received bytes); an identical server outside the
 /// cgroup, loaded at the same time, is not.
@@ -82,10 +51,10 @@ fn load_and_stop(mut server: Child, port: &str) -> Value {
 fn a_cgroup_is_traced_with_the_processes_that_start_in_it() {
     let cgroup = Cgroup::new("cg");
     let (tracer, out) = attach(&["--cgroup", cgroup.0.to_str().unwrap()], "cgroup");
-    let ((inside, in_port), (outside, out_port)) = (server(Some(&cgroup.0)), server(None));
+    let ((inside, in_port), (outside, out_port)) = (epoll_server_in(Some(&cgroup.0)), epoll_server_in(None));
     let pid = inside.id();
-    let bystander = std::thread::spawn(move || load_and_stop(outside, &out_port));
-    let truth = load_and_stop(inside, &in_port);
+    let bystander = std::thread::spawn(move || load_and_stop(outside, &out_port, "3000"));
+    let truth = load_and_stop(inside, &in_port, "3000");
     bystander.join().unwrap();
     let report = stop(tracer, &out);
 
