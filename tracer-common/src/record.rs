@@ -385,6 +385,11 @@ pub struct SchedTimes {
     /// A wakeup not yet followed by a switch-in: who, and when (sched_waking).
     pub waker: Waker,
     pub waking_ts: u64,
+    /// Wakeups by `waker` whose edge the kernel had no memory for yet (a burst of new
+    /// edges in one interrupt outran the per-CPU cache of a map that allocates as it
+    /// fills): created at the switch-in instead, once the cache is refilled.
+    pub unrecorded: u32,
+    pub _pad: u32,
 }
 
 /// Per-thread state kept in the kernel's `THREADS` map (key: tid).

@@ -19,7 +19,7 @@ use tracer_common::{
 /// What a BPF_NOEXIST insert returns for a key already there.
 pub const EEXIST: i32 = 17;
 /// What an insert returns when the kernel could not allocate the entry.
-const ENOMEM: i32 = 12;
+pub const ENOMEM: i32 = 12;
 
 /// Default size; user space sets the real one with `EbpfLoader::map_max_entries`.
 const RING_BYTES: u32 = 4 << 20;
@@ -225,10 +225,15 @@ fn count_lost() {
 /// counted apart from a full map: its remedy differs).
 #[inline(always)]
 pub fn count_full(map: MapSlot, err: Option<i32>) {
+    count_full_by(map, err, 1);
+}
+
+#[inline(always)]
+pub fn count_full_by(map: MapSlot, err: Option<i32>, entries: u64) {
     let slot = if err == Some(-ENOMEM) { map as u32 + MapSlot::ALL.len() as u32 } else { map as u32 };
     if let Some(n) = MAP_FULL.get_ptr_mut(slot) {
         // SAFETY: per-CPU slot.
-        unsafe { *n += 1 };
+        unsafe { *n += entries };
     }
 }
 

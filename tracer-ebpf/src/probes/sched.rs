@@ -186,6 +186,8 @@ fn on_thread_exit(tid: u32, tgid: u32, now: u64, k: &Counters) {
     };
     // SAFETY: the exiting thread's own map value; it runs this switch itself.
     super::faults::finish(unsafe { &mut *state });
+    // SAFETY: as above.
+    wakeups::lose_unrecorded(unsafe { &mut *state });
     // Its last slice: it leaves the CPU for good, in exit(2), by its own doing.
     // SAFETY: as above.
     timeline::cpu_slice(tid, tgid, unsafe { (*state).times.in_ts }, USER_MODE, true);

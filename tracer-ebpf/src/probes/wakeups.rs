@@ -10,14 +10,14 @@ use aya_ebpf::{
     programs::BtfTracePointContext,
 };
 use tracer_common::{
-    record::{MapSlot, ThreadState, WAKER_SOFTIRQ, WAKER_TASK, WAKER_TIMER, WakeKey, Waker},
+    record::{MapSlot, ThreadState, WakeEdge, WAKER_SOFTIRQ, WAKER_TASK, WAKER_TIMER, WakeKey, Waker},
     syscalls::{is_epoll_wait, log2_bucket},
 };
 
 use super::{comm_into, read_u64, task_u32};
 use crate::{
     globals::off,
-    maps::{THREADS, WAKE_EDGES, ZERO_EDGE, count_full, cpu_state, hit, is_target},
+    maps::{ENOMEM, THREADS, WAKE_EDGES, ZERO_EDGE, count_full, count_full_by, cpu_state, hit, is_target},
 };
 
 /// sched_waking(struct task_struct *p)
@@ -31,7 +31,13 @@ pub fn sched_waking(ctx: BtfTracePointContext) -> i32 {
     }
     let waker = current_waker();
     let now = unsafe { bpf_ktime_get_ns() };
-    count_edge(pid, w.life, w.tgid, &waker);
+    if w.times.unrecorded != 0 && w.times.waker != waker {
+        // Deferred wakeups by another waker, not followed by a switch-in: lost after all.
+        lose_unrecorded(w);
+    }
+    if count_edge(pid, w.life, w.tgid, &waker) == Err(-ENOMEM) {
+        w.times.unrecorded += 1;
+    }
     super::stacks::on_wake(&ctx, w, &waker);
     super::timeline::wake(pid, w.tgid, &waker);
     w.times.waker = waker;
@@ -120,32 +126,53 @@ fn edge_key(wakee: u32, life: u32, w: &Waker) -> WakeKey {
     WakeKey { wakee, kind: w.kind, id: w.id, cpu, life, _pad: 0 }
 }
 
+/// Counts one wakeup on its edge, creating the edge if new. ENOMEM (a map that allocates
+/// as it fills, out of ready memory in this interrupt-disabled section) is left to the
+/// caller to retry later; any other failure is counted as a full map here.
 #[inline(always)]
-fn count_edge(wakee: u32, life: u32, wakee_tgid: u32, w: &Waker) {
+fn count_edge(wakee: u32, life: u32, wakee_tgid: u32, w: &Waker) -> Result<(), i32> {
+    let Some(e) = edge(wakee, life, wakee_tgid, w)? else { return Ok(()) };
+    // SAFETY: a map value; concurrent increments may race, as per-CPU maps cannot key
+    // by edge (a lost increment here is a miscount of one, never a crash).
+    unsafe { (*e).count += 1 };
+    Ok(())
+}
+
+/// The edge's value, created if new (`None`: a full map, already counted).
+#[inline(always)]
+fn edge(wakee: u32, life: u32, wakee_tgid: u32, w: &Waker) -> Result<Option<*mut WakeEdge>, i32> {
     let key = edge_key(wakee, life, w);
     if let Some(e) = WAKE_EDGES.get_ptr_mut(&key) {
-        // SAFETY: a map value; concurrent increments may race, as per-CPU maps cannot key
-        // by edge (a lost increment here is a miscount of one, never a crash).
-        unsafe { (*e).count += 1 };
-        return;
+        return Ok(Some(e));
     }
     // EEXIST: another CPU created it first; count on it.
     let inserted = WAKE_EDGES.insert(&key, &ZERO_EDGE, u64::from(BPF_NOEXIST));
-    let created = inserted.is_ok();
     let Some(e) = WAKE_EDGES.get_ptr_mut(&key) else {
-        count_full(MapSlot::WakeEdges, inserted.err());
-        return;
+        return match inserted {
+            Err(err) if err == -ENOMEM => Err(err),
+            other => {
+                count_full(MapSlot::WakeEdges, other.err());
+                Ok(None)
+            }
+        };
     };
-    // SAFETY: a map value (see above).
-    let e = unsafe { &mut *e };
-    e.count += 1;
-    if created {
+    if inserted.is_ok() {
+        // SAFETY: a map value (see `count_edge`).
+        let e = unsafe { &mut *e };
         e.wakee_tgid = wakee_tgid;
         if w.kind == WAKER_TASK {
             e.waker_tgid = w.extra;
             comm_into(&mut e.waker_comm);
         }
     }
+    Ok(Some(e))
+}
+
+/// Deferred wakeups that found no memory a second time (or no second chance).
+#[inline(always)]
+pub fn lose_unrecorded(t: &mut ThreadState) {
+    count_full_by(MapSlot::WakeEdges, Some(-ENOMEM), u64::from(t.times.unrecorded));
+    t.times.unrecorded = 0;
 }
 
 /// The wakee is on a CPU: close its pending wakeup with the wake-to-run latency.
@@ -155,7 +182,26 @@ pub fn on_run(t: &mut ThreadState, tid: u32, now: u64) {
         return;
     }
     let latency = now.saturating_sub(t.times.waking_ts);
-    if let Some(e) = WAKE_EDGES.get_ptr_mut(&edge_key(tid, t.life, &t.times.waker)) {
+    let e = if t.times.unrecorded == 0 {
+        WAKE_EDGES.get_ptr_mut(&edge_key(tid, t.life, &t.times.waker))
+    } else {
+        // The second chance of wakeups that found no memory at sched_waking.
+        match edge(tid, t.life, t.tgid, &t.times.waker) {
+            Ok(e) => {
+                if let Some(e) = e {
+                    // SAFETY: a map value (see `count_edge`).
+                    unsafe { (*e).count += u64::from(t.times.unrecorded) };
+                }
+                t.times.unrecorded = 0;
+                e
+            }
+            Err(_) => {
+                lose_unrecorded(t);
+                None
+            }
+        }
+    };
+    if let Some(e) = e {
         // SAFETY: a map value (see `count_edge`).
         let e = unsafe { &mut *e };
         e.paired += 1;
