@@ -13,6 +13,10 @@ use crate::report::{Epoll, EpollCtl, EpollFd, EventsBucket, SourceCount};
 
 const EINTR: i64 = 4;
 
+/// Sockets kept one by one: a server's connections come and go for as long as it is
+/// traced; past this the quietest are folded into one "other sockets" row (kept exact).
+pub const MAX_SOCKETS: usize = 4096;
+
 #[derive(Clone, Debug, Default)]
 pub struct EpollAnalysis {
     totals: EpollFd,
@@ -26,9 +30,37 @@ pub struct EpollAnalysis {
     ctl: EpollCtl,
     by_source: BTreeMap<String, u64>,
     by_socket: BTreeMap<u64, u64>,
+    /// Wakeups by sockets folded out of `by_socket`.
+    other_sockets: u64,
     harvested_several: u64,
     wake_to_run_ns: u64,
     wake_to_run: [u64; LATENCY_BUCKETS],
+}
+
+/// The row of wakeups by sockets beyond the busiest `MAX_SOCKETS`.
+pub const OTHER_SOCKETS: &str = "other sockets";
+
+/// Keeps the busiest `MAX_SOCKETS` sockets; returns the wakeups of those taken out.
+fn fold_quietest(by_socket: &mut BTreeMap<u64, u64>) -> u64 {
+    if by_socket.len() <= MAX_SOCKETS {
+        return 0;
+    }
+    let mut counts: Vec<u64> = by_socket.values().copied().collect();
+    let (_, &mut floor, _) = counts.select_nth_unstable_by(MAX_SOCKETS - 1, |a, b| b.cmp(a));
+    // Ties at the floor: keep only as many as fit, so the row count is bounded exactly.
+    let mut room_at_floor = counts[..MAX_SOCKETS].iter().filter(|&&c| c == floor).count();
+    let mut folded = 0;
+    by_socket.retain(|_, &mut c| {
+        let keep = c > floor || (c == floor && room_at_floor > 0);
+        if c == floor && keep {
+            room_at_floor -= 1;
+        }
+        if !keep {
+            folded += c;
+        }
+        keep
+    });
+    folded
 }
 
 /// Exact counts below 16 events, then power-of-two buckets.
@@ -71,6 +103,9 @@ impl EpollAnalysis {
             *self.by_source.entry(source(r.waker.kind, r.waker.id)).or_default() += 1;
             if r.waker.sock_ino != 0 {
                 *self.by_socket.entry(r.waker.sock_ino).or_default() += 1;
+                if self.by_socket.len() >= 2 * MAX_SOCKETS {
+                    self.other_sockets += fold_quietest(&mut self.by_socket);
+                }
             }
             self.harvested_several += u64::from(r.ret > 1);
             if r.t_wake != 0 && r.t_run >= r.t_wake {
@@ -119,12 +154,14 @@ impl EpollAnalysis {
                 v
             },
             wakeups_by_socket: {
-                let mut v: Vec<SourceCount> = self
-                    .by_socket
-                    .iter()
-                    .map(|(ino, &count)| SourceCount { source: format!("socket:[{ino}]"), count })
-                    .collect();
+                let mut kept = self.by_socket.clone();
+                let other = self.other_sockets + fold_quietest(&mut kept);
+                let mut v: Vec<SourceCount> =
+                    kept.iter().map(|(ino, &count)| SourceCount { source: format!("socket:[{ino}]"), count }).collect();
                 v.sort_by_key(|s| std::cmp::Reverse(s.count));
+                if other > 0 {
+                    v.push(SourceCount { source: OTHER_SOCKETS.to_owned(), count: other });
+                }
                 Some(v)
             },
             harvested_several: self.harvested_several,
@@ -186,5 +223,34 @@ mod tests {
         let by_socket = e.wakeups_by_socket.unwrap();
         assert_eq!((by_socket[0].source.as_str(), by_socket[0].count), ("socket:[77]", 3));
         assert_eq!((e.wake_to_run_ns, e.wake_to_run.len()), (4 * 50, 1));
+    }
+
+    /// A server whose connections come and go: three times the sockets kept. The busy
+    /// ones are listed whole, the quiet rest is one row, and the rows still add up.
+    #[test]
+    fn quiet_sockets_past_the_cap_fold_into_one_exact_row() {
+        let mut e = EpollAnalysis::default();
+        let woken_by = |ino: u64| {
+            let mut r = cycle(1, 5, 1, 1);
+            r.waker.sock_ino = ino;
+            r
+        };
+        let busy = MAX_SOCKETS as u64 / 2;
+        for ino in 1..=busy {
+            for _ in 0..10 {
+                e.push(&woken_by(ino));
+            }
+        }
+        let quiet = 3 * MAX_SOCKETS as u64;
+        for ino in busy + 1..=busy + quiet {
+            e.push(&woken_by(ino));
+        }
+        let rows = e.report().wakeups_by_socket.unwrap();
+        assert_eq!(rows.len(), MAX_SOCKETS + 1);
+        assert!(rows[..busy as usize].iter().all(|r| r.count == 10), "every busy socket, whole");
+        let last = rows.last().unwrap();
+        let kept_quiet = MAX_SOCKETS as u64 - busy;
+        assert_eq!((last.source.as_str(), last.count), (OTHER_SOCKETS, quiet - kept_quiet));
+        assert_eq!(rows.iter().map(|r| r.count).sum::<u64>(), 10 * busy + quiet);
     }
 }

@@ -1,4 +1,6 @@
 //! Who woke the target's threads: edges waker -> wakee, from the kernel's `WAKE_EDGES`.
+use std::collections::BTreeMap;
+
 use tracer_common::record::{
     SOFTIRQ_NAMES, WAKER_HARDIRQ, WAKER_IRQ_WORK, WAKER_NONE, WAKER_SOFTIRQ, WAKER_TASK, WAKER_TIMER, WakeEdgeTotals,
 };
@@ -35,14 +37,26 @@ pub fn latency_buckets(hist: &[u64]) -> Vec<LatencyBucket> {
         .collect()
 }
 
+/// Edge rows kept; past this the quietest are folded into the totals (kept exact), so a
+/// long trace of a thread-churning target keeps bounded memory.
+pub const MAX_EDGES: usize = 4096;
+
 #[derive(Clone, Debug, Default)]
 pub struct WakeupAnalysis {
     edges: Vec<WakeEdgeRow>,
+    /// Totals over every edge, the folded ones included.
+    count: u64,
+    paired: u64,
+    by_source: BTreeMap<String, u64>,
+    folded: u64,
 }
 
 impl WakeupAnalysis {
     pub fn push(&mut self, r: &WakeEdgeTotals) {
         let (k, e) = (&r.key, &r.edge);
+        self.count += e.count;
+        self.paired += e.paired;
+        *self.by_source.entry(source(k.kind, k.id)).or_default() += e.count;
         let task = k.kind == WAKER_TASK;
         let waker = if task {
             format!("{} ({})", comm_str(&e.waker_comm), k.id)
@@ -63,26 +77,28 @@ impl WakeupAnalysis {
             latency_ns: e.latency_ns,
             latency: latency_buckets(&e.latency),
         });
+        // Trimmed in batches: a sort per push would cost O(n log n) each.
+        if self.edges.len() >= 2 * MAX_EDGES {
+            self.folded += busiest(&mut self.edges) as u64;
+        }
     }
 
     pub fn report(&self) -> Wakeups {
         let mut edges = self.edges.clone();
-        edges.sort_by(|a, b| b.count.cmp(&a.count).then(a.wakee_tid.cmp(&b.wakee_tid)));
-        let mut by_source: Vec<SourceCount> = Vec::new();
-        for e in &edges {
-            match by_source.iter_mut().find(|s| s.source == e.source) {
-                Some(s) => s.count += e.count,
-                None => by_source.push(SourceCount { source: e.source.clone(), count: e.count }),
-            }
-        }
+        let folded = self.folded + busiest(&mut edges) as u64;
+        let mut by_source: Vec<SourceCount> =
+            self.by_source.iter().map(|(source, &count)| SourceCount { source: source.clone(), count }).collect();
         by_source.sort_by_key(|s| std::cmp::Reverse(s.count));
-        Wakeups {
-            count: edges.iter().map(|e| e.count).sum(),
-            paired: edges.iter().map(|e| e.paired).sum(),
-            by_source,
-            edges,
-        }
+        Wakeups { count: self.count, paired: self.paired, by_source, edges, edges_folded: folded }
     }
+}
+
+/// Sorts `edges` busiest first and keeps the first `MAX_EDGES`; returns how many went.
+fn busiest(edges: &mut Vec<WakeEdgeRow>) -> usize {
+    edges.sort_by(|a, b| b.count.cmp(&a.count).then(a.wakee_tid.cmp(&b.wakee_tid)));
+    let gone = edges.len().saturating_sub(MAX_EDGES);
+    edges.truncate(MAX_EDGES);
+    gone
 }
 
 #[cfg(test)]
@@ -116,5 +132,27 @@ mod tests {
         let sources: Vec<(&str, u64)> = w.by_source.iter().map(|s| (s.source.as_str(), s.count)).collect();
         assert_eq!(sources, [("NET_RX softirq", 7), ("task", 3), ("timer", 1)]);
         assert_eq!(w.edges[0].latency, [LatencyBucket { from_ns: 1024, count: 5 }]);
+    }
+
+    /// A thread-churning target: three times the rows kept. The busiest are listed, the
+    /// rest only counted, and every total still covers all of them.
+    #[test]
+    fn quiet_edges_past_the_cap_fold_into_exact_totals() {
+        let mut a = WakeupAnalysis::default();
+        let n = 3 * MAX_EDGES as u32;
+        // Counts 1..=n in a scrambled order, half by timers, half by softirqs.
+        for i in 0..n {
+            let count = u64::from((i * 7919) % n + 1);
+            let kind = if i % 2 == 0 { WAKER_TIMER } else { WAKER_SOFTIRQ };
+            a.push(&edge(kind, 3, 0, i, count));
+        }
+        let w = a.report();
+        let all = u64::from(n) * u64::from(n + 1) / 2;
+        assert_eq!((w.count, w.paired), (all, all));
+        assert_eq!(w.by_source.iter().map(|s| s.count).sum::<u64>(), all);
+        assert_eq!((w.edges.len(), w.edges_folded), (MAX_EDGES, 2 * MAX_EDGES as u64));
+        let counts: Vec<u64> = w.edges.iter().map(|e| e.count).collect();
+        let busiest: Vec<u64> = (0..MAX_EDGES as u64).map(|k| u64::from(n) - k).collect();
+        assert_eq!(counts, busiest, "the busiest edges, busiest first");
     }
 }

@@ -361,8 +361,11 @@ pub struct Wakeups {
     /// to sleep yet).
     pub paired: u64,
     pub by_source: Vec<SourceCount>,
-    /// Edges waker -> wakee, busiest first.
+    /// Edges waker -> wakee, busiest first, the first `MAX_EDGES` (4096) of them.
     pub edges: Vec<WakeEdgeRow>,
+    /// Quieter edges beyond those, not listed (their wakeups are in the totals above).
+    #[serde(default)]
+    pub edges_folded: u64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -656,6 +659,7 @@ pub(crate) fn sample() -> Report {
                 latency: vec![LatencyBucket { from_ns: 8192, count: 300 }],
                 ..WakeEdgeRow::default()
             }],
+            edges_folded: 0,
         }),
         epoll: Part::Traced(Epoll {
             waits: 3,

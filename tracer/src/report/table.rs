@@ -257,6 +257,10 @@ fn wakeups(s: &mut String, w: &Wakeups) {
         g.row(vec![e.waker.clone(), format!("{}/{}", e.wakee_pid, e.wakee_tid), e.count.to_string(), avg, p99]);
     }
     let _ = writeln!(s, "{g}");
+    if w.edges_folded > 0 {
+        let _ =
+            writeln!(s, "  ({} quieter edges not kept row by row; their wakeups are in the totals)", w.edges_folded);
+    }
 }
 
 /// Stack rows shown in the table (JSON has all; `--format folded` and the flame graphs
