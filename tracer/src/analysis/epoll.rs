@@ -8,14 +8,13 @@ use tracer_common::{
     syscalls::{LATENCY_BUCKETS, log2_bucket},
 };
 
-use super::wakeups::{latency_buckets, source};
+use super::{
+    MAX_ROWS, fold_quietest,
+    wakeups::{latency_buckets, source},
+};
 use crate::report::{Epoll, EpollCtl, EpollFd, EventsBucket, SourceCount};
 
 const EINTR: i64 = 4;
-
-/// Sockets kept one by one: a server's connections come and go for as long as it is
-/// traced; past this the quietest are folded into one "other sockets" row (kept exact).
-pub const MAX_SOCKETS: usize = 4096;
 
 #[derive(Clone, Debug, Default)]
 pub struct EpollAnalysis {
@@ -27,6 +26,8 @@ pub struct EpollAnalysis {
     /// Bucket lower bound -> waits (see [`bucket`]).
     events: BTreeMap<u64, u64>,
     by_fd: BTreeMap<(u32, i32), EpollFd>,
+    /// Waits on the epoll fds folded out of `by_fd` (they stay in the totals too).
+    folded_waits: u64,
     ctl: EpollCtl,
     by_source: BTreeMap<String, u64>,
     by_socket: BTreeMap<u64, u64>,
@@ -37,31 +38,8 @@ pub struct EpollAnalysis {
     wake_to_run: [u64; LATENCY_BUCKETS],
 }
 
-/// The row of wakeups by sockets beyond the busiest `MAX_SOCKETS`.
+/// The row of wakeups by sockets beyond the busiest `MAX_ROWS`.
 pub const OTHER_SOCKETS: &str = "other sockets";
-
-/// Keeps the busiest `MAX_SOCKETS` sockets; returns the wakeups of those taken out.
-fn fold_quietest(by_socket: &mut BTreeMap<u64, u64>) -> u64 {
-    if by_socket.len() <= MAX_SOCKETS {
-        return 0;
-    }
-    let mut counts: Vec<u64> = by_socket.values().copied().collect();
-    let (_, &mut floor, _) = counts.select_nth_unstable_by(MAX_SOCKETS - 1, |a, b| b.cmp(a));
-    // Ties at the floor: keep only as many as fit, so the row count is bounded exactly.
-    let mut room_at_floor = counts[..MAX_SOCKETS].iter().filter(|&&c| c == floor).count();
-    let mut folded = 0;
-    by_socket.retain(|_, &mut c| {
-        let keep = c > floor || (c == floor && room_at_floor > 0);
-        if c == floor && keep {
-            room_at_floor -= 1;
-        }
-        if !keep {
-            folded += c;
-        }
-        keep
-    });
-    folded
-}
 
 /// Exact counts below 16 events, then power-of-two buckets.
 fn bucket(n: u64) -> (u64, u64) {
@@ -89,6 +67,10 @@ impl EpollAnalysis {
                 row.timeouts += 1;
             }
         }
+        // Trimmed in batches: a sort per push would cost O(n log n) each.
+        if self.by_fd.len() >= 2 * MAX_ROWS {
+            self.folded_waits += fold_quietest(&mut self.by_fd, |f| f.waits).iter().map(|f| f.waits).sum::<u64>();
+        }
         if r.ret < 0 {
             self.errors += 1;
             self.eintr += u64::from(r.ret == -EINTR);
@@ -103,8 +85,8 @@ impl EpollAnalysis {
             *self.by_source.entry(source(r.waker.kind, r.waker.id)).or_default() += 1;
             if r.waker.sock_ino != 0 {
                 *self.by_socket.entry(r.waker.sock_ino).or_default() += 1;
-                if self.by_socket.len() >= 2 * MAX_SOCKETS {
-                    self.other_sockets += fold_quietest(&mut self.by_socket);
+                if self.by_socket.len() >= 2 * MAX_ROWS {
+                    self.other_sockets += fold_quietest(&mut self.by_socket, |&c| c).iter().sum::<u64>();
                 }
             }
             self.harvested_several += u64::from(r.ret > 1);
@@ -131,6 +113,9 @@ impl EpollAnalysis {
     }
 
     pub fn report(&self) -> Epoll {
+        let mut fds = self.by_fd.clone();
+        let folded = fold_quietest(&mut fds, |f| f.waits);
+        let by_epfd_folded_waits = self.folded_waits + folded.iter().map(|f| f.waits).sum::<u64>();
         Epoll {
             waits: self.totals.waits,
             blocked_waits: self.totals.blocked_waits,
@@ -145,7 +130,8 @@ impl EpollAnalysis {
                 .iter()
                 .map(|(&lo, &waits)| EventsBucket { events_min: lo, events_max: bucket(lo).1, waits })
                 .collect(),
-            by_epfd: self.by_fd.values().cloned().collect(),
+            by_epfd: fds.into_values().collect(),
+            by_epfd_folded_waits,
             ctl: self.ctl.clone(),
             wakeups_by_source: {
                 let mut v: Vec<SourceCount> =
@@ -155,7 +141,7 @@ impl EpollAnalysis {
             },
             wakeups_by_socket: {
                 let mut kept = self.by_socket.clone();
-                let other = self.other_sockets + fold_quietest(&mut kept);
+                let other = self.other_sockets + fold_quietest(&mut kept, |&c| c).iter().sum::<u64>();
                 let mut v: Vec<SourceCount> =
                     kept.iter().map(|(ino, &count)| SourceCount { source: format!("socket:[{ino}]"), count }).collect();
                 v.sort_by_key(|s| std::cmp::Reverse(s.count));
@@ -235,22 +221,45 @@ mod tests {
             r.waker.sock_ino = ino;
             r
         };
-        let busy = MAX_SOCKETS as u64 / 2;
+        let busy = MAX_ROWS as u64 / 2;
         for ino in 1..=busy {
             for _ in 0..10 {
                 e.push(&woken_by(ino));
             }
         }
-        let quiet = 3 * MAX_SOCKETS as u64;
+        let quiet = 3 * MAX_ROWS as u64;
         for ino in busy + 1..=busy + quiet {
             e.push(&woken_by(ino));
         }
         let rows = e.report().wakeups_by_socket.unwrap();
-        assert_eq!(rows.len(), MAX_SOCKETS + 1);
+        assert_eq!(rows.len(), MAX_ROWS + 1);
         assert!(rows[..busy as usize].iter().all(|r| r.count == 10), "every busy socket, whole");
         let last = rows.last().unwrap();
-        let kept_quiet = MAX_SOCKETS as u64 - busy;
+        let kept_quiet = MAX_ROWS as u64 - busy;
         assert_eq!((last.source.as_str(), last.count), (OTHER_SOCKETS, quiet - kept_quiet));
         assert_eq!(rows.iter().map(|r| r.count).sum::<u64>(), 10 * busy + quiet);
+    }
+
+    /// Processes that come and go, each with its own epoll fd: three times the rows kept.
+    /// The busiest are listed, and the rest's waits are counted.
+    #[test]
+    fn quiet_epoll_fds_past_the_cap_are_counted_not_listed() {
+        let mut e = EpollAnalysis::default();
+        let n = 3 * MAX_ROWS as u32;
+        for pid in 1..=n {
+            // Process `pid` waits (pid % 7 + 1) times: many ties, bounded rows anyway.
+            for _ in 0..pid % 7 + 1 {
+                e.push(&cycle(pid, 5, 0, 0));
+            }
+        }
+        let r = e.report();
+        let all: u64 = (1..=n).map(|p| u64::from(p % 7 + 1)).sum();
+        assert_eq!(r.waits, all);
+        let listed: u64 = r.by_epfd.iter().map(|f| f.waits).sum();
+        assert_eq!((r.by_epfd.len(), listed + r.by_epfd_folded_waits), (MAX_ROWS, all), "rows and the rest add up");
+        // 1755 processes wait 7 times and 1756 wait 6 times: all listed, and 585 of the 5s.
+        let busy = r.by_epfd.iter().filter(|f| f.waits >= 6).count();
+        let least = r.by_epfd.iter().map(|f| f.waits).min().unwrap();
+        assert_eq!((busy, least), ((1..=n).filter(|p| p % 7 >= 5).count(), 5), "the busiest");
     }
 }

@@ -5,7 +5,7 @@ use tracer_common::record::{
     SOFTIRQ_NAMES, WAKER_HARDIRQ, WAKER_IRQ_WORK, WAKER_NONE, WAKER_SOFTIRQ, WAKER_TASK, WAKER_TIMER, WakeEdgeTotals,
 };
 
-use super::sched::comm_str;
+use super::{MAX_ROWS, sched::comm_str};
 use crate::report::{LatencyBucket, SourceCount, WakeEdgeRow, Wakeups};
 
 /// The kind of waker, as the report names it.
@@ -36,10 +36,6 @@ pub fn latency_buckets(hist: &[u64]) -> Vec<LatencyBucket> {
         .map(|(b, &count)| LatencyBucket { from_ns: if b == 0 { 0 } else { 1 << b }, count })
         .collect()
 }
-
-/// Edge rows kept; past this the quietest are folded into the totals (kept exact), so a
-/// long trace of a thread-churning target keeps bounded memory.
-pub const MAX_EDGES: usize = 4096;
 
 #[derive(Clone, Debug, Default)]
 pub struct WakeupAnalysis {
@@ -78,7 +74,7 @@ impl WakeupAnalysis {
             latency: latency_buckets(&e.latency),
         });
         // Trimmed in batches: a sort per push would cost O(n log n) each.
-        if self.edges.len() >= 2 * MAX_EDGES {
+        if self.edges.len() >= 2 * MAX_ROWS {
             self.folded += busiest(&mut self.edges) as u64;
         }
     }
@@ -93,11 +89,11 @@ impl WakeupAnalysis {
     }
 }
 
-/// Sorts `edges` busiest first and keeps the first `MAX_EDGES`; returns how many went.
+/// Sorts `edges` busiest first and keeps the first `MAX_ROWS`; returns how many went.
 fn busiest(edges: &mut Vec<WakeEdgeRow>) -> usize {
     edges.sort_by(|a, b| b.count.cmp(&a.count).then(a.wakee_tid.cmp(&b.wakee_tid)));
-    let gone = edges.len().saturating_sub(MAX_EDGES);
-    edges.truncate(MAX_EDGES);
+    let gone = edges.len().saturating_sub(MAX_ROWS);
+    edges.truncate(MAX_ROWS);
     gone
 }
 
@@ -139,7 +135,7 @@ mod tests {
     #[test]
     fn quiet_edges_past_the_cap_fold_into_exact_totals() {
         let mut a = WakeupAnalysis::default();
-        let n = 3 * MAX_EDGES as u32;
+        let n = 3 * MAX_ROWS as u32;
         // Counts 1..=n in a scrambled order, half by timers, half by softirqs.
         for i in 0..n {
             let count = u64::from((i * 7919) % n + 1);
@@ -150,9 +146,9 @@ mod tests {
         let all = u64::from(n) * u64::from(n + 1) / 2;
         assert_eq!((w.count, w.paired), (all, all));
         assert_eq!(w.by_source.iter().map(|s| s.count).sum::<u64>(), all);
-        assert_eq!((w.edges.len(), w.edges_folded), (MAX_EDGES, 2 * MAX_EDGES as u64));
+        assert_eq!((w.edges.len(), w.edges_folded), (MAX_ROWS, 2 * MAX_ROWS as u64));
         let counts: Vec<u64> = w.edges.iter().map(|e| e.count).collect();
-        let busiest: Vec<u64> = (0..MAX_EDGES as u64).map(|k| u64::from(n) - k).collect();
+        let busiest: Vec<u64> = (0..MAX_ROWS as u64).map(|k| u64::from(n) - k).collect();
         assert_eq!(counts, busiest, "the busiest edges, busiest first");
     }
 }

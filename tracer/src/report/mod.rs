@@ -361,7 +361,7 @@ pub struct Wakeups {
     /// to sleep yet).
     pub paired: u64,
     pub by_source: Vec<SourceCount>,
-    /// Edges waker -> wakee, busiest first, the first `MAX_EDGES` (4096) of them.
+    /// Edges waker -> wakee, busiest first, the first 4096 of them.
     pub edges: Vec<WakeEdgeRow>,
     /// Quieter edges beyond those, not listed (their wakeups are in the totals above).
     #[serde(default)]
@@ -444,6 +444,10 @@ pub struct Epoll {
     /// Waits by events returned (exact below 16, then power-of-two ranges).
     pub events_hist: Vec<EventsBucket>,
     pub by_epfd: Vec<EpollFd>,
+    /// Waits on epoll fds beyond the 4096 busiest (of processes that came and went over a
+    /// long trace), which are not listed: with the listed rows they add up to `waits`.
+    #[serde(default)]
+    pub by_epfd_folded_waits: u64,
     pub ctl: EpollCtl,
     /// Blocked waits by who woke them ("none": no wakeup seen, e.g. a signal).
     pub wakeups_by_source: Vec<SourceCount>,
@@ -675,6 +679,7 @@ pub(crate) fn sample() -> Report {
                 EventsBucket { events_min: 4, events_max: 4, waits: 1 },
             ],
             by_epfd: vec![EpollFd { pid: 4242, epfd: 5, waits: 3, blocked_waits: 2, events_returned: 4, timeouts: 1 }],
+            by_epfd_folded_waits: 0,
             ctl: EpollCtl { add: 2, modify: 1, delete: 1, edge_triggered: 2, ..EpollCtl::default() },
             wakeups_by_source: vec![
                 SourceCount { source: "NET_RX softirq".into(), count: 1 },

@@ -387,7 +387,9 @@ fn epoll(s: &mut String, e: &Epoll) {
         let _ = writeln!(s, "events per wait: {}", hist.join(", "));
     }
     let mut g = Grid::new(&["pid", "epfd", "waits", "blocked", "events", "timeouts"], 2);
-    for f in &e.by_epfd {
+    let mut fds: Vec<_> = e.by_epfd.iter().collect();
+    fds.sort_by_key(|f| std::cmp::Reverse(f.waits));
+    for f in fds.iter().take(TOP_SYSCALLS) {
         g.row(vec![
             f.pid.to_string(),
             f.epfd.to_string(),
@@ -398,6 +400,10 @@ fn epoll(s: &mut String, e: &Epoll) {
         ]);
     }
     let _ = writeln!(s, "{g}");
+    let unlisted = fds.iter().skip(TOP_SYSCALLS).map(|f| f.waits).sum::<u64>() + e.by_epfd_folded_waits;
+    if unlisted > 0 {
+        let _ = writeln!(s, "  ({unlisted} waits on quieter epoll fds not shown; JSON lists the 4096 busiest)");
+    }
 }
 
 fn copies(s: &mut String, c: &Copies) {
