@@ -1009,9 +1009,9 @@ mod tests {
         assert_eq!(size_of::<InFlight>(), 8 + 8 + 32 + 4 + 4);
         assert_eq!(size_of::<Waker>(), 24);
         assert_eq!(size_of::<EpollState>(), 4 * 4 + 16 + 24 + 8);
-        assert_eq!(size_of::<SchedTimes>(), 10 * 8 + 8 + 24 + 8);
+        assert_eq!(size_of::<SchedTimes>(), 10 * 8 + 8 + 24 + 8 + 8);
         assert_eq!(size_of::<ThreadStacks>(), 4 * 8 + 2 * 4);
-        assert_eq!(size_of::<ThreadState>(), 4 + 4 + 16 + 8 + 16 + 56 + 64 + 120 + 72 + 48 + 40);
+        assert_eq!(size_of::<ThreadState>(), 4 + 4 + 16 + 8 + 16 + 56 + 64 + 128 + 72 + 48 + 40);
         assert_eq!(size_of::<StackFrames>(), 8 + STACK_DEPTH * 8);
         assert_eq!(size_of::<StackSeen>(), 24 + 8);
         assert_eq!(size_of::<OffCpuKey>(), 8 + 40);
