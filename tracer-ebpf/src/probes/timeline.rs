@@ -10,35 +10,36 @@ use crate::{
     maps::{header, reserve, submit},
 };
 
-/// Thread `tid` leaves the CPU it ran on since `start_ns`, in syscall `nr`.
+/// One timeline record, if the timeline is on: reserved, filled in place by `fill` (the
+/// slot is the record's size), submitted. A full ring counts it as lost.
 #[inline(always)]
-pub fn cpu_slice(tid: u32, tgid: u32, start_ns: u64, nr: u32, voluntary: bool) {
+fn emit<T: 'static>(fill: impl FnOnce(*mut T)) {
     if !timeline_on() {
         return;
     }
-    let Some(mut entry) = reserve::<CpuSlice>() else { return };
-    let r = entry.as_mut_ptr();
+    let Some(mut entry) = reserve::<T>() else { return };
+    fill(entry.as_mut_ptr());
+    submit(entry);
+}
+
+/// Thread `tid` leaves the CPU it ran on since `start_ns`, in syscall `nr`.
+#[inline(always)]
+pub fn cpu_slice(tid: u32, tgid: u32, start_ns: u64, nr: u32, voluntary: bool) {
     // SAFETY: a reserved ring slot of the right size.
-    unsafe {
+    emit(|r: *mut CpuSlice| unsafe {
         (*r).header = header(RecordKind::CpuSlice as u32, tid, tgid);
         (*r).start_ns = start_ns;
         (*r).nr = nr;
         (*r).voluntary = u32::from(voluntary);
-    }
-    submit(entry);
+    });
 }
 
 /// Thread `tid` returns `ret` from syscall `nr`, entered at `start_ns`, having added
 /// `(cpu, zero)` bytes to the copy ledger.
 #[inline(always)]
 pub fn syscall(tid: u32, tgid: u32, start_ns: u64, nr: u64, ret: i64, copied: (u64, u64)) {
-    if !timeline_on() {
-        return;
-    }
-    let Some(mut entry) = reserve::<SyscallSlice>() else { return };
-    let r = entry.as_mut_ptr();
     // SAFETY: as above.
-    unsafe {
+    emit(|r: *mut SyscallSlice| unsafe {
         (*r).header = header(RecordKind::SyscallSlice as u32, tid, tgid);
         (*r).start_ns = start_ns;
         (*r).ret = ret;
@@ -46,22 +47,16 @@ pub fn syscall(tid: u32, tgid: u32, start_ns: u64, nr: u64, ret: i64, copied: (u
         (*r)._pad = 0;
         (*r).cpu_copied = copied.0;
         (*r).zero_copied = copied.1;
-    }
-    submit(entry);
+    });
 }
 
 /// `waker` wakes target thread `tid` now (a task waker is the current task).
 #[inline(always)]
 pub fn wake(tid: u32, tgid: u32, waker: &Waker) {
-    if !timeline_on() {
-        return;
-    }
-    let Some(mut entry) = reserve::<WakeEvent>() else { return };
-    let r = entry.as_mut_ptr();
     // SAFETY: as above; the helper writes 16 bytes (zero-padded) into the slot's name,
     // which is 8-aligned at offset 48. Zeroed word by word, volatile: a plain `[0; 16]`
     // becomes an out-of-line memset, a second stack frame the older verifiers refuse.
-    unsafe {
+    emit(|r: *mut WakeEvent| unsafe {
         (*r).header = header(RecordKind::WakeEvent as u32, tid, tgid);
         (*r).waker = *waker;
         let comm = (*r).comm.as_mut_ptr();
@@ -71,24 +66,17 @@ pub fn wake(tid: u32, tgid: u32, waker: &Waker) {
             core::ptr::write_volatile(comm.cast::<u64>(), 0);
             core::ptr::write_volatile(comm.cast::<u64>().add(1), 0);
         }
-    }
-    submit(entry);
+    });
 }
 
 /// Softirq `vec` ends on this CPU, run since `start_ns`.
 #[inline(always)]
 pub fn softirq(start_ns: u64, vec: u32) {
-    if !timeline_on() {
-        return;
-    }
-    let Some(mut entry) = reserve::<SoftirqSlice>() else { return };
-    let r = entry.as_mut_ptr();
     // SAFETY: as above.
-    unsafe {
+    emit(|r: *mut SoftirqSlice| unsafe {
         (*r).header = header(RecordKind::SoftirqSlice as u32, 0, 0);
         (*r).start_ns = start_ns;
         (*r).vec = vec;
         (*r)._pad = 0;
-    }
-    submit(entry);
+    });
 }
