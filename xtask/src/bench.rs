@@ -104,9 +104,11 @@ fn throughput(root: &Path, s: &Settings) -> Result {
     let mut configs: Vec<String> =
         ["untraced", "floor", "tracer", "tracer+stacks", "tracer+timeline"].map(String::from).to_vec();
     configs.extend(s.groups.iter().map(|g| format!("tracer:{g}")));
-    for tool in ["strace", "syscount", "bpftrace"] {
+    for (tool, config) in
+        [("strace", "strace"), ("syscount", "syscount"), ("syscount", "syscount-L"), ("bpftrace", "bpftrace")]
+    {
         if which(tool) {
-            configs.push(tool.into());
+            configs.push(config.into());
         } else {
             eprintln!("bench: {tool} is not installed: its row is skipped");
         }
@@ -146,8 +148,13 @@ fn start_server(bin: &Path, s: &Settings) -> Result<(Child, String)> {
         }
         return Ok((server, port.to_string()));
     }
+    epoll_server(bin, "epoll-lt")
+}
+
+/// The bundled epoll-server in `mode` on a free port, and that port (from its first line).
+pub fn epoll_server(bin: &Path, mode: &str) -> Result<(Child, String)> {
     let mut server = Command::new(bin.join("epoll-server"))
-        .args(["--mode", "epoll-lt", "--port", "0"])
+        .args(["--mode", mode, "--port", "0"])
         .stdout(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot start epoll-server: {e}"))?;
@@ -229,6 +236,13 @@ pub fn attach(bin: &Path, config: &str, pid: &str, report: &Path) -> Result<Opti
             // Line-buffered: it prints its readiness line with printf into a pipe.
             let mut c = Command::new("stdbuf");
             c.args(["-oL", "syscount", "-p", pid]);
+            (c, "Tracing syscalls")
+        }
+        "syscount-L" => {
+            // The same with -L: each call's latency too (a second program, on sys_enter,
+            // and a hash of entry times): what the tracer's syscall section also gives.
+            let mut c = Command::new("stdbuf");
+            c.args(["-oL", "syscount", "-L", "-p", pid]);
             (c, "Tracing syscalls")
         }
         "bpftrace" => {

@@ -45,7 +45,7 @@ pub fn events(root: &Path, s: &Settings) -> Result {
     let mut configs: Vec<String> = ["floor", "tracer", "tracer+stacks", "tracer+timeline"].map(String::from).to_vec();
     configs.extend(SECTIONS.iter().map(|x| format!("tracer:{x}")));
     if s.peers {
-        for (tool, config) in [("syscount", "syscount"), ("bpftrace", "bpftrace")] {
+        for (tool, config) in [("syscount", "syscount"), ("syscount", "syscount-L"), ("bpftrace", "bpftrace")] {
             if which(tool) {
                 configs.push(config.into());
             } else {

@@ -30,15 +30,7 @@ impl Drop for Started {
 
 pub fn soak(root: &Path, length: Duration) -> Result {
     let bin = root.join("target/release");
-    let mut server = Command::new(bin.join("epoll-server"))
-        .args(["--mode", "blocking", "--port", "0"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start epoll-server: {e}"))?;
-    let mut first = String::new();
-    BufReader::new(server.stdout.as_mut().unwrap()).read_line(&mut first).map_err(|e| e.to_string())?;
-    let port =
-        first.split(':').nth(1).and_then(|p| p.split_whitespace().next()).ok_or("no port from the server")?.to_owned();
+    let (server, port) = crate::bench::epoll_server(&bin, "blocking")?;
     let server = Started(server);
     let metrics = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?;
     let report = std::env::temp_dir().join(format!("tracer-soak-{}.json", std::process::id()));
