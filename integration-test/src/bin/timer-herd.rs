@@ -4,7 +4,15 @@
 //! section. Every sleep ends by its timer (an already-passed deadline too: the armed
 //! timer fires at once, from the interrupt). Prints {"pid", "tids": [...], "sleeps"}:
 //! the sleeps each thread made.
-use std::{sync::mpsc, thread, time::Duration};
+use std::{
+    sync::{
+        Arc, Barrier,
+        atomic::{AtomicI64, Ordering},
+        mpsc,
+    },
+    thread,
+    time::Duration,
+};
 
 fn now() -> libc::timespec {
     let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
@@ -23,16 +31,22 @@ fn main() {
     let threads: usize = args.next().map_or(64, |a| a.parse().unwrap());
     let rounds: u32 = args.next().map_or(10, |a| a.parse().unwrap());
     // Far enough apart that every thread is asleep before each deadline, even under TCG.
-    let spacing = Duration::from_millis(50);
-    let start = plus(now(), spacing);
+    let spacing = Duration::from_millis(100);
+    // The first deadline is set once every thread exists, so all are asleep at it.
+    let (start_sec, start_nsec) = (Arc::new(AtomicI64::new(0)), Arc::new(AtomicI64::new(0)));
+    let ready = Arc::new(Barrier::new(threads + 1));
     let (tx, rx) = mpsc::channel();
     let workers: Vec<_> = (0..threads)
         .map(|_| {
-            let tx = tx.clone();
+            let (tx, ready) = (tx.clone(), ready.clone());
+            let (sec, nsec) = (start_sec.clone(), start_nsec.clone());
             thread::spawn(move || {
                 // SAFETY: plain syscall.
                 tx.send(unsafe { libc::gettid() }).unwrap();
-                for r in 0..rounds {
+                ready.wait();
+                let start =
+                    libc::timespec { tv_sec: sec.load(Ordering::Acquire), tv_nsec: nsec.load(Ordering::Acquire) };
+                for r in 1..=rounds {
                     let deadline = plus(start, spacing * r);
                     // SAFETY: a valid absolute deadline; no remainder is asked for.
                     let rc = unsafe {
@@ -49,7 +63,11 @@ fn main() {
         })
         .collect();
     drop(tx);
-    let tids: Vec<i32> = rx.iter().collect();
+    let tids: Vec<i32> = rx.iter().take(threads).collect();
+    let start = now();
+    start_nsec.store(start.tv_nsec, Ordering::Release);
+    start_sec.store(start.tv_sec, Ordering::Release);
+    ready.wait();
     for w in workers {
         w.join().unwrap();
     }
