@@ -1,5 +1,6 @@
 //! `tracer serve` scraped by a real Prometheus (Debian's `prometheus`, on loopback): an
-//! epoll server started in a cgroup after the tracer, loaded, stopped; then PromQL
+//! epoll server started in a cgroup after the tracer, loaded, stopped, restarted, loaded
+//! and stopped again; then PromQL
 //! through Prometheus's HTTP API against the server's own counts and the tracer's JSON
 //! report of the same trace.
 use std::{
@@ -100,13 +101,18 @@ fn prometheus_queries_agree_with_the_report() {
     // A reload (SIGHUP) in the middle loses nothing: the counts below are whole.
     // SAFETY: signalling the tracer this test started.
     unsafe { libc::kill(tracer.0.id() as i32, libc::SIGHUP) };
-    let (server, server_port) = epoll_server_in(Some(&cgroup.0));
-    let truth = load_and_stop(server, &server_port, "5000");
-    let waits = truth["waits"].as_u64().unwrap() as f64;
-    // The counters are totals: once a scrape after the server's end is in, they hold.
-    wait_for("a scrape with the whole run", Duration::from_secs(30), || {
-        std::panic::catch_unwind(|| query(port, "tracer_epoll_waits_total")).is_ok_and(|v| v == waits)
-    });
+    // The service runs, ends, and starts again in the same cgroup: picked up again, and
+    // the counters go on from where they were (a restart is no reset).
+    let mut waits = 0.0;
+    for run in ["first", "restarted"] {
+        let (server, server_port) = epoll_server_in(Some(&cgroup.0));
+        let truth = load_and_stop(server, &server_port, "5000");
+        waits += truth["waits"].as_u64().unwrap() as f64;
+        // The counters are totals: once a scrape after the server's end is in, they hold.
+        wait_for(&format!("a scrape with the whole {run} run"), Duration::from_secs(30), || {
+            std::panic::catch_unwind(|| query(port, "tracer_epoll_waits_total")).is_ok_and(|v| v == waits)
+        });
+    }
     // SAFETY: signalling the tracer this test started.
     unsafe { libc::kill(tracer.0.id() as i32, libc::SIGINT) };
     assert!(tracer.0.wait().unwrap().success());
