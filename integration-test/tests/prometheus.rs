@@ -141,6 +141,13 @@ fn prometheus_queries_agree_with_the_report() {
     );
     assert_eq!(query(port, "tracer_lost_events_total"), 0.0);
 
+    // increase() (rate() times the range) over the whole series, evaluated at its last
+    // sample (`@`): the series starts at 0, before the load, so Prometheus extrapolates
+    // neither end and the increase is exactly the report's count of waits.
+    let last = query(port, "timestamp(tracer_epoll_waits_total)");
+    let increase = query(port, &format!("increase(tracer_epoll_waits_total[1h] @ {last:.3})"));
+    assert_eq!(increase, waits, "increase() over the trace vs the server's own count");
+
     // The histogram: its count is the calls that returned, and histogram_quantile's
     // median (interpolated inside a bucket) lies in the log2 bucket where the report's
     // median call is.
