@@ -189,3 +189,23 @@ fn jit_frames_are_named_by_the_perf_map() {
         report["stacks"]
     );
 }
+
+/// Processes that end while the trace goes on: their stack rows leave the kernel's map a
+/// second after (so a trace of days does not fill it), into the report, where every
+/// thread's rows still add up to its off-CPU time.
+#[test]
+fn stacks_of_ended_threads_are_kept_when_swept_from_the_kernel() {
+    let (report, _) = traced_with(&["--stacks"], &["sh", "-c", "for i in $(seq 30); do sleep 0.1; done"]);
+    assert_eq!(n(&report["lost"]["stack_captures"]), 0, "{}", report["lost"]);
+    let mut by_tid: HashMap<u64, u64> = HashMap::new();
+    for r in rows(&report) {
+        *by_tid.entry(n(&r["tid"])).or_default() += n(&r["off_ns"]);
+    }
+    let threads = report["sched"]["threads"].as_array().unwrap();
+    let ended: Vec<&Value> = threads.iter().filter(|t| t["exited"] == true && n(&t["offcpu_ns"]) > 0).collect();
+    assert!(ended.len() >= 30, "the shell's 30 sleeps: {} ended threads", ended.len());
+    for t in threads {
+        let (tid, off) = (n(&t["tid"]), n(&t["offcpu_ns"]));
+        assert_eq!(by_tid.get(&tid).copied().unwrap_or(0), off, "thread {tid}: stack rows vs its off-CPU time");
+    }
+}

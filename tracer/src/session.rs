@@ -347,7 +347,7 @@ impl Session {
     }
 
     /// Takes the rows of threads and processes that are gone out of the kernel's maps (their
-    /// wake edges, their fault rows) and returns them as records: over a long trace the
+    /// wake edges, off-CPU stacks and fault rows) and returns them as records: over a long trace the
     /// maps then hold the living only. Each row is keyed with its thread's or process's
     /// life, so a reused TID or PID never loses a count to this.
     pub fn sweep(&mut self, threads: &HashSet<(u32, u32)>, procs: &HashSet<(u32, u32)>) -> Result<Vec<Vec<u8>>> {
@@ -365,6 +365,18 @@ impl Session {
                     out.push(encode(&WakeEdgeTotals { header, key, edge }).to_vec());
                 }
                 let _ = self.wake_edges.remove(&key);
+            }
+            // Off-CPU rows (`--stacks`) are keyed by TID alone: a TID reused since is
+            // swept too, which moves its rows into the stream early, never loses them.
+            let tids: HashSet<u32> = threads.iter().map(|&(tid, _)| tid).collect();
+            let dead: Vec<OffCpuKey> =
+                self.offcpu.keys().filter_map(Result::ok).filter(|k| tids.contains(&k.tid)).collect();
+            for key in dead {
+                if let Ok(stat) = self.offcpu.get(&key, 0) {
+                    let header = snapshot_header(RecordKind::OffCpuTotals);
+                    out.push(encode(&OffCpuTotals { header, key, stat }).to_vec());
+                }
+                let _ = self.offcpu.remove(&key);
             }
         }
         if !procs.is_empty() {

@@ -69,7 +69,7 @@ impl EpollAnalysis {
         }
         // Trimmed in batches: a sort per push would cost O(n log n) each.
         if self.by_fd.len() >= 2 * MAX_ROWS {
-            self.folded_waits += fold_quietest(&mut self.by_fd, |f| f.waits).iter().map(|f| f.waits).sum::<u64>();
+            self.folded_waits += fold_quietest(&mut self.by_fd, |f| f.waits).iter().map(|(_, f)| f.waits).sum::<u64>();
         }
         if r.ret < 0 {
             self.errors += 1;
@@ -86,7 +86,8 @@ impl EpollAnalysis {
             if r.waker.sock_ino != 0 {
                 *self.by_socket.entry(r.waker.sock_ino).or_default() += 1;
                 if self.by_socket.len() >= 2 * MAX_ROWS {
-                    self.other_sockets += fold_quietest(&mut self.by_socket, |&c| c).iter().sum::<u64>();
+                    self.other_sockets +=
+                        fold_quietest(&mut self.by_socket, |&c| c).iter().map(|(_, c)| c).sum::<u64>();
                 }
             }
             self.harvested_several += u64::from(r.ret > 1);
@@ -115,7 +116,7 @@ impl EpollAnalysis {
     pub fn report(&self) -> Epoll {
         let mut fds = self.by_fd.clone();
         let folded = fold_quietest(&mut fds, |f| f.waits);
-        let by_epfd_folded_waits = self.folded_waits + folded.iter().map(|f| f.waits).sum::<u64>();
+        let by_epfd_folded_waits = self.folded_waits + folded.iter().map(|(_, f)| f.waits).sum::<u64>();
         Epoll {
             waits: self.totals.waits,
             blocked_waits: self.totals.blocked_waits,
@@ -141,7 +142,7 @@ impl EpollAnalysis {
             },
             wakeups_by_socket: {
                 let mut kept = self.by_socket.clone();
-                let other = self.other_sockets + fold_quietest(&mut kept, |&c| c).iter().sum::<u64>();
+                let other = self.other_sockets + fold_quietest(&mut kept, |&c| c).iter().map(|(_, c)| c).sum::<u64>();
                 let mut v: Vec<SourceCount> =
                     kept.iter().map(|(ino, &count)| SourceCount { source: format!("socket:[{ino}]"), count }).collect();
                 v.sort_by_key(|s| std::cmp::Reverse(s.count));

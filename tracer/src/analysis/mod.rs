@@ -28,13 +28,13 @@ pub const MAX_ROWS: usize = 4096;
 
 /// Keeps the `MAX_ROWS` rows of `table` with the largest `weight` (ties: the first in key
 /// order) and returns the others, taken out.
-pub fn fold_quietest<K: Ord + Clone, V>(table: &mut BTreeMap<K, V>, weight: impl Fn(&V) -> u64) -> Vec<V> {
+pub fn fold_quietest<K: Ord + Clone, V>(table: &mut BTreeMap<K, V>, weight: impl Fn(&V) -> u64) -> Vec<(K, V)> {
     if table.len() <= MAX_ROWS {
         return Vec::new();
     }
     let mut ranked: Vec<(u64, K)> = table.iter().map(|(k, v)| (weight(v), k.clone())).collect();
     ranked.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-    ranked.drain(MAX_ROWS..).filter_map(|(_, k)| table.remove(&k)).collect()
+    ranked.drain(MAX_ROWS..).filter_map(|(_, k)| table.remove(&k).map(|v| (k, v))).collect()
 }
 
 /// What the collector knows about the trace as a whole (kept in recordings, so an offline

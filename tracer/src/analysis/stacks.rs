@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use tracer_common::record::{OffCpuKey, OffCpuStat, OffCpuTotals, WAKER_NONE, WAKER_TASK};
 
-use super::wakeups::source;
+use super::{MAX_ROWS, fold_quietest, wakeups::source};
 use crate::{
     decode::StackNames,
     report::{OffCpuRow, Stacks, WakerStack},
@@ -25,9 +25,20 @@ impl StacksAnalysis {
     }
 
     pub fn push_offcpu(&mut self, r: &OffCpuTotals) {
-        let row = self.rows.entry(r.key).or_default();
-        row.ns += r.stat.ns;
-        row.count += r.stat.count;
+        add(&mut self.rows, r.key, r.stat);
+        // Trimmed in batches: a sort per push would cost O(n log n) each.
+        if self.rows.len() >= 2 * MAX_ROWS {
+            self.fold();
+        }
+    }
+
+    /// A long trace of a thread-churning target: the quietest rows lose their thread
+    /// (their stacks and times stay), so rows are bounded by distinct stacks, not threads.
+    fn fold(&mut self) {
+        for (mut key, stat) in fold_quietest(&mut self.rows, |s| s.ns) {
+            (key.tgid, key.tid) = (0, 0);
+            add(&mut self.rows, key, stat);
+        }
     }
 
     /// The section: rows longest first. `comm` names a TID (a target's thread or a
@@ -49,7 +60,7 @@ impl StacksAnalysis {
             .map(|(k, s)| OffCpuRow {
                 pid: k.tgid,
                 tid: k.tid,
-                comm: comm(k.tid).unwrap_or_default(),
+                comm: if k.tid == 0 { FOLDED.to_owned() } else { comm(k.tid).unwrap_or_default() },
                 kernel_stack: frames(k.stacks.kernel),
                 user_stack: frames(k.stacks.user),
                 waker: (k.stacks.waker_kind != WAKER_NONE).then(|| WakerStack {
@@ -72,6 +83,15 @@ impl StacksAnalysis {
         }
         Stacks { offcpu, failed_kernel: failed.0, failed_user: failed.1, unnamed_frames: unnamed, notes }
     }
+}
+
+/// The thread of rows folded together past `MAX_ROWS` (TID and PID 0).
+pub const FOLDED: &str = "[quieter threads]";
+
+fn add(rows: &mut BTreeMap<OffCpuKey, OffCpuStat>, key: OffCpuKey, stat: OffCpuStat) {
+    let row = rows.entry(key).or_default();
+    row.ns += stat.ns;
+    row.count += stat.count;
 }
 
 #[cfg(test)]
@@ -130,5 +150,28 @@ mod tests {
         assert_eq!(second.waker.as_ref().unwrap().comm.as_deref(), Some("server"));
         assert_eq!((s.unnamed_frames, s.failed_user), (1, 2));
         assert!(s.notes[0].starts_with("1 frames could not be named"));
+    }
+
+    /// Threads that come and go, three times the rows kept, each blocked in one of two
+    /// places: the busiest keep their thread, the rest fold into one row per place, and
+    /// the off-CPU time still adds up.
+    #[test]
+    fn quiet_threads_past_the_cap_fold_into_one_row_per_stack() {
+        let mut a = StacksAnalysis::default();
+        let n = 3 * MAX_ROWS as u32;
+        for tid in 1..=n {
+            a.push_offcpu(&row(tid, 1 + u64::from(tid % 2), 7, (WAKER_NONE, 0, 0), u64::from(tid)));
+        }
+        let s = a.report(&|_| Some("t".into()), (0, 0));
+        let total: u64 = (1..=u64::from(n)).sum();
+        assert_eq!(s.offcpu.iter().map(|r| r.off_ns).sum::<u64>(), total);
+        let folded: Vec<&OffCpuRow> = s.offcpu.iter().filter(|r| r.tid == 0).collect();
+        assert_eq!(folded.len(), 2, "one row per stack");
+        assert!(folded.iter().all(|r| r.comm == FOLDED && r.pid == 0));
+        let kept: Vec<u32> = s.offcpu.iter().filter(|r| r.tid != 0).map(|r| r.tid).collect();
+        assert!(kept.len() >= MAX_ROWS && kept.len() < 2 * MAX_ROWS, "{} rows with their thread", kept.len());
+        assert!(kept.contains(&n), "the busiest thread keeps its row");
+        let least = *kept.iter().min().unwrap();
+        assert_eq!(folded.iter().map(|r| r.count).sum::<u64>(), u64::from(least) - 1, "every quieter thread folded");
     }
 }
