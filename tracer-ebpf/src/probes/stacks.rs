@@ -58,6 +58,12 @@ pub fn on_run(t: &mut ThreadState, tid: u32, off_ns: u64) {
     if !stacks_on() || (t.stacks.kernel | t.stacks.user) == 0 {
         return;
     }
+    if t.stacks.waker_kernel == 0 {
+        // A waker with no kernel stack: its capture failed (counted), or another CPU's
+        // wakeup of this thread is writing the waker as this switch-in reads it. Either
+        // way the waker is not known whole: the stretch is booked without one.
+        forget_waker(&mut t.stacks);
+    }
     let key = OffCpuKey { tgid: t.tgid, tid, stacks: t.stacks };
     // SAFETY: fields of a live, exclusive reference (volatile: see `forget_waker`).
     unsafe {
