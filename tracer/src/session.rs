@@ -346,50 +346,36 @@ impl Session {
         Ok(out)
     }
 
-    /// Takes the rows of threads and processes that are gone out of the kernel's maps (their
-    /// wake edges, off-CPU stacks and fault rows) and returns them as records: over a long trace the
-    /// maps then hold the living only. Each row is keyed with its thread's or process's
-    /// life, so a reused TID or PID never loses a count to this.
+    /// Takes the rows of threads and processes that are gone out of the kernel's maps
+    /// (their wake edges, off-CPU stacks and fault rows) and returns them as records: over
+    /// a long trace the maps then hold the living only. Wake edges and fault rows are keyed
+    /// with their thread's or process's life, so a reused TID or PID never loses a count to
+    /// this; off-CPU rows are keyed by TID alone, so a TID reused since is swept too, which
+    /// moves its rows into the stream early, never loses them.
     pub fn sweep(&mut self, threads: &HashSet<(u32, u32)>, procs: &HashSet<(u32, u32)>) -> Result<Vec<Vec<u8>>> {
         let mut out = Vec::new();
         if !threads.is_empty() {
-            let dead: Vec<WakeKey> = self
-                .wake_edges
-                .keys()
-                .filter_map(Result::ok)
-                .filter(|k| threads.contains(&(k.wakee, k.life)))
-                .collect();
-            for key in dead {
-                if let Ok(edge) = self.wake_edges.get(&key, 0) {
-                    let header = snapshot_header(RecordKind::WakeEdgeTotals);
-                    out.push(encode(&WakeEdgeTotals { header, key, edge }).to_vec());
-                }
-                let _ = self.wake_edges.remove(&key);
-            }
-            // Off-CPU rows (`--stacks`) are keyed by TID alone: a TID reused since is
-            // swept too, which moves its rows into the stream early, never loses them.
+            take_rows(
+                &mut self.wake_edges,
+                |k| threads.contains(&(k.wakee, k.life)),
+                |key, edge| WakeEdgeTotals { header: snapshot_header(RecordKind::WakeEdgeTotals), key, edge },
+                &mut out,
+            );
             let tids: HashSet<u32> = threads.iter().map(|&(tid, _)| tid).collect();
-            let dead: Vec<OffCpuKey> =
-                self.offcpu.keys().filter_map(Result::ok).filter(|k| tids.contains(&k.tid)).collect();
-            for key in dead {
-                if let Ok(stat) = self.offcpu.get(&key, 0) {
-                    let header = snapshot_header(RecordKind::OffCpuTotals);
-                    out.push(encode(&OffCpuTotals { header, key, stat }).to_vec());
-                }
-                let _ = self.offcpu.remove(&key);
-            }
+            take_rows(
+                &mut self.offcpu,
+                |k| tids.contains(&k.tid),
+                |key, stat| OffCpuTotals { header: snapshot_header(RecordKind::OffCpuTotals), key, stat },
+                &mut out,
+            );
         }
         if !procs.is_empty() {
-            let dead: Vec<FaultKey> =
-                self.faults.keys().filter_map(Result::ok).filter(|k| procs.contains(&(k.tgid, k.life))).collect();
-            for key in dead {
-                if let Ok(stat) = self.faults.get(&key, 0) {
-                    out.push(
-                        encode(&FaultTotals { header: snapshot_header(RecordKind::FaultTotals), key, stat }).to_vec(),
-                    );
-                }
-                let _ = self.faults.remove(&key);
-            }
+            take_rows(
+                &mut self.faults,
+                |k| procs.contains(&(k.tgid, k.life)),
+                |key, stat| FaultTotals { header: snapshot_header(RecordKind::FaultTotals), key, stat },
+                &mut out,
+            );
         }
         Ok(out)
     }
@@ -683,6 +669,23 @@ pub fn verifier_reason(log: &str) -> Option<String> {
                 && !l.chars().next().is_some_and(|c| c.is_ascii_digit())
         })
         .map(str::to_owned)
+}
+
+/// Takes the rows of `map` whose keys `dead` picks out of the kernel's map, each as the
+/// record `record` makes of it.
+fn take_rows<K: aya::Pod, V: aya::Pod, R: aya::Pod>(
+    map: &mut HashMap<MapData, K, V>,
+    dead: impl Fn(&K) -> bool,
+    record: impl Fn(K, V) -> R,
+    out: &mut Vec<Vec<u8>>,
+) {
+    let keys: Vec<K> = map.keys().filter_map(Result::ok).filter(|k| dead(k)).collect();
+    for key in keys {
+        if let Ok(value) = map.get(&key, 0) {
+            out.push(encode(&record(key, value)).to_vec());
+        }
+        let _ = map.remove(&key);
+    }
 }
 
 fn edge_rows(max_threads: u32) -> u32 {
