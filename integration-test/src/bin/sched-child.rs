@@ -82,11 +82,12 @@ fn main() {
         })
         .collect();
     // Every spinner is dead now: the process's clock and counters hold their final
-    // figures (folded in at their exit), and this thread's own are taken just before.
+    // figures (folded in at their exit), and this thread's own are taken just before: the
+    // two clocks back to back, so only one call's time separates them.
     let main_cpu = clock_ns(libc::CLOCK_THREAD_CPUTIME_ID);
+    let process_cpu = clock_ns(libc::CLOCK_PROCESS_CPUTIME_ID);
     let (main_v, main_i) = rusage(libc::RUSAGE_THREAD);
     let (self_v, self_i) = rusage(libc::RUSAGE_SELF);
-    let process_cpu = clock_ns(libc::CLOCK_PROCESS_CPUTIME_ID);
     let threads_json: Vec<String> = threads
         .iter()
         .map(|((t, v, i, (on, delay, slices), life), outer)| {
