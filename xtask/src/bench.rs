@@ -20,6 +20,9 @@ struct Settings {
     seconds: u64,
     connections: u32,
     groups: Vec<String>,
+    /// `--configs`: exactly these configurations (untraced first), for more rounds of a
+    /// few when the full set's spread hides their difference.
+    configs: Option<Vec<String>>,
     /// `epoll`: the bundled epoll-server; `redis`: redis-server under redis-benchmark GET.
     target: String,
 }
@@ -34,7 +37,8 @@ struct Sample {
 
 /// Which benchmarks to run: `events` (cost per event), `load` (throughput), or both.
 pub fn bench(root: &Path, args: &[String]) -> Result {
-    let mut s = Settings { rounds: 3, seconds: 5, connections: 32, groups: Vec::new(), target: "epoll".into() };
+    let mut s =
+        Settings { rounds: 3, seconds: 5, connections: 32, groups: Vec::new(), configs: None, target: "epoll".into() };
     let mut ev = crate::events::Settings { rounds: 5, iterations: 2_000_000, peers: true };
     let (mut events, mut load) = (true, true);
     let mut it = args.iter().peekable();
@@ -59,12 +63,21 @@ pub fn bench(root: &Path, args: &[String]) -> Result {
             "--no-peers" => ev.peers = false,
             // Extra tracer configurations with only these sections, e.g. syscalls,sched.
             "--only" => s.groups.push(value()?),
+            // `;`-separated, e.g. `syscount;tracer:syscalls --no-latency`.
+            "--configs" => {
+                let list = value()?;
+                let mut configs = vec!["untraced".to_owned()];
+                configs.extend(
+                    list.split(';').map(str::trim).filter(|c| !c.is_empty() && *c != "untraced").map(String::from),
+                );
+                s.configs = Some(configs);
+            }
             "--target" => s.target = value()?,
             // A long run of `tracer serve` under thread churn: 10m, 600s, 600.
             "--soak" => return crate::soak::soak(root, soak_length(&value()?)?),
             other => {
                 return Err(format!(
-                    "unknown bench flag {other} (events|load; --rounds N, --iterations N, --no-peers, --seconds N, --connections N, --only SECTIONS, --target epoll|redis; --soak 10m)"
+                    "unknown bench flag {other} (events|load; --rounds N, --iterations N, --no-peers, --seconds N, --connections N, --only SECTIONS, --configs 'A;B', --target epoll|redis; --soak 10m)"
                 ));
             }
         }
@@ -103,7 +116,14 @@ fn throughput(root: &Path, s: &Settings) -> Result {
     // (what `--perfetto` streams), each priced on its own.
     let mut configs: Vec<String> =
         ["untraced", "floor", "tracer", "tracer+stacks", "tracer+timeline"].map(String::from).to_vec();
-    configs.extend(s.groups.iter().map(|g| format!("tracer:{g}")));
+    // What a user who asks for syscalls alone pays, with and without their latency.
+    configs.extend(["tracer:syscalls", "tracer:syscalls --no-latency"].map(String::from));
+    for g in &s.groups {
+        let config = format!("tracer:{g}");
+        if !configs.contains(&config) {
+            configs.push(config);
+        }
+    }
     for (tool, config) in
         [("strace", "strace"), ("syscount", "syscount"), ("syscount", "syscount-L"), ("bpftrace", "bpftrace")]
     {
@@ -113,11 +133,14 @@ fn throughput(root: &Path, s: &Settings) -> Result {
             eprintln!("bench: {tool} is not installed: its row is skipped");
         }
     }
+    if let Some(only) = &s.configs {
+        configs = only.clone();
+    }
     let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); configs.len()];
     for round in 1..=s.rounds {
         for (i, config) in configs.iter().enumerate() {
             let sample = measure(&bin, config, s)?;
-            eprintln!("bench: round {round} {config:<22} {:>9.0} req/s", sample.rps);
+            eprintln!("bench: round {round} {config:<30} {:>9.0} req/s", sample.rps);
             samples[i].push(sample);
         }
     }
@@ -257,8 +280,12 @@ pub fn attach(bin: &Path, config: &str, pid: &str, report: &Path) -> Result<Opti
                 "tracer" => "all".to_owned(),
                 "tracer+stacks" => "stacks".to_owned(),
                 "tracer+timeline" => "timeline".to_owned(),
+                // `tracer:SECTIONS[ FLAGS]`: --only SECTIONS, then the flags.
                 c => c.trim_start_matches("tracer:").to_owned(),
             };
+            let mut words = probes.split_whitespace();
+            let probes = words.next().unwrap_or("all").to_owned();
+            let flags: Vec<&str> = words.collect();
             let mut c = Command::new(bin.join("tracer"));
             c.args(["attach", "--pid", pid, "--format", "json", "--output"]).arg(report);
             match probes.as_str() {
@@ -268,6 +295,7 @@ pub fn attach(bin: &Path, config: &str, pid: &str, report: &Path) -> Result<Opti
                 "timeline" => c.arg("--timeline"),
                 only => c.args(["--only", only]),
             };
+            c.args(&flags);
             (c, "tracing PID")
         }
     };
@@ -333,14 +361,16 @@ fn cpu_ms(pid: u32) -> f64 {
 }
 
 /// Tracepoint hits a trace handled: the floor counts them; for the tracer, two per syscall
-/// (enter and exit) plus its context switches and wakeups.
+/// (enter and exit; one without latency) plus its context switches and wakeups.
 fn events(report: &Value) -> f64 {
     let n = |v: &Value| v.as_f64().unwrap_or(0.0);
     if let Some(hits) = report.get("floor_hits") {
         return n(hits);
     }
-    let syscalls: f64 = report["syscalls"].as_array().map_or(0.0, |a| a.iter().map(|s| n(&s["count"])).sum());
-    syscalls * 2.0
+    let rows = report["syscalls"].as_array();
+    let syscalls: f64 = rows.map_or(0.0, |a| a.iter().map(|s| n(&s["count"])).sum());
+    let per_call = if rows.is_some_and(|a| a.iter().any(|s| s["latency"].is_null())) { 1.0 } else { 2.0 };
+    syscalls * per_call
         + n(&report["sched"]["voluntary"])
         + n(&report["sched"]["involuntary"])
         + n(&report["wakeups"]["count"])
@@ -363,12 +393,17 @@ fn print(configs: &[String], samples: &[Vec<Sample>], s: &Settings) {
     };
     println!("\n{what}, {} rounds of about {} s, interleaved", s.rounds, s.seconds);
     println!(
-        "{:<22} {:>12} {:>16} {:>12} {:>8} {:>24}",
-        "configuration", "req/s median", "ratio (median)", "events/s", "lost", "tracer CPU ms/M events"
+        "{:<30} {:>12} {:>16} {:>13} {:>12} {:>8} {:>24}",
+        "configuration", "req/s median", "ratio (median)", "(range)", "events/s", "lost", "tracer CPU ms/M events"
     );
     let mut floor_ratio = 0.0;
     for (config, runs) in configs.iter().zip(samples) {
         let ratios: Vec<f64> = runs.iter().zip(base).map(|(r, b)| r.rps / b.rps.max(1.0)).collect();
+        let range = format!(
+            "{:.3}-{:.3}",
+            ratios.iter().copied().fold(f64::INFINITY, f64::min),
+            ratios.iter().copied().fold(0.0, f64::max)
+        );
         let ratio = median(ratios);
         if config == "floor" {
             floor_ratio = ratio;
@@ -380,9 +415,10 @@ fn print(configs: &[String], samples: &[Vec<Sample>], s: &Settings) {
         let lost: u64 = runs.iter().map(|r| r.lost).sum();
         let show = |v: f64, fmt: &dyn Fn(f64) -> String| if v > 0.0 { fmt(v) } else { "-".into() };
         println!(
-            "{config:<22} {:>12.0} {:>16.3} {:>12} {:>8} {:>24}",
+            "{config:<30} {:>12.0} {:>16.3} {:>13} {:>12} {:>8} {:>24}",
             median(runs.iter().map(|r| r.rps).collect()),
             ratio,
+            range,
             show(events, &|v| format!("{v:.0}")),
             if !(config == "floor" || config.starts_with("tracer")) { "-".into() } else { lost.to_string() },
             show(cpu, &|v| format!("{v:.1}")),

@@ -44,6 +44,7 @@ pub fn events(root: &Path, s: &Settings) -> Result {
     // (what `--perfetto` streams), each priced on its own.
     let mut configs: Vec<String> = ["floor", "tracer", "tracer+stacks", "tracer+timeline"].map(String::from).to_vec();
     configs.extend(SECTIONS.iter().map(|x| format!("tracer:{x}")));
+    configs.push("tracer:syscalls --no-latency".into());
     if s.peers {
         for (tool, config) in [("syscount", "syscount"), ("syscount", "syscount-L"), ("bpftrace", "bpftrace")] {
             if which(tool) {
@@ -139,13 +140,13 @@ fn print(configs: &[String], base: &[Run], runs: &BTreeMap<(String, bool), Vec<R
     println!(
         "target: the observer traces the hammer; other: it traces another process, the hammer only passes its filter"
     );
-    print!("{:<18}", "configuration");
+    print!("{:<30}", "configuration");
     for (_, label) in MODES {
         print!(" {:>16} {:>15}", format!("{label} target"), format!("{label} other"));
     }
     println!();
     for config in configs {
-        print!("{config:<18}");
+        print!("{config:<30}");
         for (mode, _) in MODES {
             for target in [true, false] {
                 let added: Vec<f64> = runs[&(config.clone(), target)]
