@@ -52,6 +52,8 @@ pub const PROG_PROCESS_EXIT: &str = "sched_process_exit";
 pub const PROG_PROCESS_EXEC: &str = "sched_process_exec";
 pub const PROG_SYS_ENTER: &str = "sys_enter";
 pub const PROG_SYS_EXIT: &str = "sys_exit";
+/// `--no-latency` where no section needs a call's entry: sys_exit alone (on `sys_exit`).
+pub const PROG_SYS_EXIT_COUNT: &str = "sys_exit_count";
 pub const PROG_SKB_COPY: &str = "skb_copy_datagram_iovec";
 pub const PROG_SOCK_RECV: &str = "sock_recv_length";
 pub const PROG_BLOCK_ISSUE: &str = "block_rq_issue";
@@ -79,13 +81,14 @@ pub const PROG_FILEMAP_MAP_PAGES: &str = "mm_filemap_map_pages";
 pub const PROG_FILEMAP_ADD: &str = "mm_filemap_add_to_page_cache";
 
 /// Every program, in the order of its slot in `MAP_HITS`.
-pub const PROGRAMS: [&str; 31] = [
+pub const PROGRAMS: [&str; 32] = [
     PROG_SCHED_SWITCH,
     PROG_TASK_NEWTASK,
     PROG_PROCESS_EXIT,
     PROG_PROCESS_EXEC,
     PROG_SYS_ENTER,
     PROG_SYS_EXIT,
+    PROG_SYS_EXIT_COUNT,
     PROG_SKB_COPY,
     PROG_SOCK_RECV,
     PROG_BLOCK_ISSUE,
@@ -144,9 +147,10 @@ const fn eq(a: &[u8], b: &[u8]) -> bool {
     true
 }
 
-/// One slot: the TID of the tracer thread about to fork the command of `run`; the kernel
+/// Slot 0: the TID of the tracer thread about to fork the command of `run`; the kernel
 /// adds that thread's next child to the target set and clears the slot (so nothing else
-/// the tracer starts is traced).
+/// the tracer starts is traced). Slot 1: that child's TID until it execs (its calls
+/// before are the launcher's), for the program that has no per-thread state.
 pub const MAP_LAUNCHER: &str = "LAUNCHER";
 
 /// Globals the loader overrides; see `kernel.rs` for their meaning.

@@ -96,7 +96,15 @@ pub static CGROUP: CgroupArray = CgroupArray::with_max_entries(1, 0);
 
 /// The TID whose next fork is the command of `run` (see `names::MAP_LAUNCHER`).
 #[map(name = "LAUNCHER")]
-pub static LAUNCHER: Array<u32> = Array::with_max_entries(1, 0);
+pub static LAUNCHER: Array<u32> = Array::with_max_entries(2, 0);
+/// LAUNCHER's slot of the launched command until its exec.
+pub const LAUNCHED: u32 = 1;
+
+/// Whether thread `tid` is the command of `run` before its exec.
+#[inline(always)]
+pub fn launching(tid: u32) -> bool {
+    LAUNCHER.get(LAUNCHED).is_some_and(|&l| l == tid)
+}
 
 #[map(name = "THREADS")]
 pub static THREADS: HashMap<u32, ThreadState> = HashMap::with_max_entries(32768, 0);

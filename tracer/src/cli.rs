@@ -228,6 +228,11 @@ pub struct KernelArgs {
     /// Distinct stacks the kernel keeps (with `--stacks`); more are counted as lost.
     #[arg(long, default_value_t = Settings::default().max_stacks, value_parser = clap::value_parser!(u32).range(256..=1 << 20))]
     pub max_stacks: u32,
+    /// Leave out each syscall's time: with no section that needs a call's entry (copies,
+    /// epoll, `--perfetto`), the syscalls section then costs one program per call instead
+    /// of two and two clock reads (calls are counted as they return, as strace -c does).
+    #[arg(long)]
+    pub no_latency: bool,
     /// When the kernel measures the programs' run time (the report's `overhead`): on
     /// 10% of the trace and scaled, on throughout (exact; ~2 clock reads per program run
     /// on the whole machine), or not at all.
@@ -252,6 +257,7 @@ impl KernelArgs {
             stacks: self.stacks,
             max_stacks: self.max_stacks,
             timeline: self.timeline,
+            latency: !self.no_latency,
         }
     }
 }

@@ -117,7 +117,7 @@ async fn execute(cli: Cli) -> Result<ExitCode> {
                 std::fs::write(&out, parsed.minimize(&plan::facts()))
                     .with_context(|| format!("cannot write {}", out.display()))?;
             }
-            let p = plan::plan(&parsed, &name, &Settings::default().sections)?;
+            let p = plan::plan(&parsed, &name, &plan::Ask::sections(&Settings::default().sections))?;
             sink.write_text(&check::render(&p, output.format)?)?;
             Ok(ExitCode::SUCCESS)
         }

@@ -98,6 +98,8 @@ pub enum Figure {
     WakeupSockets,
     /// faults: which mapping each fault was in.
     FaultMappings,
+    /// syscalls: time in each call (not asked for: `--no-latency`).
+    SyscallLatency,
 }
 
 /// One program: the BTF tracepoint it attaches to, the arguments it reads, and the
@@ -125,6 +127,8 @@ pub const PROBES: &[Probe] = &[
     Probe { program: PROG_PROCESS_EXEC, tracepoint: "sched_process_exec", args: 0, sections: LIFECYCLE },
     Probe { program: PROG_SYS_ENTER, tracepoint: "sys_enter", args: 2, sections: &[Syscalls, Copies, Epoll] },
     Probe { program: PROG_SYS_EXIT, tracepoint: "sys_exit", args: 2, sections: &[Syscalls, Copies, Epoll] },
+    // Instead of the two above when nothing needs a call's entry (`Ask::latency`).
+    Probe { program: PROG_SYS_EXIT_COUNT, tracepoint: "sys_exit", args: 2, sections: &[Syscalls] },
     Probe { program: PROG_SCHED_WAKING, tracepoint: "sched_waking", args: 1, sections: &[Sched, Wakeups, Epoll] },
     Probe { program: PROG_SCHED_WAKEUP, tracepoint: "sched_wakeup", args: 1, sections: &[Sched, Wakeups] },
     Probe { program: PROG_SCHED_WAKEUP_NEW, tracepoint: "sched_wakeup_new", args: 1, sections: &[Sched, Wakeups] },
@@ -246,11 +250,29 @@ pub struct Plan {
     pub kernel_skips: bool,
 }
 
-/// Resolves the registry for the sections asked for against the kernel's BTF.
-pub fn plan(btf: &Btf, kernel: &str, sections: &[Section]) -> Result<Plan> {
+/// What the user asked the kernel for.
+#[derive(Clone, Copy, Debug)]
+pub struct Ask<'a> {
+    pub sections: &'a [Section],
+    /// Each syscall's time: a second program (sys_enter) and two clock reads per call.
+    pub latency: bool,
+    /// The timeline's syscall slices (`--perfetto`), which need each call's entry too.
+    pub timeline: bool,
+}
+
+impl<'a> Ask<'a> {
+    /// These sections, with every figure in them.
+    pub fn sections(sections: &'a [Section]) -> Self {
+        Ask { sections, latency: true, timeline: false }
+    }
+}
+
+/// Resolves the registry for what was asked against the kernel's BTF.
+pub fn plan(btf: &Btf, kernel: &str, ask: &Ask<'_>) -> Result<Plan> {
+    let sections = ask.sections;
     let mut p = Planner { btf, kernel, plan: Plan::empty(kernel, sections) };
     p.lifecycle()?;
-    p.syscalls_and_copies();
+    p.syscalls_and_copies(ask);
     p.wakers();
     p.softirq();
     p.faults();
@@ -370,7 +392,24 @@ impl Planner<'_> {
         Ok(())
     }
 
-    fn syscalls_and_copies(&mut self) {
+    fn syscalls_and_copies(&mut self, ask: &Ask<'_>) {
+        if !ask.latency {
+            self.plan.unavailable.push(Figure::SyscallLatency);
+            if let Some(c) = self.plan.coverage.get_mut(&Syscalls) {
+                c.notes.push("latency not measured (--no-latency)".into());
+            }
+        }
+        let entries = ask.latency || ask.timeline || ask.sections.iter().any(|s| matches!(s, Copies | Epoll));
+        if !entries && self.attach(PROG_SYS_EXIT_COUNT, 2) {
+            if let Some(c) = self.plan.coverage.get_mut(&Syscalls) {
+                c.notes.push(
+                    "calls counted as they return (sys_exit only): exit, exit_group and calls cut short by the \
+                     process's end are not counted; calls under way when the trace began are"
+                        .into(),
+                );
+            }
+            return;
+        }
         let syscalls = self.attach(PROG_SYS_ENTER, 2) & self.attach(PROG_SYS_EXIT, 2);
         if !syscalls {
             for s in [Syscalls, Copies, Epoll] {
@@ -682,7 +721,7 @@ mod tests {
 
     #[test]
     fn linux_6_18_takes_every_program_exactly() {
-        let p = plan(&fixture("6.18"), "6.18", &Section::ALL).unwrap();
+        let p = plan(&fixture("6.18"), "6.18", &Ask::sections(&Section::ALL)).unwrap();
         for s in Section::ALL {
             assert_eq!(status(&p, s), Status::Exact, "{s:?}: {:?}", p.coverage[&s]);
         }
@@ -698,7 +737,7 @@ mod tests {
 
     #[test]
     fn linux_6_12_reads_group_dead_from_the_signal_struct() {
-        let p = plan(&fixture("6.12"), "6.12", &Section::ALL).unwrap();
+        let p = plan(&fixture("6.12"), "6.12", &Ask::sections(&Section::ALL)).unwrap();
         assert_eq!(p.features.group_dead, GROUP_DEAD_FROM_SIGNAL);
         assert_ne!(p.offsets.signal_live, Offsets::ABSENT);
         for s in Section::ALL {
@@ -708,7 +747,7 @@ mod tests {
 
     #[test]
     fn linux_6_1_degrades_socket_names_and_fault_around_only() {
-        let p = plan(&fixture("6.1"), "6.1.0", &Section::ALL).unwrap();
+        let p = plan(&fixture("6.1"), "6.1.0", &Ask::sections(&Section::ALL)).unwrap();
         assert_eq!(p.features.switch_state, STATE_FROM_ARG);
         assert_eq!(p.features.recv_by_fd, 1, "no sock_recv_length: receives by their fd");
         assert_eq!(p.features.vma_lookup, VMA_MAPLE);
@@ -731,7 +770,7 @@ mod tests {
 
     #[test]
     fn linux_5_10_reads_the_switch_state_and_walks_the_rbtree() {
-        let p = plan(&fixture("5.10"), "5.10", &Section::ALL).unwrap();
+        let p = plan(&fixture("5.10"), "5.10", &Ask::sections(&Section::ALL)).unwrap();
         assert_eq!(p.features.switch_state, STATE_FROM_TASK);
         assert_eq!(p.offsets.task_state, fixture("5.10").member_offset("task_struct", "state").unwrap());
         assert_eq!(p.features.vma_lookup, VMA_RBTREE);
@@ -746,12 +785,37 @@ mod tests {
 
     #[test]
     fn only_the_sections_asked_for_attach_their_programs() {
-        let p = plan(&fixture("6.18"), "6.18", &[Syscalls]).unwrap();
+        let p = plan(&fixture("6.18"), "6.18", &Ask::sections(&[Syscalls])).unwrap();
         let programs: Vec<&str> = p.programs.iter().map(|&(prog, _)| prog).collect();
         assert_eq!(
             programs,
             [PROG_SCHED_SWITCH, PROG_TASK_NEWTASK, PROG_PROCESS_EXIT, PROG_PROCESS_EXEC, PROG_SYS_ENTER, PROG_SYS_EXIT]
         );
         assert_eq!(p.coverage.keys().copied().collect::<Vec<_>>(), [Syscalls]);
+    }
+
+    #[test]
+    fn without_latency_syscalls_alone_take_one_program_on_sys_exit() {
+        let programs = |ask: &Ask<'_>| -> Vec<&str> {
+            plan(&fixture("5.10"), "5.10", ask).unwrap().programs.iter().map(|&(prog, _)| prog).collect()
+        };
+        let lean = Ask { sections: &[Syscalls, Sched], latency: false, timeline: false };
+        let p = plan(&fixture("5.10"), "5.10", &lean).unwrap();
+        assert!(p.programs.contains(&(PROG_SYS_EXIT_COUNT, "sys_exit")));
+        assert!(!p.programs.iter().any(|&(prog, _)| prog == PROG_SYS_ENTER || prog == PROG_SYS_EXIT));
+        assert!(p.unavailable.contains(&Figure::SyscallLatency));
+        assert_eq!(status(&p, Syscalls), Status::Exact, "what it gives is exact; the notes say what it leaves out");
+        // A call's entry is still needed by epoll and copies, and by the timeline.
+        for ask in [
+            Ask { sections: &[Syscalls, Epoll], latency: false, timeline: false },
+            Ask { sections: &[Syscalls], latency: false, timeline: true },
+            Ask::sections(&[Syscalls]),
+        ] {
+            let chosen = programs(&ask);
+            assert!(chosen.contains(&PROG_SYS_ENTER) && chosen.contains(&PROG_SYS_EXIT), "{ask:?}");
+            assert!(!chosen.contains(&PROG_SYS_EXIT_COUNT), "{ask:?}");
+            let latency = !plan(&fixture("5.10"), "5.10", &ask).unwrap().unavailable.contains(&Figure::SyscallLatency);
+            assert_eq!(latency, ask.latency, "{ask:?}: latency is null exactly when not asked for");
+        }
     }
 }

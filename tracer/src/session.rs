@@ -100,6 +100,8 @@ pub struct Settings {
     pub max_stacks: u32,
     /// Stream timeline events (`--perfetto`).
     pub timeline: bool,
+    /// Each syscall's time (off: `--no-latency`, one program per call instead of two).
+    pub latency: bool,
 }
 
 impl Default for Settings {
@@ -115,6 +117,7 @@ impl Default for Settings {
             stacks: false,
             max_stacks: 8192,
             timeline: false,
+            latency: true,
         }
     }
 }
@@ -176,7 +179,8 @@ impl Session {
         }
         check_privileges()?;
         let btf = Btf::from_sys_fs()?;
-        let plan = plan::plan(&btf, &plan::kernel_release(), &settings.sections)?;
+        let ask = plan::Ask { sections: &settings.sections, latency: settings.latency, timeline: settings.timeline };
+        let plan = plan::plan(&btf, &plan::kernel_release(), &ask)?;
         // Past a quarter of the ring the kernel wakes the reader rather than wait for its
         // next poll: a small ring cannot hold a poll interval's worth of records.
         let wakeup_bytes = u64::from(settings.ring_bytes / 4);

@@ -23,8 +23,7 @@ pub fn arg(regs: *const u64, n: usize) -> u64 {
     // Word index of each register in struct pt_regs (arch/x86/include/asm/ptrace.h).
     const SLOTS: [usize; 6] = [14, 13, 12, 7, 9, 8];
     match SLOTS.get(n) {
-        // SAFETY: in-bounds field of the kernel's pt_regs.
-        Some(&slot) => unsafe { aya_ebpf::helpers::bpf_probe_read_kernel(regs.add(slot)).unwrap_or(0) },
+        Some(&slot) => typed_u64(regs as u64, (slot * 8) as u32).unwrap_or(0),
         None => 0,
     }
 }
@@ -40,27 +39,28 @@ pub fn read_u32(base: u64, off: u32) -> Option<u32> {
     unsafe { aya_ebpf::helpers::bpf_probe_read_kernel((base + u64::from(off)) as *const u32) }.ok()
 }
 
-/// The u32 at `task + off` of a task the kernel passed typed (a BTF tracepoint's
-/// `struct task_struct *` argument): a plain load the verifier checks against the type
-/// (and the kernel guards like a probe read), not a helper call: cheaper by a call and
-/// return, which is most of a bystander's cost in the scheduler probes.
+/// The u32 at `ptr + off` of a struct the kernel passed typed (a BTF tracepoint's
+/// `struct task_struct *` or `struct pt_regs *` argument): a plain load the verifier
+/// checks against the type (and the kernel guards like a probe read), not a helper call:
+/// cheaper by a call and return, which is most of a bystander's cost in the scheduler
+/// probes.
 #[inline(always)]
-pub fn task_u32(task: u64, off: u32) -> Option<u32> {
-    if off == Offsets::ABSENT || task == 0 {
+pub fn typed_u32(ptr: u64, off: u32) -> Option<u32> {
+    if off == Offsets::ABSENT || ptr == 0 {
         return None;
     }
     // SAFETY: a typed kernel pointer; the verifier checks the field, faults read 0.
-    Some(unsafe { core::ptr::read_volatile((task as *const u8).add(off as usize).cast::<u32>()) })
+    Some(unsafe { core::ptr::read_volatile((ptr as *const u8).add(off as usize).cast::<u32>()) })
 }
 
-/// The u64 at `task + off`, like [`task_u32`].
+/// The u64 at `ptr + off`, like [`typed_u32`].
 #[inline(always)]
-pub fn task_u64(task: u64, off: u32) -> Option<u64> {
-    if off == Offsets::ABSENT || task == 0 {
+pub fn typed_u64(ptr: u64, off: u32) -> Option<u64> {
+    if off == Offsets::ABSENT || ptr == 0 {
         return None;
     }
-    // SAFETY: as in `task_u32`.
-    Some(unsafe { core::ptr::read_volatile((task as *const u8).add(off as usize).cast::<u64>()) })
+    // SAFETY: as in `typed_u32`.
+    Some(unsafe { core::ptr::read_volatile((ptr as *const u8).add(off as usize).cast::<u64>()) })
 }
 
 /// The u64 at `base + off` in kernel memory, like [`read_u32`].

@@ -20,12 +20,12 @@ use tracer_common::{
     sched::{SwitchKind, classify_switch},
 };
 
-use super::{comm_into, copy_in, epoll, irq, read_u32, read_u64, stacks, task_u32, task_u64, timeline, wakeups};
+use super::{comm_into, copy_in, epoll, irq, read_u32, read_u64, stacks, timeline, typed_u32, typed_u64, wakeups};
 use crate::{
     globals::{join, join_comm, off, variant},
     maps::{
-        CGROUP, LAUNCHER, SWITCHES, THREADS, add_target, current_thread, header, hit, is_target, remove_target,
-        reserve, submit, thread_state,
+        CGROUP, LAUNCHED, LAUNCHER, SWITCHES, THREADS, add_target, current_thread, header, hit, is_target, launching,
+        remove_target, reserve, submit, thread_state,
     },
 };
 
@@ -41,10 +41,10 @@ pub fn sched_switch(ctx: BtfTracePointContext) -> i32 {
     let prev_state: u64 = if variant!(switch_state) == STATE_FROM_ARG {
         ctx.arg(3)
     } else {
-        u64::from(task_u32(prev, off!(task_state)).unwrap_or(0))
+        u64::from(typed_u32(prev, off!(task_state)).unwrap_or(0))
     };
     // `prev` is the current task: its IDs are read from it, not by a helper call.
-    let (Some(tid), Some(tgid)) = (task_u32(prev, off!(task_pid)), task_u32(prev, off!(task_tgid))) else { return 0 };
+    let (Some(tid), Some(tgid)) = (typed_u32(prev, off!(task_pid)), typed_u32(prev, off!(task_tgid))) else { return 0 };
     let now = unsafe { bpf_ktime_get_ns() };
     irq::on_switch();
     match classify_switch(preempt & 0xff != 0, prev_state & 0xffff_ffff) {
@@ -58,7 +58,7 @@ pub fn sched_switch(ctx: BtfTracePointContext) -> i32 {
     // The thread switched in, if it is one of ours: known, or a thread of a target seen
     // for the first time (it slept since before the trace began). A bystander costs two
     // loads and a bit test.
-    let (Some(next_tid), Some(next_tgid)) = (task_u32(next, off!(task_pid)), task_u32(next, off!(task_tgid))) else {
+    let (Some(next_tid), Some(next_tgid)) = (typed_u32(next, off!(task_pid)), typed_u32(next, off!(task_tgid))) else {
         return 0;
     };
     if is_target(next_tgid) {
@@ -81,9 +81,9 @@ struct Counters {
 #[inline(always)]
 fn counters(task: u64) -> Counters {
     Counters {
-        exec: task_u64(task, off!(task_exec_runtime)),
-        delay: task_u64(task, off!(task_run_delay)),
-        pcount: task_u64(task, off!(task_pcount)),
+        exec: typed_u64(task, off!(task_exec_runtime)),
+        delay: typed_u64(task, off!(task_run_delay)),
+        pcount: typed_u64(task, off!(task_pcount)),
     }
 }
 
@@ -231,8 +231,11 @@ pub fn task_newtask(ctx: BtfTracePointContext) -> i32 {
         if let Some(l) = launcher {
             unsafe { *l = 0 };
         }
+        if let (Some(l), Some(child)) = (LAUNCHER.get_ptr_mut(LAUNCHED), typed_u32(task, off!(task_pid))) {
+            unsafe { *l = child };
+        }
     }
-    let Some(pid) = task_u32(task, off!(task_pid)) else { return 0 };
+    let Some(pid) = typed_u32(task, off!(task_pid)) else { return 0 };
     let tgid = if flags & CLONE_THREAD != 0 {
         parent_tgid
     } else {
@@ -259,6 +262,7 @@ pub fn sched_process_exec(ctx: BtfTracePointContext) -> i32 {
         return 0;
     }
     t.pending_exec = 0;
+    forget_launch();
     // `p`, the task that exec'd, is the current one.
     let (task, now): (u64, u64) = (ctx.arg(0), unsafe { bpf_ktime_get_ns() });
     let k = counters(task);
@@ -340,6 +344,19 @@ pub fn sched_process_exit(ctx: BtfTracePointContext) -> i32 {
             }
         }
         remove_target(tgid);
+        // A command that never exec'd.
+        if launching(tgid) {
+            forget_launch();
+        }
     }
     0
+}
+
+/// The launched command has exec'd (or ended): its calls are its own from here.
+#[inline(always)]
+fn forget_launch() {
+    if let Some(l) = LAUNCHER.get_ptr_mut(LAUNCHED) {
+        // SAFETY: an array slot only the launched command's own events write.
+        unsafe { *l = 0 };
+    }
 }

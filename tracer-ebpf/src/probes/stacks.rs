@@ -16,8 +16,8 @@ use aya_ebpf::{
     programs::BtfTracePointContext,
 };
 use tracer_common::record::{
-    Counter, MapSlot, OffCpuKey, OffCpuStat, RecordKind, STACK_DEPTH, STACK_HASH_SEED, StackSeen, ThreadStacks, ThreadState, Waker,
-    stack_hash_step,
+    Counter, MapSlot, OffCpuKey, OffCpuStat, RecordKind, STACK_DEPTH, STACK_HASH_SEED, StackSeen, ThreadStacks,
+    ThreadState, Waker, stack_hash_step,
 };
 
 use crate::{

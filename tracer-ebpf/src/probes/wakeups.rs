@@ -10,11 +10,11 @@ use aya_ebpf::{
     programs::BtfTracePointContext,
 };
 use tracer_common::{
-    record::{MapSlot, ThreadState, WakeEdge, WAKER_SOFTIRQ, WAKER_TASK, WAKER_TIMER, WakeKey, Waker},
+    record::{MapSlot, ThreadState, WAKER_SOFTIRQ, WAKER_TASK, WAKER_TIMER, WakeEdge, WakeKey, Waker},
     syscalls::{is_epoll_wait, log2_bucket},
 };
 
-use super::{comm_into, read_u64, task_u32};
+use super::{comm_into, read_u64, typed_u32};
 use crate::{
     globals::off,
     maps::{ENOMEM, THREADS, WAKE_EDGES, ZERO_EDGE, count_full, count_full_by, cpu_state, hit, is_target},
@@ -79,11 +79,11 @@ fn runnable(p: u64) {
 /// bystander's wakeup costs two loads and a bit test.
 #[inline(always)]
 fn wakee(p: u64) -> Option<(u32, &'static mut ThreadState)> {
-    let tgid = task_u32(p, off!(task_tgid))?;
+    let tgid = typed_u32(p, off!(task_tgid))?;
     if !is_target(tgid) {
         return None;
     }
-    let pid = task_u32(p, off!(task_pid))?;
+    let pid = typed_u32(p, off!(task_pid))?;
     // SAFETY: the wakee's map value; it is not running this code.
     THREADS.get_ptr_mut(&pid).map(|w| (pid, unsafe { &mut *w }))
 }

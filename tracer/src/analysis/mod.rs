@@ -245,5 +245,10 @@ fn absent(r: &mut Report, figure: Figure) {
                 f.by_mapping = None;
             }
         }
+        Figure::SyscallLatency => {
+            for s in r.syscalls.get_mut().into_iter().flatten() {
+                (s.total_ns, s.latency) = (None, None);
+            }
+        }
     }
 }

@@ -28,9 +28,9 @@ impl SyscallAnalysis {
             errors: s.errors,
             bytes: s.bytes,
             ready: s.ready,
-            total_ns: s.total_ns,
+            total_ns: Some(s.total_ns),
             returned: s.returned,
-            latency,
+            latency: Some(latency),
         };
         self.by_nr.insert(r.nr, row);
     }
@@ -88,7 +88,7 @@ mod tests {
         let rows = a.rows();
         assert_eq!(rows.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["write", "read", "syscall_499"]);
         assert_eq!(a.mode_switches(), 30);
-        assert_eq!(rows[1].latency, [LatencyBucket { from_ns: 1024, count: 5 }]);
+        assert_eq!(rows[1].latency, Some(vec![LatencyBucket { from_ns: 1024, count: 5 }]));
     }
 
     #[test]

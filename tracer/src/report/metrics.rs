@@ -72,13 +72,16 @@ impl Collector for Metrics {
                 Some(Unit::Bytes),
                 rows.iter().filter(|s| s.bytes > 0).map(|s| (with("syscall", s.name.clone()), s.bytes)).collect(),
             )?;
-            let m = e.encode_descriptor(
-                "tracer_syscall_duration",
-                "Time in syscalls that returned (the kernel's log2 buckets)",
-                Some(&Unit::Seconds),
-                MetricType::Histogram,
-            )?;
-            histograms(m, rows, &target())?;
+            // No family at all without latency (`--no-latency`), not one of zeros.
+            if rows.iter().any(|s| s.latency.is_some()) {
+                let m = e.encode_descriptor(
+                    "tracer_syscall_duration",
+                    "Time in syscalls that returned (the kernel's log2 buckets)",
+                    Some(&Unit::Seconds),
+                    MetricType::Histogram,
+                )?;
+                histograms(m, rows, &target())?;
+            }
         }
         if let Some(&n) = r.mode_switches.get() {
             counter(&mut e, "tracer_mode_switches", "User <-> kernel transitions (2 per syscall)", None, one(n))?;
@@ -252,8 +255,9 @@ fn gauge(mut m: MetricEncoder, labels: &Labels, v: i64) -> Result<(), std::fmt::
 /// One histogram per syscall: its calls by the log2 bucket of their latency.
 fn histograms(mut m: MetricEncoder, rows: &[SyscallRow], target: &Labels) -> Result<(), std::fmt::Error> {
     for s in rows.iter().filter(|s| s.returned > 0) {
+        let (Some(total_ns), Some(latency)) = (s.total_ns, &s.latency) else { continue };
         let mut per = vec![0u64; (LAST_BUCKET - FIRST_BUCKET + 2) as usize];
-        for b in &s.latency {
+        for b in latency {
             // [from, 2 from) lies under the bound 2 from = 2^(k+1).
             let k = if b.from_ns == 0 { 1 } else { b.from_ns.trailing_zeros() + 1 };
             let i = k.clamp(FIRST_BUCKET, LAST_BUCKET + 1) - FIRST_BUCKET;
@@ -269,12 +273,7 @@ fn histograms(mut m: MetricEncoder, rows: &[SyscallRow], target: &Labels) -> Res
             .collect();
         let mut labels = target.clone();
         labels.push(("syscall", s.name.clone()));
-        m.encode_family(&labels)?.encode_histogram::<NoLabelSet>(
-            s.total_ns as f64 / 1e9,
-            s.returned,
-            &buckets,
-            None,
-        )?;
+        m.encode_family(&labels)?.encode_histogram::<NoLabelSet>(total_ns as f64 / 1e9, s.returned, &buckets, None)?;
     }
     Ok(())
 }
@@ -316,13 +315,13 @@ mod tests {
         let Part::Traced(rows) = &mut r.syscalls else { unreachable!() };
         rows.truncate(1);
         rows[0].returned = 7;
-        rows[0].total_ns = 3_000_000_000;
-        rows[0].latency = vec![
+        rows[0].total_ns = Some(3_000_000_000);
+        rows[0].latency = Some(vec![
             LatencyBucket { from_ns: 0, count: 1 },
             LatencyBucket { from_ns: 256, count: 1 },
             LatencyBucket { from_ns: 4096, count: 2 },
             LatencyBucket { from_ns: 1 << 40, count: 3 },
-        ];
+        ]);
         let name = rows[0].name.clone();
         let text = render(&r);
         let series = |le: &str| {
@@ -338,6 +337,18 @@ mod tests {
         assert_eq!(value(&text, &series("+Inf")), 7.0);
         let buckets = text.lines().filter(|l| l.starts_with("tracer_syscall_duration_seconds_bucket")).count();
         assert_eq!(buckets, (LAST_BUCKET - FIRST_BUCKET + 2) as usize, "the same bounds at every scrape");
+    }
+
+    #[test]
+    fn without_latency_there_is_no_duration_histogram_but_the_counts_stay() {
+        let mut r = sample();
+        for s in r.syscalls.get_mut().unwrap() {
+            (s.total_ns, s.latency) = (None, None);
+        }
+        let text = render(&r);
+        assert!(!text.contains("tracer_syscall_duration"), "{text}");
+        let write = format!("tracer_syscalls_total{{target=\"{}\",syscall=\"write\"}}", r.target.command);
+        assert_eq!(value(&text, &write), 512.0);
     }
 
     /// Every metric the example Grafana dashboard queries is one `tracer serve` exposes.

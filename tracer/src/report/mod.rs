@@ -285,11 +285,12 @@ pub struct SyscallRow {
     pub bytes: u64,
     /// Ready fds (events) returned by readiness calls (epoll_wait, poll, select, ...).
     pub ready: u64,
-    /// Time inside the calls that returned while traced.
-    pub total_ns: u64,
+    /// Time inside the calls that returned while traced (null: `--no-latency`).
+    pub total_ns: Option<u64>,
     pub returned: u64,
-    /// Log2 latency histogram: calls that took [from_ns, 2 * from_ns).
-    pub latency: Vec<LatencyBucket>,
+    /// Log2 latency histogram: calls that took [from_ns, 2 * from_ns) (null:
+    /// `--no-latency`).
+    pub latency: Option<Vec<LatencyBucket>>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -586,9 +587,12 @@ pub(crate) fn sample() -> Report {
                 errors: 0,
                 bytes: 33_554_432,
                 ready: 0,
-                total_ns: 9_000_000,
+                total_ns: Some(9_000_000),
                 returned: 512,
-                latency: vec![LatencyBucket { from_ns: 8192, count: 500 }, LatencyBucket { from_ns: 65536, count: 12 }],
+                latency: Some(vec![
+                    LatencyBucket { from_ns: 8192, count: 500 },
+                    LatencyBucket { from_ns: 65536, count: 12 },
+                ]),
             },
             SyscallRow {
                 name: "epoll_wait".into(),

@@ -4,7 +4,7 @@ use std::fmt::Write;
 use comfy_table::{CellAlignment, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 
 use super::{Copies, Epoll, Faults, OffCpuRow, Overhead, Part, Report, Sched, Softirq, Stacks, SyscallRow, Wakeups};
-use crate::{analysis::syscalls::quantile_bound_ns, plan::Status};
+use crate::analysis::syscalls::quantile_bound_ns;
 
 /// Syscall rows shown in the table (JSON and CSV have all).
 const TOP_SYSCALLS: usize = 25;
@@ -54,10 +54,8 @@ pub fn render(r: &Report) -> String {
         r.lost_events
     );
     for (section, c) in &r.coverage {
-        if c.status != Status::Exact {
-            for n in &c.notes {
-                let _ = writeln!(s, "{}: {n}", section.name());
-            }
+        for n in &c.notes {
+            let _ = writeln!(s, "{}: {n}", section.name());
         }
     }
     for note in &r.notes {
@@ -160,18 +158,22 @@ fn syscalls(s: &mut String, rows: &[SyscallRow], mode_switches: &Part<u64>) {
     if rows.is_empty() {
         return;
     }
-    let mut g = Grid::new(&["syscall", "calls", "errors", "bytes", "total time", "p50 <", "p99 <"], 1);
+    // Without latency (`--no-latency`) its three columns go.
+    let timed = rows.iter().any(|c| c.latency.is_some());
+    let headers = ["syscall", "calls", "errors", "bytes", "total time", "p50 <", "p99 <"];
+    let mut g = Grid::new(&headers[..if timed { 7 } else { 4 }], 1);
     for c in rows.iter().take(TOP_SYSCALLS) {
-        let q = |p: f64| quantile_bound_ns(&c.latency, p).map_or_else(|| "-".into(), duration);
-        g.row(vec![
+        let mut row = vec![
             c.name.clone(),
             c.count.to_string(),
             c.errors.to_string(),
             if c.bytes > 0 { bytes(c.bytes) } else { String::new() },
-            duration(c.total_ns),
-            q(0.5),
-            q(0.99),
-        ]);
+        ];
+        if let (Some(total), Some(latency)) = (c.total_ns, &c.latency) {
+            let q = |p: f64| quantile_bound_ns(latency, p).map_or_else(|| "-".into(), duration);
+            row.extend([duration(total), q(0.5), q(0.99)]);
+        }
+        g.row(row);
     }
     if rows.len() > TOP_SYSCALLS {
         g.row(vec![format!("... {} more", rows.len() - TOP_SYSCALLS), String::new()]);
@@ -513,6 +515,19 @@ mod tests {
         assert!(text.contains("Copies: 32.0 MiB copied by the CPU"));
         assert!(line("│ read-write").contains("4 / 2 / 2"));
         assert!(text.contains("note: no NIC DMA measured"));
+    }
+
+    #[test]
+    fn without_latency_the_syscall_table_drops_its_time_columns() {
+        let mut r = crate::report::sample();
+        for c in r.syscalls.get_mut().unwrap() {
+            (c.total_ns, c.latency) = (None, None);
+        }
+        let text = render(&r);
+        let header = text.lines().find(|l| l.contains("syscall") && l.contains("calls")).unwrap();
+        assert!(header.contains("bytes") && !header.contains("total time") && !header.contains("p99"), "{header}");
+        let w = text.lines().find(|l| l.contains("│ write")).unwrap();
+        assert!(w.contains("512") && w.contains("32.0 MiB") && !w.contains(" us"), "{w}");
     }
 
     #[test]
