@@ -81,19 +81,21 @@ fn the_report_counts_the_runs_of_its_programs() {
     assert!(o["bpf_ns"].as_u64().unwrap() > 0 && o["bpf_hits"].as_u64().unwrap() >= hits("sys_enter"), "{o}");
 }
 
-/// `--no-latency` with syscalls alone: one program on sys_exit, nothing on sys_enter. Its
-/// counts are strace's, call for call, save exit_group (it never returns, so no sys_exit
-/// sees it; the report says so), also for a launched command whose launcher searched
-/// PATH before its exec; and no latency figure is made up.
+/// `--no-latency` with syscalls alone: one program on sys_exit, nothing on sys_enter nor
+/// sched_switch. Its counts are strace's, call for call, save exit_group (it never
+/// returns, so no sys_exit sees it; the report says so), also for a launched command whose
+/// launcher searched PATH before its exec, and for the children it forks; and no latency
+/// figure is made up.
 #[test]
 fn without_latency_one_program_counts_every_call_that_returns() {
-    for cmd in
-        [&["true"][..], &["sh", "-c", "exit 0"], &["dd", "if=/dev/zero", "of=/dev/null", "bs=4096", "count=3000"]]
-    {
+    let forks = ["sh", "-c", "/bin/true; /bin/true; /bin/true"];
+    let dd = ["dd", "if=/dev/zero", "of=/dev/null", "bs=4096", "count=3000"];
+    for cmd in [&["true"][..], &["sh", "-c", "exit 0"], &forks, &dd] {
         let (mut st, st_out) = strace(cmd);
         let (report, out) = integration_test::traced_with(&["--only", "syscalls", "--no-latency"], cmd);
         let mut tr = report_counts(&report);
-        assert_eq!(st.remove("exit_group").map(|c| c.0), Some(1), "{cmd:?}: strace saw the exit_group");
+        let exits = st.remove("exit_group").map(|c| c.0);
+        assert_eq!(exits, Some(if cmd == forks { 4 } else { 1 }), "{cmd:?}: strace saw each process's exit_group");
         if cmd[0] == "dd" {
             // As in `dd_reads_and_writes_match_strace`: dd's timing line differs by run.
             st.get_mut("write").unwrap().2 -= st_out.stderr.len() as u64;
@@ -108,6 +110,8 @@ fn without_latency_one_program_counts_every_call_that_returns() {
         let programs: Vec<&str> =
             report["overhead"]["programs"].as_array().unwrap().iter().map(|p| p["program"].as_str().unwrap()).collect();
         assert!(programs.contains(&"sys_exit_count"), "{programs:?}");
-        assert!(!programs.contains(&"sys_enter") && !programs.contains(&"sys_exit"), "{programs:?}");
+        for absent in ["sys_enter", "sys_exit", "sched_switch"] {
+            assert!(!programs.contains(&absent), "{absent}: {programs:?}");
+        }
     }
 }

@@ -168,6 +168,9 @@ pub struct Features {
     /// every time), [`SEQ_COUNTER`] (an int bumped when a change ends, 6.4-6.11) or
     /// [`SEQ_COUNT`] (a seqcount: odd while a change is under way, 6.12+).
     pub vma_seq: u32,
+    /// 1: no per-thread state (syscalls alone without latency: `sys_exit_count` needs
+    /// none, and with no `sched_switch` attached nothing would remove a thread's row).
+    pub stateless: u32,
 }
 
 pub const STATE_FROM_ARG: u32 = 0;
@@ -197,6 +200,7 @@ impl Features {
         vma_lookup: VMA_NONE,
         folio_order: ORDER_NONE,
         vma_seq: SEQ_NONE,
+        stateless: 0,
     };
 }
 
@@ -207,6 +211,6 @@ mod tests {
     #[test]
     fn no_implicit_padding() {
         assert_eq!(core::mem::size_of::<Offsets>(), 50 * 4);
-        assert_eq!(core::mem::size_of::<Features>(), 6 * 4);
+        assert_eq!(core::mem::size_of::<Features>(), 7 * 4);
     }
 }

@@ -18,6 +18,11 @@ pub const SENDTO: u64 = 44;
 pub const RECVFROM: u64 = 45;
 pub const SENDMSG: u64 = 46;
 pub const RECVMSG: u64 = 47;
+pub const RT_SIGRETURN: u64 = 15;
+pub const CLONE: u64 = 56;
+pub const FORK: u64 = 57;
+pub const VFORK: u64 = 58;
+pub const CLONE3: u64 = 435;
 pub const EXECVE: u64 = 59;
 pub const EXECVEAT: u64 = 322;
 pub const EPOLL_WAIT: u64 = 232;
@@ -68,6 +73,11 @@ pub const PSELECT6: u64 = 270;
 pub const PPOLL: u64 = 271;
 
 /// Calls that wait for readiness and return how many fds (events) are ready.
+/// Calls that make a task: its child returns from them too (0), through the syscall exit.
+pub const fn is_fork(nr: u64) -> bool {
+    matches!(nr, CLONE | FORK | VFORK | CLONE3)
+}
+
 pub const fn is_readiness_wait(nr: u64) -> bool {
     matches!(nr, POLL | SELECT | PSELECT6 | PPOLL) || is_epoll_wait(nr)
 }

@@ -401,10 +401,17 @@ impl Planner<'_> {
         }
         let entries = ask.latency || ask.timeline || ask.sections.iter().any(|s| matches!(s, Copies | Epoll));
         if !entries && self.attach(PROG_SYS_EXIT_COUNT, 2) {
+            // Nor state per thread, unless a section keeps some (then sched_switch
+            // takes each row out at the thread's end).
+            if ask.sections.iter().all(|&s| s == Syscalls) {
+                self.plan.features.stateless = 1;
+                self.plan.programs.retain(|&(prog, _)| prog != PROG_SCHED_SWITCH);
+            }
             if let Some(c) = self.plan.coverage.get_mut(&Syscalls) {
                 c.notes.push(
                     "calls counted as they return (sys_exit only): exit, exit_group and calls cut short by the \
-                     process's end are not counted; calls under way when the trace began are"
+                     process's end are not counted; calls under way when the trace began are; a call a debugger \
+                     skipped counts as rt_sigreturn"
                         .into(),
                 );
             }
@@ -803,6 +810,11 @@ mod tests {
         let p = plan(&fixture("5.10"), "5.10", &lean).unwrap();
         assert!(p.programs.contains(&(PROG_SYS_EXIT_COUNT, "sys_exit")));
         assert!(!p.programs.iter().any(|&(prog, _)| prog == PROG_SYS_ENTER || prog == PROG_SYS_EXIT));
+        assert!(p.programs.iter().any(|&(prog, _)| prog == PROG_SCHED_SWITCH) && p.features.stateless == 0);
+        // Syscalls alone keep no state per thread, so no sched_switch has to end it.
+        let alone = Ask { sections: &[Syscalls], latency: false, timeline: false };
+        assert_eq!(programs(&alone), [PROG_TASK_NEWTASK, PROG_PROCESS_EXIT, PROG_PROCESS_EXEC, PROG_SYS_EXIT_COUNT]);
+        assert_eq!(plan(&fixture("5.10"), "5.10", &alone).unwrap().features.stateless, 1);
         assert!(p.unavailable.contains(&Figure::SyscallLatency));
         assert_eq!(status(&p, Syscalls), Status::Exact, "what it gives is exact; the notes say what it leaves out");
         // A call's entry is still needed by epoll and copies, and by the timeline.

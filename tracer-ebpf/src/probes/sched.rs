@@ -242,6 +242,9 @@ pub fn task_newtask(ctx: BtfTracePointContext) -> i32 {
         add_target(pid);
         pid
     };
+    if variant!(stateless) != 0 {
+        return 0; // no sched_switch would ever take its row out again
+    }
     // Known from birth, so its first time slice and run-queue wait are counted too.
     if let Some(t) = thread_state(pid, tgid) {
         t.pending_exec = u32::from(by_launcher);
@@ -257,12 +260,15 @@ pub fn task_newtask(ctx: BtfTracePointContext) -> i32 {
 pub fn sched_process_exec(ctx: BtfTracePointContext) -> i32 {
     hit!("sched_process_exec");
     joins_at_exec();
+    // Whether or not it has a state (`stateless`), the launched command is itself now.
+    if launching(bpf_get_current_pid_tgid() as u32) {
+        forget_launch();
+    }
     let Some((_, t)) = current_thread() else { return 0 };
     if t.pending_exec == 0 {
         return 0;
     }
     t.pending_exec = 0;
-    forget_launch();
     // `p`, the task that exec'd, is the current one.
     let (task, now): (u64, u64) = (ctx.arg(0), unsafe { bpf_ktime_get_ns() });
     let k = counters(task);

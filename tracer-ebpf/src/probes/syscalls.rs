@@ -13,7 +13,10 @@ use aya_ebpf::{
 };
 use tracer_common::{
     record::{EXEC_PENDING, NO_SYSCALL, SyscallStat},
-    syscalls::{DataClass, EPOLL_CTL, EXECVE, EXECVEAT, data_class, is_epoll_wait, is_readiness_wait, log2_bucket},
+    syscalls::{
+        DataClass, EPOLL_CTL, EXECVE, EXECVEAT, RT_SIGRETURN, data_class, is_epoll_wait, is_fork, is_readiness_wait,
+        log2_bucket,
+    },
 };
 
 use super::{clear, copies, epoll, faults, timeline, typed_u64};
@@ -111,8 +114,13 @@ pub fn sys_exit_count(ctx: BtfTracePointContext) -> i32 {
         return 0;
     }
     let (regs, ret): (u64, i64) = (ctx.arg(0), ctx.arg(1));
-    // struct pt_regs's orig_ax (word 15): the syscall number.
+    // struct pt_regs's orig_ax (word 15): the syscall number. rt_sigreturn restores the
+    // interrupted registers, orig_ax = -1 among them (as a debugger skipping a call does).
     let Some(nr) = typed_u64(regs, 15 * 8) else { return 0 };
+    let nr = if nr == u64::MAX { RT_SIGRETURN } else { nr };
+    if ret == 0 && is_fork(nr) {
+        return 0; // the new task, returning from its parent's call: one call, once
+    }
     if let Some(s) = syscall_stat(nr) {
         s.count += 1;
         returned(s, nr, ret);
