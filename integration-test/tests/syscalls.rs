@@ -94,8 +94,10 @@ fn without_latency_one_program_counts_every_call_that_returns() {
         let (mut st, st_out) = strace(cmd);
         let (report, out) = integration_test::traced_with(&["--only", "syscalls", "--no-latency"], cmd);
         let mut tr = report_counts(&report);
-        let exits = st.remove("exit_group").map(|c| c.0);
-        assert_eq!(exits, Some(if cmd == forks { 4 } else { 1 }), "{cmd:?}: strace saw each process's exit_group");
+        // One per process; how many processes `sh -c` makes is its own choice (busybox
+        // execs the last command in place, dash forks for it).
+        let exits = st.remove("exit_group").map_or(0, |c| c.0);
+        assert!(exits >= 1 && (cmd == forks || exits == 1), "{cmd:?}: strace saw {exits} exit_group calls");
         if cmd[0] == "dd" {
             // As in `dd_reads_and_writes_match_strace`: dd's timing line differs by run.
             st.get_mut("write").unwrap().2 -= st_out.stderr.len() as u64;
