@@ -1,7 +1,10 @@
 //! Turning the kernel's file names into paths. At a file's first fault the kernel sends
 //! its dentry names up to the root of its filesystem (`FileNameRecord`); the mount point
-//! comes from the target's /proc/PID/mountinfo, which (unlike maps and map_files) does
-//! not take the target's mmap lock, or from the tracer's own once the target is gone.
+//! comes from the tracer's own mount table, and only for a filesystem the tracer's mount
+//! namespace does not have (a container's) from the target's /proc/PID/mountinfo. Not
+//! the target's first: a process that has just started looks up its own /proc/PID entry
+//! too, and the kernel makes a second lookup of a new /proc entry wait for the first, so
+//! the tracer's read woke the target (wake-probe's main thread, in 2 of 3 VM runs).
 use std::{collections::BTreeMap, fs};
 
 use tracer_common::record::{FILE_NAME_BYTES, FileNameRecord, NAME_DELETED, NAME_KERNEL_FORM, NAME_TRUNCATED};
@@ -15,9 +18,11 @@ pub struct Mount {
     pub point: String,
 }
 
-/// Mount tables read so far, per process (a process may live in its own mount namespace).
+/// The tracer's mount table, and those read so far of processes that mount filesystems
+/// it does not (a process may live in its own mount namespace).
 #[derive(Debug, Default)]
 pub struct Mounts {
+    own: Option<Vec<Mount>>,
     by_tgid: BTreeMap<u32, Vec<Mount>>,
 }
 
@@ -29,12 +34,16 @@ impl Mounts {
 
     /// The record in user form: `path` is the absolute path, NUL-padded.
     pub fn resolve(&mut self, r: &FileNameRecord) -> FileNameRecord {
-        let table = self.by_tgid.entry(r.header.tgid).or_insert_with(|| {
-            fs::read_to_string(format!("/proc/{}/mountinfo", r.header.tgid))
-                .or_else(|_| fs::read_to_string("/proc/self/mountinfo"))
-                .map(|t| parse_mountinfo(&t))
-                .unwrap_or_default()
-        });
+        let read = |path: &str| fs::read_to_string(path).map(|t| parse_mountinfo(&t));
+        let own = self.own.get_or_insert_with(|| read("/proc/self/mountinfo").unwrap_or_default());
+        let table = if own.iter().any(|m| m.dev == r.dev) {
+            own
+        } else {
+            let tgid = r.header.tgid;
+            self.by_tgid
+                .entry(tgid)
+                .or_insert_with(|| read(&format!("/proc/{tgid}/mountinfo")).unwrap_or_else(|_| own.clone()))
+        };
         let mut out = FileNameRecord { flags: r.flags & !NAME_KERNEL_FORM, ..*r };
         set_path(&mut out, &absolute(table, r));
         out
@@ -165,5 +174,20 @@ mod tests {
         let out = Mounts::default().resolve(&r);
         assert_eq!(out.flags & NAME_KERNEL_FORM, 0);
         assert!(String::from_utf8_lossy(&out.path).trim_end_matches('\0').ends_with("/a/b"));
+    }
+
+    /// A filesystem the tracer's namespace mounts is named from its own table, without
+    /// touching the target's /proc; another (a container's) from the target's table.
+    #[test]
+    fn the_targets_mount_table_is_read_only_for_filesystems_the_tracer_lacks() {
+        let mut mounts = Mounts { own: Some(parse_mountinfo(MOUNTINFO)), by_tgid: BTreeMap::new() };
+        let mut r = kernel(23, &["x"], 0);
+        r.header.tgid = u32::MAX - 1;
+        let path = |r: &FileNameRecord| String::from_utf8_lossy(&r.path).trim_end_matches('\0').to_owned();
+        assert_eq!(path(&mounts.resolve(&r)), "/tmp/x");
+        assert!(mounts.by_tgid.is_empty(), "the target's table was not read");
+        r.dev = 99 << 20;
+        assert_eq!(path(&mounts.resolve(&r)), "/x", "no mount of it anywhere: the path inside its filesystem");
+        assert!(mounts.by_tgid.contains_key(&(u32::MAX - 1)), "looked for in the target's table");
     }
 }
