@@ -72,12 +72,12 @@ pub const SELECT: u64 = 23;
 pub const PSELECT6: u64 = 270;
 pub const PPOLL: u64 = 271;
 
-/// Calls that wait for readiness and return how many fds (events) are ready.
 /// Calls that make a task: its child returns from them too (0), through the syscall exit.
 pub const fn is_fork(nr: u64) -> bool {
     matches!(nr, CLONE | FORK | VFORK | CLONE3)
 }
 
+/// Calls that wait for readiness and return how many fds (events) are ready.
 pub const fn is_readiness_wait(nr: u64) -> bool {
     matches!(nr, POLL | SELECT | PSELECT6 | PPOLL) || is_epoll_wait(nr)
 }

@@ -112,6 +112,22 @@ fn throughput(root: &Path, s: &Settings) -> Result {
         }
         t => return Err(format!("unknown bench target {t} (epoll or redis)")),
     }
+    let configs = s.configs.clone().unwrap_or_else(|| default_configs(s));
+    let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); configs.len()];
+    for round in 1..=s.rounds {
+        for (i, config) in configs.iter().enumerate() {
+            let sample = measure(&bin, config, s)?;
+            eprintln!("bench: round {round} {config:<30} {:>9.0} req/s", sample.rps);
+            samples[i].push(sample);
+        }
+    }
+    print(&configs, &samples, s);
+    Ok(())
+}
+
+/// Untraced, the floor, the tracer alone and with what `--only` asked, and each peer
+/// installed here.
+fn default_configs(s: &Settings) -> Vec<String> {
     // `tracer+stacks`, `tracer+timeline`: every probe and `--stacks` or `--timeline`
     // (what `--perfetto` streams), each priced on its own.
     let mut configs: Vec<String> =
@@ -133,19 +149,7 @@ fn throughput(root: &Path, s: &Settings) -> Result {
             eprintln!("bench: {tool} is not installed: its row is skipped");
         }
     }
-    if let Some(only) = &s.configs {
-        configs = only.clone();
-    }
-    let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); configs.len()];
-    for round in 1..=s.rounds {
-        for (i, config) in configs.iter().enumerate() {
-            let sample = measure(&bin, config, s)?;
-            eprintln!("bench: round {round} {config:<30} {:>9.0} req/s", sample.rps);
-            samples[i].push(sample);
-        }
-    }
-    print(&configs, &samples, s);
-    Ok(())
+    configs
 }
 
 pub fn which(tool: &str) -> bool {
@@ -361,15 +365,16 @@ fn cpu_ms(pid: u32) -> f64 {
 }
 
 /// Tracepoint hits a trace handled: the floor counts them; for the tracer, two per syscall
-/// (enter and exit; one without latency) plus its context switches and wakeups.
+/// (enter and exit; one where `sys_exit_count` ran alone) plus its switches and wakeups.
 fn events(report: &Value) -> f64 {
     let n = |v: &Value| v.as_f64().unwrap_or(0.0);
     if let Some(hits) = report.get("floor_hits") {
         return n(hits);
     }
-    let rows = report["syscalls"].as_array();
-    let syscalls: f64 = rows.map_or(0.0, |a| a.iter().map(|s| n(&s["count"])).sum());
-    let per_call = if rows.is_some_and(|a| a.iter().any(|s| s["latency"].is_null())) { 1.0 } else { 2.0 };
+    let syscalls: f64 = report["syscalls"].as_array().map_or(0.0, |a| a.iter().map(|s| n(&s["count"])).sum());
+    let programs = report["overhead"]["programs"].as_array();
+    let lean = programs.is_some_and(|p| p.iter().any(|p| p["program"] == "sys_exit_count"));
+    let per_call = if lean { 1.0 } else { 2.0 };
     syscalls * per_call
         + n(&report["sched"]["voluntary"])
         + n(&report["sched"]["involuntary"])

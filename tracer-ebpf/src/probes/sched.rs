@@ -226,16 +226,17 @@ pub fn task_newtask(ctx: BtfTracePointContext) -> i32 {
     if !by_target && !by_launcher {
         return 0;
     }
+    let pid = typed_u32(task, off!(task_pid));
     if by_launcher {
         // One-shot: the command, not whatever the tracer starts afterwards.
         if let Some(l) = launcher {
             unsafe { *l = 0 };
         }
-        if let (Some(l), Some(child)) = (LAUNCHER.get_ptr_mut(LAUNCHED), typed_u32(task, off!(task_pid))) {
+        if let (Some(l), Some(child)) = (LAUNCHER.get_ptr_mut(LAUNCHED), pid) {
             unsafe { *l = child };
         }
     }
-    let Some(pid) = typed_u32(task, off!(task_pid)) else { return 0 };
+    let Some(pid) = pid else { return 0 };
     let tgid = if flags & CLONE_THREAD != 0 {
         parent_tgid
     } else {
