@@ -12,7 +12,7 @@ use std::{
 /// tracepoint hit counts).
 /// `prometheus` (with `curl`): the metrics test scrapes `tracer serve` with a real one.
 const APT_PACKAGES: &[&str] =
-    &["rustc-web", "rust-web-src", "strace", "linux-perf", "python3-venv", "prometheus", "curl"];
+    &["rustc-web", "rust-web-src", "llvm-22-dev", "strace", "linux-perf", "python3-venv", "prometheus", "curl"];
 /// The Perfetto trace schema's official Python bindings: the tests read the tracer's
 /// Perfetto traces with them (an independent reader), from a virtualenv in target/.
 const PERFETTO_PY: &str = "perfetto==0.59.1";
