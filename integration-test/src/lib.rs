@@ -51,7 +51,7 @@ pub fn tracer(args: &[&str]) -> Output {
     out
 }
 
-pub fn json_file(path: &std::path::Path) -> serde_json::Value {
+pub fn json_file(path: &std::path::Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON ({e}): {text}", path.display()))
 }
@@ -62,7 +62,7 @@ pub fn json_lines(stdout: &[u8]) -> Vec<Value> {
 }
 
 /// The last line of a program's stdout, parsed as its JSON summary.
-pub fn last_json_line(stdout: &[u8]) -> serde_json::Value {
+pub fn last_json_line(stdout: &[u8]) -> Value {
     let text = String::from_utf8_lossy(stdout);
     let line = text.lines().rev().find(|l| l.starts_with('{')).unwrap_or_else(|| panic!("no JSON line in {text}"));
     serde_json::from_str(line).unwrap()
@@ -150,7 +150,7 @@ pub fn parse_strace(text: &str) -> Counts {
         entry.0 += 1;
         match ret.split_whitespace().next().and_then(|r| r.parse::<i64>().ok()) {
             Some(r) if r >= 0 && (DATA_SYSCALLS.contains(&name) || READY_SYSCALLS.contains(&name)) => {
-                entry.2 += r as u64
+                entry.2 += r as u64;
             }
             Some(r) if r >= 0 => {}
             Some(_) => entry.1 += 1,
@@ -169,7 +169,7 @@ pub fn uncounted(observed: &Counts, stdout: &[u8]) -> Counts {
     let line_len = String::from_utf8_lossy(stdout).lines().last().unwrap().len() as u64 + 1;
     let mut rest = observed.clone();
     for (name, s) in summary["syscalls"].as_object().unwrap() {
-        let get = |k: &str| s.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
+        let get = |k: &str| s.get(k).and_then(Value::as_u64).unwrap_or(0);
         let e = rest.entry(name.clone()).or_default();
         e.0 -= get("calls");
         e.1 -= get("errors") + get("eagain");
@@ -184,7 +184,7 @@ pub fn uncounted(observed: &Counts, stdout: &[u8]) -> Counts {
 }
 
 /// The tracer's `syscalls[]` as counts.
-pub fn report_counts(report: &serde_json::Value) -> Counts {
+pub fn report_counts(report: &Value) -> Counts {
     report["syscalls"]
         .as_array()
         .unwrap()
@@ -197,12 +197,12 @@ pub fn report_counts(report: &serde_json::Value) -> Counts {
 }
 
 /// `tracer run --format json` of `cmd`: the report and the command's output.
-pub fn traced(cmd: &[&str]) -> (serde_json::Value, Output) {
+pub fn traced(cmd: &[&str]) -> (Value, Output) {
     traced_with(&[], cmd)
 }
 
 /// `tracer run --format json FLAGS -- CMD`: the report and the command's output.
-pub fn traced_with(flags: &[&str], cmd: &[&str]) -> (serde_json::Value, Output) {
+pub fn traced_with(flags: &[&str], cmd: &[&str]) -> (Value, Output) {
     let path = scratch(&format!(
         "report-{}.json",
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()

@@ -20,7 +20,7 @@ fn ids(cmd: libc::c_long) -> BTreeSet<u32> {
     let mut attr = [0u32; 3];
     loop {
         // SAFETY: a bpf(2) call with an attr buffer of the size passed.
-        let r = unsafe { libc::syscall(libc::SYS_bpf, cmd, attr.as_mut_ptr(), std::mem::size_of_val(&attr)) };
+        let r = unsafe { libc::syscall(libc::SYS_bpf, cmd, attr.as_mut_ptr(), size_of_val(&attr)) };
         if r != 0 {
             assert_eq!(std::io::Error::last_os_error().raw_os_error(), Some(libc::ENOENT), "bpf({cmd})");
             return out;

@@ -246,7 +246,7 @@ fn attach_sees_threads_created_after_it_and_stops_when_the_target_exits() {
 }
 
 fn num_cpus() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
 }
 
 /// Every thread of the target is in the report, those that never ran in the window too:

@@ -210,7 +210,7 @@ mod tests {
 
     #[test]
     fn no_implicit_padding() {
-        assert_eq!(core::mem::size_of::<Offsets>(), 50 * 4);
-        assert_eq!(core::mem::size_of::<Features>(), 7 * 4);
+        assert_eq!(size_of::<Offsets>(), 50 * 4);
+        assert_eq!(size_of::<Features>(), 7 * 4);
     }
 }

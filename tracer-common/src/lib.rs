@@ -2,6 +2,7 @@
 //! (`tracer`). Everything that crosses the kernel/user boundary is defined here once:
 //! `#[repr(C)]`, no implicit padding, plain integers only.
 #![no_std]
+#![warn(clippy::undocumented_unsafe_blocks)]
 
 #[cfg(feature = "user")]
 extern crate alloc;

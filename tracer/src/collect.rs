@@ -399,8 +399,8 @@ fn account(session: &Session, meta: &mut TraceMeta) -> Result<()> {
 fn overhead(session: &Session) -> Overhead {
     let costs = session.costs();
     Overhead {
-        bpf_ns: costs.as_ref().and_then(|c| c.ns()),
-        bpf_hits: costs.as_ref().map(|c| c.runs()),
+        bpf_ns: costs.as_ref().and_then(super::cost::Summary::ns),
+        bpf_hits: costs.as_ref().map(super::cost::Summary::runs),
         bpf_stats_coverage: costs.as_ref().and_then(|c| c.coverage),
         user_cpu_ns: process_cpu_ns(),
         programs: costs

@@ -4,6 +4,7 @@
 //! ([`collect`]) -> [`decode`] -> [`analysis`] (pure folds into a [`report::Report`]) ->
 //! [`report`] rendering (table, JSON, CSV). [`plan`] decides from the kernel's BTF what to load, [`session`] loads and attaches it,
 //! [`target`] resolves what to trace.
+#![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod analysis;
 pub mod btf;

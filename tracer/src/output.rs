@@ -59,7 +59,10 @@ impl AtomicFile {
     pub fn commit(mut self) -> Result<()> {
         let out = self.out.take().expect("committed once");
         let shown = self.dest.as_deref().map_or_else(String::new, |d| d.display().to_string());
-        let file = out.into_inner().map_err(|e| e.into_error()).with_context(|| format!("cannot write {shown}"))?;
+        let file = out
+            .into_inner()
+            .map_err(std::io::IntoInnerError::into_error)
+            .with_context(|| format!("cannot write {shown}"))?;
         let Some(dest) = self.dest.clone() else { return Ok(()) };
         file.sync_all().with_context(|| format!("cannot write {shown}"))?;
         if let Some(temp) = self.named.take() {

@@ -36,25 +36,17 @@ pub enum Section {
 }
 
 impl Section {
-    pub const ALL: [Section; 7] = [
-        Section::Syscalls,
-        Section::Copies,
-        Section::Epoll,
-        Section::Sched,
-        Section::Wakeups,
-        Section::Softirq,
-        Section::Faults,
-    ];
+    pub const ALL: [Section; 7] = [Syscalls, Copies, Epoll, Sched, Wakeups, Softirq, Faults];
 
     pub fn name(self) -> &'static str {
         match self {
-            Section::Syscalls => "syscalls",
-            Section::Copies => "copies",
-            Section::Epoll => "epoll",
-            Section::Sched => "sched",
-            Section::Wakeups => "wakeups",
-            Section::Softirq => "softirq",
-            Section::Faults => "faults",
+            Syscalls => "syscalls",
+            Copies => "copies",
+            Epoll => "epoll",
+            Sched => "sched",
+            Wakeups => "wakeups",
+            Softirq => "softirq",
+            Faults => "faults",
         }
     }
 }
@@ -694,7 +686,7 @@ impl Planner<'_> {
         }
         match self.offsets([("task_struct", "sched_info"), ("sched_info", "pcount"), ("sched_info", "run_delay")]) {
             Some([info, pcount, delay]) => {
-                (self.plan.offsets.task_pcount, self.plan.offsets.task_run_delay) = (info + pcount, info + delay)
+                (self.plan.offsets.task_pcount, self.plan.offsets.task_run_delay) = (info + pcount, info + delay);
             }
             None => self.degrade(Sched, "time slices and run-queue waits are counted from switch events: sched_info is unknown (CONFIG_SCHED_INFO)".into()),
         }

@@ -54,7 +54,7 @@ pub enum Join {
     #[default]
     None,
     /// Being in this cgroup (v2) or below it: the directory, open.
-    Cgroup(std::fs::File),
+    Cgroup(fs::File),
     /// Having this name (`comm`, at most 15 bytes).
     Comm(String),
 }
@@ -220,7 +220,7 @@ impl Session {
         let cgroup = match &opts.join {
             Join::Cgroup(dir) => {
                 let mut cgroup = CgroupArray::try_from(take(&mut ebpf, MAP_CGROUP)?)?;
-                cgroup.set(0, std::os::fd::AsFd::as_fd(dir), 0).context("setting the cgroup to trace")?;
+                cgroup.set(0, AsFd::as_fd(dir), 0).context("setting the cgroup to trace")?;
                 Some(cgroup)
             }
             _ => None,

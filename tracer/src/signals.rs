@@ -102,7 +102,7 @@ impl Signals {
 
 fn read(fd: i32) -> io::Result<Received> {
     let mut info = MaybeUninit::<libc::signalfd_siginfo>::zeroed();
-    let size = std::mem::size_of::<libc::signalfd_siginfo>();
+    let size = size_of::<libc::signalfd_siginfo>();
     // SAFETY: reading one siginfo into a buffer of its size.
     let n = unsafe { libc::read(fd, info.as_mut_ptr().cast(), size) };
     if n < 0 {

@@ -1,6 +1,6 @@
 //! Loopback TCP sockets through counted syscalls. Everything binds or connects to
 //! 127.0.0.1 only: the workloads never send a packet off the machine.
-use std::{io, mem, os::fd::RawFd};
+use std::{io, os::fd::RawFd};
 
 use crate::sys::{Call, Sys};
 
@@ -27,7 +27,7 @@ pub fn listen(sys: &mut Sys, port: u16, nonblocking: bool) -> io::Result<(RawFd,
         [fd as usize, libc::SOL_SOCKET as usize, libc::SO_REUSEADDR as usize, &raw const one as usize, 4, 0],
     )?;
     let addr = loopback(port);
-    let len = mem::size_of::<libc::sockaddr_in>();
+    let len = size_of::<libc::sockaddr_in>();
     if let Err(e) = sys.call(Call::Bind, [fd as usize, &raw const addr as usize, len, 0, 0, 0]) {
         sys.close(fd);
         return Err(e);
@@ -49,7 +49,7 @@ pub fn accept(sys: &mut Sys, listen_fd: RawFd, nonblocking: bool) -> io::Result<
 pub fn connect(sys: &mut Sys, port: u16) -> io::Result<RawFd> {
     let fd = tcp_socket(sys, false)?;
     let addr = loopback(port);
-    let len = mem::size_of::<libc::sockaddr_in>();
+    let len = size_of::<libc::sockaddr_in>();
     if let Err(e) = sys.call(Call::Connect, [fd as usize, &raw const addr as usize, len, 0, 0, 0]) {
         sys.close(fd);
         return Err(e);

@@ -35,7 +35,8 @@ pub fn wait(duration: Option<Duration>) -> Ended {
         let sig = unsafe {
             match duration {
                 Some(d) => {
-                    let ts = libc::timespec { tv_sec: d.as_secs() as libc::time_t, tv_nsec: d.subsec_nanos() as i64 };
+                    let ts =
+                        libc::timespec { tv_sec: d.as_secs() as libc::time_t, tv_nsec: i64::from(d.subsec_nanos()) };
                     libc::sigtimedwait(&set, std::ptr::null_mut(), &ts)
                 }
                 None => libc::sigwaitinfo(&set, std::ptr::null_mut()),

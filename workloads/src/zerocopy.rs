@@ -212,7 +212,7 @@ pub fn main() {
         "checksum_ok": checksum_ok,
         "duration_ns": started.elapsed().as_nanos() as u64,
         "transfer_ns": transfer_ns,
-        "throughput_mib_s": bytes as f64 / (1 << 20) as f64 / (transfer_ns as f64 / 1e9),
+        "throughput_mib_s": bytes as f64 / f64::from(1 << 20) / (transfer_ns as f64 / 1e9),
         "errors": errors,
         "syscalls": total.to_json(),
         "setup": setup.to_json(),

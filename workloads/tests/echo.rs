@@ -78,7 +78,7 @@ fn the_servers_counts_are_what_strace_sees() {
     let (idle_seen, idle_out) = integration_test::strace(&idle);
     let idle_own = common::summary(&idle_out);
     // (calls, errors, bytes or ready fds) of `name` the program itself counted.
-    let own = |sys: &serde_json::Value, name: &str| {
+    let own = |sys: &Value, name: &str| {
         let sum = if integration_test::READY_SYSCALLS.contains(&name) { "ready" } else { "bytes" };
         (calls(sys, name), field(sys, name, "errors") + field(sys, name, "eagain"), field(sys, name, sum))
     };

@@ -87,7 +87,7 @@ fn run(bin: &Path, config: &str, other: Option<&str>, s: &Settings) -> Result<Ru
         .spawn()
         .map_err(|e| format!("cannot start hammer: {e}"))?;
     let mut lines = BufReader::new(hammer.stdout.take().unwrap()).lines();
-    let ready = lines.next().and_then(|l| l.ok()).unwrap_or_default();
+    let ready = lines.next().and_then(std::result::Result::ok).unwrap_or_default();
     let pid = ready.strip_prefix("ready ").ok_or(format!("hammer said {ready:?}, not `ready PID`"))?.to_owned();
     let report = std::env::temp_dir().join(format!("tracer-bench-events-{}.json", std::process::id()));
     let observed = other.unwrap_or(&pid);
@@ -95,7 +95,7 @@ fn run(bin: &Path, config: &str, other: Option<&str>, s: &Settings) -> Result<Ru
         writeln!(hammer.stdin.as_mut().unwrap()).map_err(|e| e.to_string())?;
         let mut out = Run::default();
         for _ in MODES {
-            let line = lines.next().and_then(|l| l.ok()).ok_or("hammer ended early")?;
+            let line = lines.next().and_then(std::result::Result::ok).ok_or("hammer ended early")?;
             let v: Value = serde_json::from_str(&line).map_err(|e| format!("hammer: {e}: {line}"))?;
             let per_op = v["cpu_ns"].as_f64().unwrap_or(0.0) / v["ops"].as_f64().unwrap_or(1.0).max(1.0);
             out.per_op.insert(v["mode"].as_str().unwrap_or("").to_owned(), per_op);

@@ -242,7 +242,7 @@ impl Apt {
         }
         let release = fs::read_dir(root.join("lib/modules"))
             .map_err(|e| e.to_string())?
-            .filter_map(|e| e.ok())
+            .filter_map(std::result::Result::ok)
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .next()
             .ok_or("the kernel package has no modules")?;

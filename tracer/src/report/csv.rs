@@ -32,7 +32,7 @@ pub fn sections(r: &Report) -> std::io::Result<Vec<(String, Vec<u8>)>> {
         for row in rows {
             w.write_record(std::iter::once(name.to_owned()).chain(row))?;
         }
-        Ok((name.to_owned(), w.into_inner().map_err(|e| e.into_error())?))
+        Ok((name.to_owned(), w.into_inner().map_err(csv::IntoInnerError::into_error)?))
     };
     let rows = summary.into_iter().map(|(k, v)| vec![k, v]).collect();
     let mut out = vec![emit("summary", vec!["key".into(), "value".into()], rows)?];

@@ -89,7 +89,7 @@ mod tests {
             pid: 1,
             tid,
             comm: "srv".into(),
-            kernel_stack: k.iter().map(|s| s.to_string()).collect(),
+            kernel_stack: k.iter().map(ToString::to_string).collect(),
             user_stack: vec!["epoll_wait".into(), "main".into()],
             waker,
             off_ns: ns,

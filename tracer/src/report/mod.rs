@@ -565,7 +565,7 @@ pub(crate) fn sample() -> Report {
         complete: true,
         kernel: "6.18.0".into(),
         lost: Lost::default(),
-        coverage: crate::plan::Section::ALL.iter().map(|&s| (s, crate::plan::Coverage::default())).collect(),
+        coverage: Section::ALL.iter().map(|&s| (s, Coverage::default())).collect(),
         notes: vec!["NIC DMA not measured: example".into()],
         stacks: None,
         overhead: Overhead {
