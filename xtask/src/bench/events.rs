@@ -15,21 +15,14 @@ use std::{
 
 use serde_json::Value;
 
-use crate::{
-    Result,
-    bench::{attach, median, stop, which},
+use super::{
+    Options,
+    observer::{attach, median, stop},
 };
+use crate::sh::{Result, which};
 
 const MODES: [(&str, &str); 3] = [("syscall", "getppid"), ("switch", "handoff"), ("fault", "fault")];
 const SECTIONS: [&str; 7] = ["syscalls", "copies", "epoll", "sched", "wakeups", "softirq", "faults"];
-
-pub struct Settings {
-    pub rounds: usize,
-    /// getppid calls per run (the other modes do a tenth).
-    pub iterations: u64,
-    /// Observers beyond the floor, the tracer and its single sections.
-    pub peers: bool,
-}
 
 /// One run's figures: CPU ns per op, per mode; and per program, ns per run.
 #[derive(Default, Clone)]
@@ -38,14 +31,13 @@ struct Run {
     programs: BTreeMap<String, f64>,
 }
 
-pub fn events(root: &Path, s: &Settings) -> Result {
-    let bin = root.join("target/release");
+pub fn events(bin: &Path, s: &Options) -> Result {
     // `tracer+stacks`, `tracer+timeline`: every probe and `--stacks` or `--timeline`
     // (what `--perfetto` streams), each priced on its own.
     let mut configs: Vec<String> = ["floor", "tracer", "tracer+stacks", "tracer+timeline"].map(String::from).to_vec();
     configs.extend(SECTIONS.iter().map(|x| format!("tracer:{x}")));
     configs.push("tracer:syscalls --no-latency".into());
-    if s.peers {
+    if !s.no_peers {
         for (tool, config) in [("syscount", "syscount"), ("syscount", "syscount-L"), ("bpftrace", "bpftrace")] {
             if which(tool) {
                 configs.push(config.into());
@@ -60,15 +52,15 @@ pub fn events(root: &Path, s: &Settings) -> Result {
     let result = (|| {
         let mut base: Vec<Run> = Vec::new();
         let mut runs: BTreeMap<(String, bool), Vec<Run>> = BTreeMap::new();
-        for round in 1..=s.rounds {
-            base.push(run(&bin, "untraced", None, s)?);
+        for round in 1..=s.events_rounds() {
+            base.push(run(bin, "untraced", None, s)?);
             for config in &configs {
                 for target in [true, false] {
-                    let r = run(&bin, config, (!target).then_some(other.as_str()), s)?;
+                    let r = run(bin, config, (!target).then_some(other.as_str()), s)?;
                     runs.entry((config.clone(), target)).or_default().push(r);
                 }
             }
-            eprintln!("bench: events round {round}/{} done", s.rounds);
+            eprintln!("bench: events round {round}/{} done", s.events_rounds());
         }
         print(&configs, &base, &runs, s);
         Ok(())
@@ -79,7 +71,7 @@ pub fn events(root: &Path, s: &Settings) -> Result {
 }
 
 /// One hammer run under `config`, attached to the hammer or to `other`.
-fn run(bin: &Path, config: &str, other: Option<&str>, s: &Settings) -> Result<Run> {
+fn run(bin: &Path, config: &str, other: Option<&str>, s: &Options) -> Result<Run> {
     let mut hammer = Command::new(bin.join("hammer"))
         .args(["--iterations", &s.iterations.to_string()])
         .stdin(Stdio::piped())
@@ -128,11 +120,11 @@ fn program_costs(report: &Path) -> Result<BTreeMap<String, f64>> {
     Ok(out)
 }
 
-fn print(configs: &[String], base: &[Run], runs: &BTreeMap<(String, bool), Vec<Run>>, s: &Settings) {
+fn print(configs: &[String], base: &[Run], runs: &BTreeMap<(String, bool), Vec<Run>>, s: &Options) {
     let untraced = |mode: &str| median(base.iter().map(|r| r.per_op[mode]).collect());
     println!(
         "\nCPU ns added per event, median of {} interleaved rounds (untraced: getppid {:.0} ns, handoff {:.0} ns, fault {:.0} ns)",
-        s.rounds,
+        s.events_rounds(),
         untraced("syscall"),
         untraced("switch"),
         untraced("fault")

@@ -14,7 +14,8 @@ use std::{
 
 use serde_json::Value;
 
-use crate::Result;
+use super::observer::epoll_server;
+use crate::sh::Result;
 
 const SAMPLE: Duration = Duration::from_secs(10);
 
@@ -28,9 +29,8 @@ impl Drop for Started {
     }
 }
 
-pub fn soak(root: &Path, length: Duration) -> Result {
-    let bin = root.join("target/release");
-    let (server, port) = crate::bench::epoll_server(&bin, "blocking")?;
+pub fn soak(bin: &Path, length: Duration) -> Result {
+    let (server, port) = epoll_server(bin, "blocking")?;
     let server = Started(server);
     let metrics = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?;
     let report = std::env::temp_dir().join(format!("tracer-soak-{}.json", std::process::id()));
