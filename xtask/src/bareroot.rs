@@ -2,7 +2,7 @@
 //! bare Debian 12 root: what a new machine has (a Rust toolchain, root) and nothing else,
 //! so that a set-up step that leans on something already installed here fails here.
 //!
-//! The root is `debootstrap --variant=minbase bookworm`, kept pristine in a cache outside
+//! The root is `debootstrap --variant=minbase bookworm` with the toolchain's C linker, kept pristine in a cache outside
 //! the clone (made when absent); each run writes into an overlay above it, thrown away
 //! after. Mounted in: /proc, /sys and /dev, and the machine's Rust toolchain read-only;
 //! `CARGO_HOME` starts empty; the source is the committed tree alone (`git archive HEAD`).
@@ -26,6 +26,10 @@ use crate::{
     sh::{Result, output, root, run, stage},
 };
 
+/// A Rust toolchain cannot link without a C compiler driver and the C library's start
+/// files (rustup says so as it installs): they are part of "a Rust toolchain" on a new
+/// machine, and `cargo xtask` itself needs them to build before it can install anything.
+const LINKER: &[&str] = &["gcc", "libc6-dev"];
 /// Where the run's source tree is, inside the root.
 const SRC: &str = "/src";
 /// Where the machine's Rust toolchain is mounted, inside the root.
@@ -55,6 +59,19 @@ pub struct Options {
     /// Keep this run's root (its overlay) for a look afterwards.
     #[arg(long)]
     keep: bool,
+    /// Only these stages (default: all, in this order).
+    #[arg(long = "stage", value_enum)]
+    stages: Vec<Stage>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Stage {
+    /// `cargo xtask demo`, the README's first command.
+    Demo,
+    /// `cargo xtask test --host`, its second (the VM matrix already runs outside).
+    Test,
+    /// The package: `dpkg -i`, used, `dpkg -r`.
+    Deb,
 }
 
 pub fn bare_root(o: &Options) -> Result {
@@ -66,7 +83,8 @@ pub fn bare_root(o: &Options) -> Result {
     stage("bare root: the pristine Debian 12 root", || base(&o.cache))?;
     let run_dir = PathBuf::from(format!("/var/tmp/tracer-bare-root-{}", std::process::id()));
     let chroot = Chroot { dir: run_dir.clone(), root: run_dir.join("root") };
-    let result = chroot.prepare(&o.cache).and_then(|()| chroot.stages());
+    let stages = if o.stages.is_empty() { vec![Stage::Demo, Stage::Test, Stage::Deb] } else { o.stages.clone() };
+    let result = chroot.prepare(&o.cache).and_then(|()| chroot.stages(&stages));
     let down = chroot.teardown(o.keep);
     result.and(down)
 }
@@ -94,8 +112,12 @@ fn base(cache: &Path) -> Result {
     fs::create_dir_all(cache).map_err(|e| format!("{}: {e}", cache.display()))?;
     let mirror = Mirrors::of_machine()?.archive;
     eprintln!("bare root: debootstrap --variant=minbase bookworm from {mirror} into {}", cache.display());
-    run(Command::new("debootstrap").args(["--variant=minbase", "bookworm"]).arg(cache).arg(&mirror))?;
-    fs::write(&done, "debootstrap --variant=minbase bookworm\n").map_err(|e| e.to_string())
+    run(Command::new("debootstrap")
+        .args(["--variant=minbase", &format!("--include={}", LINKER.join(",")), "bookworm"])
+        .arg(cache)
+        .arg(&mirror))?;
+    fs::write(&done, format!("debootstrap --variant=minbase --include={} bookworm\n", LINKER.join(",")))
+        .map_err(|e| e.to_string())
 }
 
 struct Chroot {
@@ -146,10 +168,19 @@ impl Chroot {
     }
 
     /// The README's two commands as a new user types them, then the package.
-    fn stages(&self) -> Result {
-        stage("bare root: cargo xtask demo", || self.cargo(&["xtask", "demo"]))?;
-        stage("bare root: cargo xtask test --host", || self.cargo(&["xtask", "test", "--host"]))?;
-        stage("bare root: the package (dpkg -i, use, dpkg -r)", || self.cargo(&["xtask", "deb", "--check"]))
+    fn stages(&self, stages: &[Stage]) -> Result {
+        for s in stages {
+            match s {
+                Stage::Demo => stage("bare root: cargo xtask demo", || self.cargo(&["xtask", "demo"]))?,
+                Stage::Test => {
+                    stage("bare root: cargo xtask test --host", || self.cargo(&["xtask", "test", "--host"]))?;
+                }
+                Stage::Deb => stage("bare root: the package (dpkg -i, use, dpkg -r)", || {
+                    self.cargo(&["xtask", "deb", "--check"])
+                })?,
+            }
+        }
+        Ok(())
     }
 
     fn cargo(&self, args: &[&str]) -> Result {
