@@ -13,6 +13,7 @@ pub mod net;
 pub mod server;
 pub mod stop;
 pub mod sys;
+pub mod uring;
 pub mod zerocopy;
 
 /// Exits with one line on stderr: `<program>: error: <message>`.

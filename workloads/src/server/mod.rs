@@ -1,29 +1,23 @@
-//! `epoll-server`: a TCP echo server on 127.0.0.1 in the modes the select/poll/epoll
-//! comparison needs. With `--threads 1` one reactor owns the listening socket (as Redis
-//! does); with N it is a single acceptor thread handing connections to N reactors through
-//! a queue and an eventfd (as memcached and Netty do). `blocking` is thread-per-connection.
+//! `epoll-server`: a TCP echo server on 127.0.0.1 in the modes the I/O-model comparison
+//! needs. With `--threads 1` one reactor owns the listening socket (as Redis does); with N
+//! it is a single acceptor thread handing connections to N reactors (as memcached and
+//! Netty do). `blocking` is thread-per-connection; `io-uring` is the proactor (requests
+//! and completions through a ring per thread); `sigio` is signal-driven I/O.
 mod blocking;
 mod handoff;
 mod poller;
 mod reactor;
+mod readiness;
+mod sigio;
 mod summary;
 mod tally;
+mod uring;
 
-use std::{
-    collections::HashSet,
-    sync::{Arc, Mutex},
-    thread,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
 
-use self::{
-    handoff::Inbox,
-    reactor::Reactor,
-    summary::Run,
-    tally::{Done, Tally},
-};
+use self::summary::Run;
 use crate::{args, fail, net, stop, sys::Sys};
 
 const PROGRAM: &str = "epoll-server";
@@ -42,6 +36,10 @@ pub enum Mode {
     Select,
     /// A blocking thread per connection.
     Blocking,
+    /// io_uring: ACCEPT, RECV and SEND requests, completions reaped from the CQ.
+    IoUring,
+    /// Signal-driven I/O: O_ASYNC sockets raise a real-time signal, taken by sigwaitinfo.
+    Sigio,
 }
 
 /// TCP echo server on 127.0.0.1. Prints `listening on 127.0.0.1:PORT ...` first, and a JSON
@@ -60,6 +58,16 @@ pub struct Args {
     /// Stop after this long (default: run until SIGINT/SIGTERM).
     #[arg(long, value_parser = args::duration)]
     pub duration: Option<Duration>,
+    /// io-uring: a kernel thread polls the submission queue (IORING_SETUP_SQPOLL), and
+    /// sleeps after IDLE_MS without work (default 10).
+    #[arg(long, value_name = "IDLE_MS", num_args = 0..=1, require_equals = true, default_missing_value = "10")]
+    pub sqpoll: Option<u32>,
+    /// io-uring: multishot RECV into a provided-buffer ring (Linux 6.0).
+    #[arg(long)]
+    pub multishot: bool,
+    /// io-uring: zero-copy SEND_ZC, reporting whether the kernel copied after all (Linux 6.2).
+    #[arg(long)]
+    pub send_zc: bool,
 }
 
 pub fn main() {
@@ -68,54 +76,35 @@ pub fn main() {
     if args.mode == Mode::Blocking && args.threads > 1 {
         fail(PROGRAM, "--threads is for the reactor modes; blocking mode uses one thread per connection");
     }
+    if args.mode != Mode::IoUring && (args.sqpoll.is_some() || args.multishot || args.send_zc) {
+        fail(PROGRAM, "--sqpoll, --multishot and --send-zc are for --mode io-uring");
+    }
     let started = Instant::now();
     let mut sys = Sys::default();
-    let single_reactor = args.mode != Mode::Blocking && args.threads == 1;
-    let (listen_fd, port) = net::listen(&mut sys, args.port, single_reactor).unwrap_or_else(|e| {
+    // Before listening: a kernel without what the mode needs is refused up front.
+    let rings = (args.mode == Mode::IoUring).then(|| uring::Rings::new(&args, &mut sys));
+    if args.mode == Mode::Sigio {
+        sigio::block_signals();
+    }
+    let nonblocking = match args.mode {
+        Mode::IoUring => false,
+        Mode::Sigio => args.threads == 1,
+        _ => readiness::nonblocking_listen(&args),
+    };
+    let (listen_fd, port) = net::listen(&mut sys, args.port, nonblocking).unwrap_or_else(|e| {
         fail(PROGRAM, format_args!("cannot listen on 127.0.0.1:{} ({e}): is the port in use? try --port 0", args.port))
     });
-    let stop_fd = sys.eventfd().unwrap_or_else(|e| fail(PROGRAM, format_args!("eventfd: {e}")));
-    let mode_name = args.mode.to_possible_value().unwrap().get_name().to_owned();
-    let _ = sys.print_line(&format!("listening on 127.0.0.1:{port} mode={mode_name} threads={}", args.threads));
-
-    let live = Arc::new(Mutex::new(HashSet::new()));
-    let workers: Vec<thread::JoinHandle<Done>> = if args.mode == Mode::Blocking {
-        let live = live.clone();
-        vec![thread::spawn(move || blocking::acceptor(listen_fd, &live))]
-    } else if single_reactor {
-        vec![thread::spawn(move || Reactor::new(args.mode, stop_fd, Some(listen_fd), None).run())]
-    } else {
-        let inboxes: Vec<Arc<Inbox>> = (0..args.threads).map(|_| Arc::new(Inbox::new(&mut sys))).collect();
-        let mut w: Vec<_> = inboxes
-            .iter()
-            .map(|inbox| {
-                let inbox = inbox.clone();
-                thread::spawn(move || Reactor::new(args.mode, stop_fd, None, Some(inbox)).run())
-            })
-            .collect();
-        w.push(thread::spawn(move || handoff::acceptor(listen_fd, &inboxes)));
-        w
+    let mode = args.mode.to_possible_value().unwrap().get_name().to_owned();
+    let _ = sys.print_line(&format!("listening on 127.0.0.1:{port} mode={mode} threads={}", args.threads));
+    let (ended, tally, extra) = match (args.mode, rings) {
+        (Mode::IoUring, Some(rings)) => rings.serve(&args, &mut sys, listen_fd),
+        (Mode::Sigio, _) => sigio::serve(&args, &mut sys, listen_fd),
+        _ => {
+            let (ended, tally) = readiness::serve(&args, &mut sys, listen_fd);
+            (ended, tally, serde_json::Map::new())
+        }
     };
-
-    let ended = stop::wait(args.duration);
-    // Wake every reactor (stop_fd is level-triggered and never read); where a thread is
-    // blocked in accept(2), shut the listening socket down to unblock it; in blocking mode
-    // also every connection thread's read(2).
-    let _ = sys.eventfd_signal(stop_fd);
-    if !single_reactor {
-        sys.shutdown(listen_fd, libc::SHUT_RDWR);
-    }
-    for &fd in live.lock().unwrap().iter() {
-        sys.shutdown(fd, libc::SHUT_RDWR);
-    }
-    let mut tally = Tally::default();
-    for w in workers {
-        let (s, t) = w.join().expect("worker thread panicked");
-        sys.add(&s);
-        tally.add(&t);
-    }
     sys.close(listen_fd);
-    sys.close(stop_fd);
-    let run = Run { mode: &mode_name, threads: args.threads, port, ended, started };
-    summary::print(&run, sys, &tally, serde_json::Map::new());
+    let run = Run { mode: &mode, threads: args.threads, port, ended, started };
+    summary::print(&run, sys, &tally, extra);
 }

@@ -51,7 +51,7 @@ impl Poller {
                 Self::Epoll { epfd, edge: mode == Mode::EpollEt, events: vec![empty; MAX_EVENTS] }
             }
             Mode::Poll | Mode::Select => Self::Scan { select: mode == Mode::Select, interest: BTreeMap::new() },
-            Mode::Blocking => unreachable!("blocking mode has no reactor"),
+            Mode::Blocking | Mode::IoUring | Mode::Sigio => unreachable!("{mode:?} has no readiness poller"),
         }
     }
 
