@@ -142,21 +142,22 @@ impl Ring {
         }
     }
 
-    /// Hands queued SQEs to the kernel and waits for at least one completion, unless one
-    /// is already there. With SQPOLL the kernel thread takes the SQEs: the ring wakes it
+    /// Hands queued SQEs to the kernel and waits until at least `want` completions are in
+    /// the CQ. With SQPOLL the kernel thread takes the SQEs: the ring wakes it
     /// only if it sleeps (IORING_SQ_NEED_WAKEUP), and polls the CQ a moment before it
     /// sleeps in the kernel itself.
-    pub fn submit_and_wait(&mut self, sys: &mut Sys) -> io::Result<()> {
+    pub fn submit_and_wait(&mut self, sys: &mut Sys, want: u32) -> io::Result<()> {
         if !self.sqpoll {
-            return self.enter(sys, 1, IORING_ENTER_GETEVENTS, None).map(drop);
+            return self.enter(sys, want, IORING_ENTER_GETEVENTS, None).map(drop);
         }
         let wake = if self.ring.submission().need_wakeup() { IORING_ENTER_SQ_WAKEUP } else { 0 };
         let started = std::time::Instant::now();
-        while self.ring.completion().is_empty() && started.elapsed() < SQPOLL_SPIN {
+        let ready = |r: &mut IoUring| r.completion().len() >= want as usize;
+        while !ready(&mut self.ring) && started.elapsed() < SQPOLL_SPIN {
             std::hint::spin_loop();
         }
-        if self.ring.completion().is_empty() {
-            self.enter(sys, 1, IORING_ENTER_GETEVENTS | wake, None).map(drop)
+        if !ready(&mut self.ring) {
+            self.enter(sys, want, IORING_ENTER_GETEVENTS | wake, None).map(drop)
         } else if wake != 0 {
             self.enter(sys, 0, wake, None).map(drop)
         } else {

@@ -9,16 +9,20 @@
 //! | splice | splice(file -> pipe) + splice(pipe -> sock) | 0 |
 //! | vmsplice | vmsplice(mapping -> pipe) + splice(pipe -> sock) | 0 |
 //! | copy-file-range | copy_file_range(file -> file); no socket | 0 |
+//! | aio-read | io_submit(O_DIRECT reads, `--depth` in flight) + io_getevents, write(sock) | 1 (disk DMA to the buffer) |
+//! | io-uring | READ linked to SEND, one io_uring_enter per chunk | 2 |
 //!
 //! The receiver reads with read(2) and checks a checksum of every copy of the file. The
 //! summary counts each role's syscalls apart (`setup`, `sender`, `receiver`, `verify`)
 //! and in total (`syscalls`).
+mod aio;
 mod checksum;
 mod mapping;
 mod pipe;
 mod receive;
 mod send;
 mod source;
+mod uring;
 
 use std::{fs::OpenOptions, os::fd::AsRawFd, path::PathBuf, thread, time::Instant};
 
@@ -27,10 +31,12 @@ use serde_json::json;
 
 pub use self::checksum::Checksum;
 use self::{
+    aio::Aio,
     checksum::checksums,
     receive::receive,
     send::{copy_file_range, send_copy},
     source::{drop_cache, open_source},
+    uring::UringSender,
 };
 use crate::{
     args, fail, net,
@@ -47,6 +53,10 @@ pub enum Mode {
     Splice,
     Vmsplice,
     CopyFileRange,
+    /// Linux native AIO reads (O_DIRECT), then write(2) to the socket.
+    AioRead,
+    /// io_uring READ linked to SEND.
+    IoUring,
 }
 
 /// Sends a file over loopback TCP (or copies it, for copy-file-range) and checks every byte.
@@ -77,6 +87,16 @@ pub struct Args {
     /// tracer comparing paths wants it); the copies are still checked against each other.
     #[arg(long, requires = "file")]
     pub no_verify: bool,
+    /// aio-read: reads in flight (and iocbs per io_submit at most).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub depth: u64,
+}
+
+/// The sender's kernel objects that outlive one copy: an AIO context, a ring.
+enum Engine {
+    Plain,
+    Aio(Aio),
+    Uring(Box<UringSender>),
 }
 
 pub fn main() {
@@ -89,6 +109,14 @@ pub fn main() {
     }
     let mut sender = Sys::default();
     let mut verify_sys = Sys::default();
+    let mut engine = match a.mode {
+        Mode::AioRead => {
+            let path = a.file.as_ref().or(src.temp.as_ref()).expect("a named file");
+            Engine::Aio(Aio::new(&mut setup, path, a.depth as usize, a.chunk))
+        }
+        Mode::IoUring => Engine::Uring(Box::new(UringSender::new(&mut setup, a.chunk))),
+        _ => Engine::Plain,
+    };
     let transfer_started;
     let (received, per_copy_ok, receiver) = if a.mode == Mode::CopyFileRange {
         let dst_path = a.dir.join(format!("zerocopy-{}.dst", std::process::id()));
@@ -113,7 +141,12 @@ pub fn main() {
         transfer_started = Instant::now();
         for _ in 0..a.repeat {
             drop_cache(&a, &src, &mut setup);
-            if let Err(e) = send_copy(&mut sender, a.mode, &src, sock, a.chunk) {
+            let sent = match &mut engine {
+                Engine::Plain => send_copy(&mut sender, a.mode, &src, sock, a.chunk),
+                Engine::Aio(aio) => aio.send_copy(&mut sender, src.size, sock),
+                Engine::Uring(u) => u.send_copy(&mut sender, src.file.as_raw_fd(), src.size, sock),
+            };
+            if let Err(e) = sent {
                 fail(PROGRAM, format_args!("{:?} transfer failed: {e}", a.mode));
             }
         }
@@ -124,6 +157,15 @@ pub fn main() {
         (received, sums, recv_sys)
     };
     let transfer_ns = transfer_started.elapsed().as_nanos() as u64;
+    let engine = match engine {
+        Engine::Plain => None,
+        Engine::Aio(aio) => {
+            let j = aio.to_json();
+            aio.close(&mut setup);
+            Some(("aio", j))
+        }
+        Engine::Uring(u) => Some(("io_uring", u.close(&mut setup))),
+    };
     let expected = match src.checksum {
         Some(sum) => sum,
         None if a.no_verify => per_copy_ok.first().copied().unwrap_or_default(),
@@ -140,7 +182,7 @@ pub fn main() {
     let bytes = src.size * a.repeat;
     let errors: u64 = Call::ALL.iter().map(|&c| total.stat(c).errors).sum();
     let mode = a.mode.to_possible_value().unwrap().get_name().to_owned();
-    let summary = json!({
+    let mut summary = json!({
         "program": PROGRAM,
         "mode": mode,
         "file_size": src.size,
@@ -160,6 +202,9 @@ pub fn main() {
         "receiver": receiver.to_json(),
         "verify": verify_sys.to_json(),
     });
+    if let Some((key, value)) = engine {
+        summary[key] = value;
+    }
     crate::sys::print_summary(&mut total, &summary);
     if !checksum_ok || received != bytes {
         fail(PROGRAM, format_args!("the receiver got {received} of {bytes} bytes, checksums ok: {checksum_ok}"));

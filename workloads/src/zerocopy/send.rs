@@ -71,6 +71,7 @@ pub fn send_copy(sys: &mut Sys, mode: Mode, src: &Source, sock: RawFd, chunk: u6
             map.unmap(sys);
         }
         Mode::CopyFileRange => unreachable!("handled without a socket"),
+        Mode::AioRead | Mode::IoUring => unreachable!("sent by their engines (aio.rs, uring.rs)"),
     }
     Ok(())
 }

@@ -28,7 +28,7 @@ pub fn run(ring: Ring, listen_fd: RawFd, stop_fd: RawFd, targets: &[RawFd]) -> (
     let (mut stopping, mut next) = (false, 0);
     let mut cqes = Vec::new();
     while !(stopping && a.inflight == 0) {
-        if let Err(e) = a.ring.submit_and_wait(&mut a.sys)
+        if let Err(e) = a.ring.submit_and_wait(&mut a.sys, 1)
             && e.raw_os_error() != Some(libc::EINTR)
         {
             fail(PROGRAM, format_args!("io_uring_enter: {e}"));

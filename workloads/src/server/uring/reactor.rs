@@ -94,7 +94,7 @@ impl Reactor {
         let mut deadline: Option<Instant> = None;
         while !(self.stopping && self.inflight == 0) {
             let waited = match deadline {
-                None => self.ring.submit_and_wait(&mut self.sys),
+                None => self.ring.submit_and_wait(&mut self.sys, 1),
                 Some(d) => match d.checked_duration_since(Instant::now()) {
                     Some(left) => self.ring.wait_timeout(&mut self.sys, left.max(Duration::from_millis(1))),
                     None => break,
