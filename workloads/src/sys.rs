@@ -93,6 +93,7 @@ calls! {
     Fork = SYS_fork, "fork", Nothing;
     Wait4 = SYS_wait4, "wait4", Nothing;
     Getrusage = SYS_getrusage, "getrusage", Nothing;
+    SchedGetaffinity = SYS_sched_getaffinity, "sched_getaffinity", Nothing;
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -14,6 +14,7 @@ pub fn bin(name: &str) -> Command {
         "epoll-server" => env!("CARGO_BIN_EXE_epoll-server"),
         "epoll-client" => env!("CARGO_BIN_EXE_epoll-client"),
         "zerocopy" => env!("CARGO_BIN_EXE_zerocopy"),
+        "memlab" => env!("CARGO_BIN_EXE_memlab"),
         _ => panic!("no binary {name}"),
     };
     Command::new(path)
