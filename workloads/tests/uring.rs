@@ -126,18 +126,10 @@ fn sqpoll_enters_only_to_wait_or_wake() {
 #[test]
 fn strace_sees_every_call_it_counts() {
     let load = ["--connections", "8", "--requests", "3000"];
-    let names = [
-        "io_uring_setup",
-        "io_uring_enter",
-        "io_uring_register",
-        "mmap",
-        "munmap",
-        "close",
-        "eventfd2",
-        "write",
-        "read",
-        "accept4",
-    ];
+    // mmap and munmap vary with glibc's arenas and thread stack cache: the next test
+    // checks the mappings the program counts, one by one.
+    let names =
+        ["io_uring_setup", "io_uring_enter", "io_uring_register", "close", "eventfd2", "write", "read", "accept4"];
     counts_every_call(&["--mode", "io-uring"], &load, &names);
     counts_every_call(&["--mode", "io-uring", "--threads", "2", "--multishot", "--send-zc"], &load, &names);
     counts_every_call(&["--mode", "io-uring", "--sqpoll"], &load, &names);
