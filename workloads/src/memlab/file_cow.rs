@@ -3,12 +3,13 @@
 //! fault that copies a present page-cache page into a private page. With `--no-read` the
 //! writes meet unmapped pages instead, and each fault copies the page-cache page it looks
 //! up. The file itself never changes.
-use std::{fs::OpenOptions, os::fd::AsRawFd, path::Path};
+use std::{os::fd::AsRawFd, path::Path};
 
 use serde_json::Value;
 
 use super::{
     Report, fail,
+    file::filled,
     pagemap::{Pagemap, same},
     phase::{Phase, warm_up},
     region::{PAGE, Region, read_pages, write_pages},
@@ -16,19 +17,8 @@ use super::{
 use crate::sys::Sys;
 
 pub fn run(sys: &mut Sys, pages: usize, scratch: &Region, dir: &Path, read_first: bool) -> Report {
-    let path = dir.join(format!("memlab-{}.cow", std::process::id()));
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(&path)
-        .unwrap_or_else(|e| fail(format_args!("cannot create {} ({e}): pick a writable --dir", path.display())));
-    let _ = std::fs::remove_file(&path);
+    let file = filled(sys, dir, "cow", pages, 7);
     let fd = file.as_raw_fd();
-    let content = vec![7u8; pages * PAGE];
-    if sys.pwrite(fd, &content, 0).ok() != Some(content.len()) {
-        fail(format_args!("writing {} failed", path.display()));
-    }
     let prot = libc::PROT_READ | libc::PROT_WRITE;
     let r = Region::file(sys, pages, prot, libc::MAP_PRIVATE, fd).unwrap_or_else(|e| fail(format_args!("mmap: {e}")));
     let pagemap = Pagemap::open(sys);

@@ -2,31 +2,21 @@
 //! (posix_fadvise DONTNEED; mincore confirms none of it is left), then read through a
 //! mapping with readahead off (MADV_RANDOM): each page's first read is a major fault that
 //! reads it from disk.
-use std::{fs::OpenOptions, os::fd::AsRawFd, path::Path};
+use std::{os::fd::AsRawFd, path::Path};
 
 use serde_json::Value;
 
 use super::{
     Report, fail,
+    file::filled,
     phase::{Phase, warm_up},
-    region::{PAGE, Region, read_pages},
+    region::{Region, read_pages},
 };
 use crate::sys::{Call, Sys};
 
 pub fn run(sys: &mut Sys, pages: usize, scratch: &Region, dir: &Path) -> Report {
-    let path = dir.join(format!("memlab-{}.major", std::process::id()));
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(&path)
-        .unwrap_or_else(|e| fail(format_args!("cannot create {} ({e}): pick a writable --dir", path.display())));
-    let _ = std::fs::remove_file(&path);
+    let file = filled(sys, dir, "major", pages, 5);
     let fd = file.as_raw_fd();
-    let content = vec![5u8; pages * PAGE];
-    if sys.pwrite(fd, &content, 0).ok() != Some(content.len()) {
-        fail(format_args!("writing {} failed", path.display()));
-    }
     let _ = sys.call(Call::Fsync, [fd as usize, 0, 0, 0, 0, 0]);
     let _ = sys.call(Call::Fadvise64, [fd as usize, 0, 0, libc::POSIX_FADV_DONTNEED as usize, 0, 0]);
     let r = Region::file(sys, pages, libc::PROT_READ, libc::MAP_SHARED, fd)

@@ -11,6 +11,7 @@
 //! | major | a file evicted from the page cache, read through a mapping | read N majflt |
 //!
 //! No network; bounded by `--pages` (at most 1 GiB), `--repeat` and `--duration`.
+mod file;
 mod file_cow;
 mod fork_cow;
 mod interrupts;

@@ -3,6 +3,7 @@
 //! it is a single acceptor thread handing connections to N reactors (as memcached and
 //! Netty do). `blocking` is thread-per-connection; `io-uring` is the proactor (requests
 //! and completions through a ring per thread); `sigio` is signal-driven I/O.
+mod backlog;
 mod blocking;
 mod handoff;
 mod poller;

@@ -4,25 +4,12 @@ use std::{collections::HashMap, io, os::fd::RawFd, sync::Arc};
 
 use super::{
     BUF, MAX_EVENTS, Mode, PROGRAM,
+    backlog::{Backlog, Wrote, write_nonblocking},
     handoff::Inbox,
     poller::{Poller, READ, Ready, WRITE},
     tally::{Done, Tally},
 };
 use crate::{fail, net, sys::Sys};
-
-/// An echo connection: bytes read but not yet written back wait in `out`; while they do,
-/// the connection is not read (backpressure), only watched for writability.
-#[derive(Default)]
-struct Conn {
-    out: Vec<u8>,
-    sent: usize,
-}
-
-impl Conn {
-    fn pending(&self) -> bool {
-        self.sent < self.out.len()
-    }
-}
 
 pub struct Reactor {
     sys: Sys,
@@ -32,7 +19,7 @@ pub struct Reactor {
     stop_fd: RawFd,
     listen_fd: Option<RawFd>,
     inbox: Option<Arc<Inbox>>,
-    conns: HashMap<RawFd, Conn>,
+    conns: HashMap<RawFd, Backlog>,
     buf: Vec<u8>,
     warned_fd_setsize: bool,
 }
@@ -136,7 +123,7 @@ impl Reactor {
             return;
         }
         self.tally.connections += 1;
-        self.conns.insert(fd, Conn::default());
+        self.conns.insert(fd, Backlog::default());
         self.poller.add(&mut self.sys, fd, READ, true);
     }
 
@@ -166,56 +153,43 @@ impl Reactor {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(_) => return self.close_conn(fd),
             }
-            if self.mode != Mode::EpollEt || self.conns.get(&fd).is_none_or(Conn::pending) {
+            if self.mode != Mode::EpollEt || self.conns.get(&fd).is_none_or(Backlog::pending) {
                 return;
             }
         }
     }
 
     /// Writes back `buf[..n]`; what the socket does not take waits in the connection's
-    /// output. Returns false if the connection was closed.
+    /// backlog. Returns false if the connection was closed.
     fn echo(&mut self, fd: RawFd, n: usize) -> bool {
         self.tally.requests += 1;
         self.tally.bytes_received += n as u64;
-        let mut off = 0;
-        while off < n {
-            match self.sys.write(fd, &self.buf[off..n]) {
-                Ok(m) => off += m,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(_) => {
-                    self.close_conn(fd);
-                    return false;
-                }
+        let (off, wrote) = write_nonblocking(&mut self.sys, fd, &self.buf[..n]);
+        self.tally.bytes_sent += off as u64;
+        match wrote {
+            Wrote::All => true,
+            Wrote::Dead => {
+                self.close_conn(fd);
+                false
+            }
+            Wrote::Full => {
+                self.conns.get_mut(&fd).unwrap().keep(&self.buf[off..n]);
+                self.poller.modify(&mut self.sys, fd, WRITE);
+                true
             }
         }
-        self.tally.bytes_sent += off as u64;
-        if off < n {
-            let conn = self.conns.get_mut(&fd).unwrap();
-            conn.out.clear();
-            conn.out.extend_from_slice(&self.buf[off..n]);
-            conn.sent = 0;
-            self.poller.modify(&mut self.sys, fd, WRITE);
-        }
-        true
     }
 
     fn flush(&mut self, fd: RawFd) {
-        let conn = self.conns.get_mut(&fd).unwrap();
-        while conn.pending() {
-            match self.sys.write(fd, &conn.out[conn.sent..]) {
-                Ok(m) => {
-                    conn.sent += m;
-                    self.tally.bytes_sent += m as u64;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(_) => return self.close_conn(fd),
-            }
+        let (m, wrote) = self.conns.get_mut(&fd).unwrap().flush(&mut self.sys, fd);
+        self.tally.bytes_sent += m as u64;
+        match wrote {
+            Wrote::Full => {}
+            Wrote::Dead => self.close_conn(fd),
+            // Drained: listen for input again. For epoll-et the MOD re-arms the edge, and
+            // epoll reports the socket at once if data arrived meanwhile.
+            Wrote::All => self.poller.modify(&mut self.sys, fd, READ),
         }
-        // Drained: listen for input again. For epoll-et the MOD re-arms the edge, and
-        // epoll reports the socket at once if data arrived meanwhile.
-        self.poller.modify(&mut self.sys, fd, READ);
     }
 
     fn close_conn(&mut self, fd: RawFd) {

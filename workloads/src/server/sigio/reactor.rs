@@ -8,6 +8,7 @@ use crate::{
     fail, net,
     server::{
         BUF, PROGRAM,
+        backlog::{Backlog, Wrote, write_nonblocking},
         tally::{Done, Tally},
     },
     sys::{Call, Sys},
@@ -61,19 +62,12 @@ struct SigInfo {
     _rest: [u64; 12],
 }
 
-/// Echo output the socket did not take yet: while any waits, the socket is not read.
-#[derive(Default)]
-struct Out {
-    bytes: Vec<u8>,
-    sent: usize,
-}
-
 pub struct SigReactor {
     sys: Sys,
     tally: Tally,
     sigs: Signals,
     listen: Option<RawFd>,
-    conns: HashMap<RawFd, Out>,
+    conns: HashMap<RawFd, Backlog>,
     buf: Vec<u8>,
     tid: i32,
     counts: Counts,
@@ -183,13 +177,13 @@ impl SigReactor {
 
     fn adopt(&mut self, fd: RawFd) {
         self.tally.connections += 1;
-        self.conns.insert(fd, Out::default());
+        self.conns.insert(fd, Backlog::default());
         self.own(fd);
         self.drain(fd); // bytes that came before O_ASYNC raised no signal
     }
 
     fn ready(&mut self, fd: RawFd, band: i16) {
-        let pending = self.conns.get(&fd).is_some_and(|o| o.sent < o.bytes.len());
+        let pending = self.conns.get(&fd).is_some_and(Backlog::pending);
         if !pending {
             self.drain(fd);
         } else if band & (libc::POLLOUT | libc::POLLERR | libc::POLLHUP) != 0 && self.flush(fd) {
@@ -218,47 +212,24 @@ impl SigReactor {
     fn echo(&mut self, fd: RawFd, n: usize) -> bool {
         self.tally.requests += 1;
         self.tally.bytes_received += n as u64;
-        let mut off = 0;
-        while off < n {
-            match self.sys.write(fd, &self.buf[off..n]) {
-                Ok(m) => off += m,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(_) => {
-                    self.close(fd);
-                    return false;
-                }
-            }
-        }
+        let (off, wrote) = write_nonblocking(&mut self.sys, fd, &self.buf[..n]);
         self.tally.bytes_sent += off as u64;
-        if off < n {
-            let out = self.conns.get_mut(&fd).expect("a live connection");
-            out.bytes.clear();
-            out.bytes.extend_from_slice(&self.buf[off..n]);
-            out.sent = 0;
-            return false;
+        match wrote {
+            Wrote::All => return true,
+            Wrote::Dead => self.close(fd),
+            Wrote::Full => self.conns.get_mut(&fd).expect("a live connection").keep(&self.buf[off..n]),
         }
-        true
+        false
     }
 
     /// Writes what waits; true when nothing is left.
     fn flush(&mut self, fd: RawFd) -> bool {
-        let out = self.conns.get_mut(&fd).expect("a live connection");
-        while out.sent < out.bytes.len() {
-            match self.sys.write(fd, &out.bytes[out.sent..]) {
-                Ok(m) => {
-                    out.sent += m;
-                    self.tally.bytes_sent += m as u64;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
-                Err(_) => {
-                    self.close(fd);
-                    return false;
-                }
-            }
+        let (m, wrote) = self.conns.get_mut(&fd).expect("a live connection").flush(&mut self.sys, fd);
+        self.tally.bytes_sent += m as u64;
+        if wrote == Wrote::Dead {
+            self.close(fd);
         }
-        true
+        wrote == Wrote::All
     }
 
     fn close(&mut self, fd: RawFd) {
