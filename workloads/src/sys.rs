@@ -84,6 +84,8 @@ calls! {
     IoDestroy = SYS_io_destroy, "io_destroy", Nothing;
     RtSigtimedwait = SYS_rt_sigtimedwait, "rt_sigtimedwait", Nothing;
     RtTgsigqueueinfo = SYS_rt_tgsigqueueinfo, "rt_tgsigqueueinfo", Nothing;
+    Tgkill = SYS_tgkill, "tgkill", Nothing;
+    ClockNanosleep = SYS_clock_nanosleep, "clock_nanosleep", Nothing;
     Gettid = SYS_gettid, "gettid", Nothing;
     Getpid = SYS_getpid, "getpid", Nothing;
     Mprotect = SYS_mprotect, "mprotect", Nothing;

@@ -17,19 +17,18 @@ fn consistent(srv: &Value, threads: u64) {
     assert_eq!(n(&waits["calls"]), taken + n(&waits["eagain"]) + n(&waits["errors"]), "{srv}");
     assert_eq!(n(&waits["eagain"]), threads);
     assert_eq!(received(srv, "stop"), threads);
+    assert_eq!(n(&sys["tgkill"]["calls"]), threads, "a stop per reactor");
     let conns = n(&srv["connections"]);
     assert_eq!(received(srv, "handoff"), if threads > 1 { conns } else { 0 });
     if threads > 1 {
-        assert_eq!(
-            n(&sys["rt_tgsigqueueinfo"]["calls"]),
-            conns + threads,
-            "a handoff per connection, a stop per reactor"
-        );
+        let handoffs = &sys["rt_tgsigqueueinfo"];
+        assert_eq!(n(&handoffs["calls"]), conns + n(&handoffs["eagain"]), "a handoff per connection (and retries)");
     }
     // Three fcntls (owner, signal, O_ASYNC) per connection, and the listening socket's.
     assert_eq!(n(&sys["fcntl"]["calls"]), 3 * (conns + u64::from(threads == 1)));
     assert!(received(srv, "io") > 0);
     assert_eq!(srv["signals"]["io"]["signo"], n(&srv["signals"]["handoff"]["signo"]) - 1);
+    assert_eq!(srv["signals"]["stop"]["signo"], libc::SIGUSR1);
 }
 
 #[test]
@@ -55,8 +54,44 @@ fn large_messages_back_up_and_are_flushed_on_pollout_signals() {
 #[test]
 fn strace_sees_every_call_it_counts() {
     let load = ["--connections", "8", "--requests", "3000"];
-    let names =
-        ["rt_sigtimedwait", "rt_tgsigqueueinfo", "fcntl", "read", "write", "accept4", "close", "getpid", "shutdown"];
+    let names = [
+        "rt_sigtimedwait",
+        "rt_tgsigqueueinfo",
+        "tgkill",
+        "clock_nanosleep",
+        "fcntl",
+        "read",
+        "write",
+        "accept4",
+        "close",
+        "getpid",
+        "shutdown",
+    ];
     counts_every_call(&["--mode", "sigio"], &load, &names);
     counts_every_call(&["--mode", "sigio", "--threads", "2"], &load, &names);
+}
+
+/// With room for only 4 queued signals, the real-time signals overflow: the kernel raises
+/// SIGIO instead, the reactor rescans every socket, and no byte is lost.
+#[test]
+fn a_full_signal_queue_falls_back_to_sigio_and_loses_nothing() {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = common::bin("epoll-server");
+    cmd.args(["--mode", "sigio"]);
+    // SAFETY: setrlimit is async-signal-safe; runs in the child between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let limit = libc::rlimit { rlim_cur: 4, rlim_max: 4 };
+            libc::setrlimit(libc::RLIMIT_SIGPENDING, &limit);
+            Ok(())
+        })
+    };
+    let server = common::Server::start_with(&mut cmd);
+    let port = server.port.to_string();
+    let client = common::ok(common::bin("epoll-client").args(["--port", &port]).args(MANY));
+    let (srv, _) = server.stop();
+    assert_eq!(n(&client["requests"]), 20_000);
+    assert_eq!(n(&srv["bytes_sent"]), n(&client["bytes_sent"]));
+    assert!(received(&srv, "overflow") > 0, "{}", srv["signals"]);
+    consistent(&srv, 1);
 }

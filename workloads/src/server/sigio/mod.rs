@@ -3,8 +3,10 @@
 //! change queues one signal carrying the fd and the poll band; the reactor takes them with
 //! sigwaitinfo (rt_sigtimedwait) and drains the socket as edge-triggered epoll would. With
 //! `--threads N`, an acceptor in blocking accept(2) hands each connection to a reactor as
-//! the value of a queued signal (rt_tgsigqueueinfo). If a signal queue overflows, the
-//! kernel raises SIGIO instead, and the reactor rescans every socket.
+//! the value of a queued signal (rt_tgsigqueueinfo). If the signal queue is full
+//! (RLIMIT_SIGPENDING), the kernel raises SIGIO instead, and the reactor rescans every
+//! socket. The stop is SIGUSR1 by tgkill: a standard signal is a pending bit, which a full
+//! queue cannot refuse.
 mod reactor;
 
 use std::{io, os::fd::RawFd, sync::mpsc, thread};
@@ -33,7 +35,7 @@ impl Signals {
     pub fn get() -> Self {
         // libc's SIGRTMIN() is the first real-time signal glibc leaves to programs.
         let rt = libc::SIGRTMIN();
-        Self { io: rt, handoff: rt + 1, stop: rt + 2, overflow: libc::SIGIO }
+        Self { io: rt, handoff: rt + 1, stop: libc::SIGUSR1, overflow: libc::SIGIO }
     }
 
     pub fn set(&self) -> libc::sigset_t {
@@ -57,8 +59,25 @@ pub fn block_signals() {
     unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
 }
 
-/// Queues `sig` with `value` for thread `tid` of process `tgid`.
+/// Queues `sig` with `value` for thread `tid` of process `tgid`; while the queue is full
+/// (EAGAIN, counted) it retries every millisecond, for 10 s at most.
 pub fn queue(sys: &mut Sys, tgid: i32, tid: i32, sig: i32, value: usize) -> io::Result<()> {
+    let mut result = queue_once(sys, tgid, tid, sig, value);
+    for _ in 0..10_000 {
+        match &result {
+            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => {
+                let ms = libc::timespec { tv_sec: 0, tv_nsec: 1_000_000 };
+                let _ = sys
+                    .call(Call::ClockNanosleep, [libc::CLOCK_MONOTONIC as usize, 0, &raw const ms as usize, 0, 0, 0]);
+                result = queue_once(sys, tgid, tid, sig, value);
+            }
+            _ => break,
+        }
+    }
+    result
+}
+
+fn queue_once(sys: &mut Sys, tgid: i32, tid: i32, sig: i32, value: usize) -> io::Result<()> {
     // SAFETY: siginfo_t is plain data.
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
     info.si_signo = sig;
@@ -99,7 +118,8 @@ pub fn serve(args: &Args, sys: &mut Sys, listen_fd: RawFd) -> (Ended, Tally, Map
         tally.add(&t);
     }
     for &tid in &tids {
-        queue(sys, tgid, tid, sigs.stop, 0).unwrap_or_else(|e| fail(PROGRAM, format_args!("rt_tgsigqueueinfo: {e}")));
+        let args = [tgid as usize, tid as usize, sigs.stop as usize, 0, 0, 0];
+        sys.call(Call::Tgkill, args).unwrap_or_else(|e| fail(PROGRAM, format_args!("tgkill: {e}")));
     }
     let mut counts = Counts::default();
     for r in reactors {
