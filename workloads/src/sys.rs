@@ -7,8 +7,24 @@ use std::{io, os::fd::RawFd};
 
 use serde_json::{Map, Value, json};
 
+/// What the sum of a call's non-negative returns means, and so its key in the JSON.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sum {
+    /// Bytes for data calls (and, for the calls the first workloads counted, whatever they
+    /// return: fds, 0s, addresses; kept so their JSON does not change).
+    Bytes,
+    /// Ready fds of a wait call; its calls that returned 0 are `timeouts`.
+    Ready,
+    /// Entries the kernel took: SQEs for io_uring_enter, iocbs for io_submit.
+    Submitted,
+    /// Completions reaped (io_getevents).
+    Events,
+    /// Nothing worth adding up (fds, signal numbers, 0): no sum key.
+    Nothing,
+}
+
 macro_rules! calls {
-    ($($variant:ident = $nr:ident, $name:literal, $wait:literal;)*) => {
+    ($($variant:ident = $nr:ident, $name:literal, $sum:ident;)*) => {
         /// The syscalls the workloads make, by x86-64 name.
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
         #[repr(usize)]
@@ -18,45 +34,68 @@ macro_rules! calls {
             pub const ALL: &[Call] = &[$(Call::$variant),*];
             pub const fn name(self) -> &'static str { match self { $(Call::$variant => $name),* } }
             const fn nr(self) -> libc::c_long { match self { $(Call::$variant => libc::$nr),* } }
+            pub const fn sum(self) -> Sum { match self { $(Call::$variant => Sum::$sum),* } }
             /// Wait-style calls return a count of ready fds, not bytes.
-            pub const fn is_wait(self) -> bool { match self { $(Call::$variant => $wait),* } }
+            pub const fn is_wait(self) -> bool { matches!(self.sum(), Sum::Ready) }
         }
     };
 }
 
 calls! {
-    Read = SYS_read, "read", false;
-    Write = SYS_write, "write", false;
-    Pread64 = SYS_pread64, "pread64", false;
-    Pwrite64 = SYS_pwrite64, "pwrite64", false;
-    Socket = SYS_socket, "socket", false;
-    Bind = SYS_bind, "bind", false;
-    Listen = SYS_listen, "listen", false;
-    Connect = SYS_connect, "connect", false;
-    Accept4 = SYS_accept4, "accept4", false;
-    Setsockopt = SYS_setsockopt, "setsockopt", false;
-    Getsockname = SYS_getsockname, "getsockname", false;
-    Shutdown = SYS_shutdown, "shutdown", false;
-    Close = SYS_close, "close", false;
-    EpollCreate1 = SYS_epoll_create1, "epoll_create1", false;
-    EpollCtl = SYS_epoll_ctl, "epoll_ctl", false;
-    EpollWait = SYS_epoll_wait, "epoll_wait", true;
-    Poll = SYS_poll, "poll", true;
-    Select = SYS_select, "select", true;
-    Eventfd2 = SYS_eventfd2, "eventfd2", false;
-    Pipe2 = SYS_pipe2, "pipe2", false;
-    Fcntl = SYS_fcntl, "fcntl", false;
-    Sendfile = SYS_sendfile, "sendfile", false;
-    Splice = SYS_splice, "splice", false;
-    Vmsplice = SYS_vmsplice, "vmsplice", false;
-    CopyFileRange = SYS_copy_file_range, "copy_file_range", false;
-    Mmap = SYS_mmap, "mmap", false;
-    Munmap = SYS_munmap, "munmap", false;
-    Madvise = SYS_madvise, "madvise", false;
-    Fdatasync = SYS_fdatasync, "fdatasync", false;
-    Fadvise64 = SYS_fadvise64, "fadvise64", false;
-    Ftruncate = SYS_ftruncate, "ftruncate", false;
-    Lseek = SYS_lseek, "lseek", false;
+    Read = SYS_read, "read", Bytes;
+    Write = SYS_write, "write", Bytes;
+    Pread64 = SYS_pread64, "pread64", Bytes;
+    Pwrite64 = SYS_pwrite64, "pwrite64", Bytes;
+    Socket = SYS_socket, "socket", Bytes;
+    Bind = SYS_bind, "bind", Bytes;
+    Listen = SYS_listen, "listen", Bytes;
+    Connect = SYS_connect, "connect", Bytes;
+    Accept4 = SYS_accept4, "accept4", Bytes;
+    Setsockopt = SYS_setsockopt, "setsockopt", Bytes;
+    Getsockname = SYS_getsockname, "getsockname", Bytes;
+    Shutdown = SYS_shutdown, "shutdown", Bytes;
+    Close = SYS_close, "close", Bytes;
+    EpollCreate1 = SYS_epoll_create1, "epoll_create1", Bytes;
+    EpollCtl = SYS_epoll_ctl, "epoll_ctl", Bytes;
+    EpollWait = SYS_epoll_wait, "epoll_wait", Ready;
+    Poll = SYS_poll, "poll", Ready;
+    Select = SYS_select, "select", Ready;
+    Eventfd2 = SYS_eventfd2, "eventfd2", Bytes;
+    Pipe2 = SYS_pipe2, "pipe2", Bytes;
+    Fcntl = SYS_fcntl, "fcntl", Bytes;
+    Sendfile = SYS_sendfile, "sendfile", Bytes;
+    Splice = SYS_splice, "splice", Bytes;
+    Vmsplice = SYS_vmsplice, "vmsplice", Bytes;
+    CopyFileRange = SYS_copy_file_range, "copy_file_range", Bytes;
+    Mmap = SYS_mmap, "mmap", Bytes;
+    Munmap = SYS_munmap, "munmap", Bytes;
+    Madvise = SYS_madvise, "madvise", Bytes;
+    Fdatasync = SYS_fdatasync, "fdatasync", Bytes;
+    Fadvise64 = SYS_fadvise64, "fadvise64", Bytes;
+    Ftruncate = SYS_ftruncate, "ftruncate", Bytes;
+    Lseek = SYS_lseek, "lseek", Bytes;
+    Openat = SYS_openat, "openat", Nothing;
+    IoUringSetup = SYS_io_uring_setup, "io_uring_setup", Nothing;
+    IoUringEnter = SYS_io_uring_enter, "io_uring_enter", Submitted;
+    IoUringRegister = SYS_io_uring_register, "io_uring_register", Nothing;
+    IoSetup = SYS_io_setup, "io_setup", Nothing;
+    IoSubmit = SYS_io_submit, "io_submit", Submitted;
+    IoGetevents = SYS_io_getevents, "io_getevents", Events;
+    IoDestroy = SYS_io_destroy, "io_destroy", Nothing;
+    RtSigtimedwait = SYS_rt_sigtimedwait, "rt_sigtimedwait", Nothing;
+    RtTgsigqueueinfo = SYS_rt_tgsigqueueinfo, "rt_tgsigqueueinfo", Nothing;
+    Tgkill = SYS_tgkill, "tgkill", Nothing;
+    ClockNanosleep = SYS_clock_nanosleep, "clock_nanosleep", Nothing;
+    Gettid = SYS_gettid, "gettid", Nothing;
+    Getpid = SYS_getpid, "getpid", Nothing;
+    Mprotect = SYS_mprotect, "mprotect", Nothing;
+    Mincore = SYS_mincore, "mincore", Nothing;
+    Fsync = SYS_fsync, "fsync", Nothing;
+    SchedSetaffinity = SYS_sched_setaffinity, "sched_setaffinity", Nothing;
+    Fork = SYS_fork, "fork", Nothing;
+    Wait4 = SYS_wait4, "wait4", Nothing;
+    Getrusage = SYS_getrusage, "getrusage", Nothing;
+    SchedGetaffinity = SYS_sched_getaffinity, "sched_getaffinity", Nothing;
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -89,20 +128,24 @@ impl Sys {
     pub fn call(&mut self, call: Call, args: [usize; 6]) -> io::Result<usize> {
         // SAFETY: callers pass arguments valid for `call` (pointers into live buffers).
         let ret = unsafe { libc::syscall(call.nr(), args[0], args[1], args[2], args[3], args[4], args[5]) };
+        let result = if ret < 0 { Err(io::Error::last_os_error()) } else { Ok(ret as usize) };
+        self.record(call, &result);
+        result
+    }
+
+    /// Counts a call a library made for us (the io-uring crate's io_uring_enter, say),
+    /// with its result.
+    pub fn record(&mut self, call: Call, result: &io::Result<usize>) {
         let s = &mut self.stats[call as usize];
         s.calls += 1;
-        if ret < 0 {
-            let err = io::Error::last_os_error();
-            if err.raw_os_error() == Some(libc::EAGAIN) {
-                s.eagain += 1;
-            } else {
-                s.errors += 1;
+        match result {
+            Err(err) if err.raw_os_error() == Some(libc::EAGAIN) => s.eagain += 1,
+            Err(_) => s.errors += 1,
+            Ok(ret) => {
+                s.total += *ret as u64;
+                s.zero += u64::from(*ret == 0 && call.is_wait());
             }
-            return Err(err);
         }
-        s.total += ret as u64;
-        s.zero += u64::from(ret == 0 && call.is_wait());
-        Ok(ret as usize)
     }
 
     pub fn stat(&self, call: Call) -> Stat {
@@ -120,7 +163,8 @@ impl Sys {
     }
 
     /// `{"read": {"calls": .., "errors": .., "eagain": .., "bytes": ..}, "epoll_wait":
-    /// {"calls": .., "ready": .., "timeouts": ..}, ...}` for every call made at least once.
+    /// {"calls": .., "ready": .., "timeouts": ..}, ...}` for every call made at least once;
+    /// the sum's key is the call's [`Sum`] (none for [`Sum::Nothing`]).
     pub fn to_json(&self) -> Value {
         let mut m = Map::new();
         for &c in Call::ALL {
@@ -128,11 +172,20 @@ impl Sys {
             if s.calls == 0 {
                 continue;
             }
-            let v = if c.is_wait() {
-                json!({"calls": s.calls, "errors": s.errors, "eagain": s.eagain, "ready": s.total, "timeouts": s.zero})
-            } else {
-                json!({"calls": s.calls, "errors": s.errors, "eagain": s.eagain, "bytes": s.total})
+            let mut v = json!({"calls": s.calls, "errors": s.errors, "eagain": s.eagain});
+            let key = match c.sum() {
+                Sum::Bytes => Some("bytes"),
+                Sum::Ready => Some("ready"),
+                Sum::Submitted => Some("submitted"),
+                Sum::Events => Some("events"),
+                Sum::Nothing => None,
             };
+            if let Some(key) = key {
+                v[key] = s.total.into();
+            }
+            if c.is_wait() {
+                v["timeouts"] = s.zero.into();
+            }
             m.insert(c.name().to_owned(), v);
         }
         Value::Object(m)

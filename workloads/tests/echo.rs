@@ -2,32 +2,8 @@
 //! the two programs' accounts agree.
 mod common;
 
-use common::{Server, bin, calls, fails_with_one_line, field, n, ok, with_many_fds};
+use common::{MANY, Server, bin, calls, echo, fails_with_one_line, field, n, ok, with_many_fds};
 use serde_json::Value;
-
-/// Runs the client against a fresh server; returns (server, client) summaries after
-/// checking that they agree byte for byte.
-fn echo(server_args: &[&str], client_args: &[&str]) -> (Value, Value) {
-    let server = Server::start(server_args);
-    let port = server.port.to_string();
-    let client = ok(bin("epoll-client").args(["--port", &port]).args(client_args));
-    let (srv, _) = server.stop();
-    assert_eq!(n(&client["errors"]), 0, "{client}");
-    assert_eq!(n(&srv["errors"]), 0, "{srv}");
-    let sent = n(&client["bytes_sent"]);
-    assert_eq!(sent, n(&client["requests"]) * n(&client["size"]));
-    assert_eq!(n(&srv["bytes_received"]), sent);
-    assert_eq!(n(&srv["bytes_sent"]), sent);
-    assert_eq!(n(&client["bytes_received"]), sent);
-    assert_eq!(n(&srv["connections"]), n(&client["connections"]));
-    // The client's own syscall counts add up to its byte counts.
-    assert_eq!(field(&client["syscalls"], "write", "bytes"), sent);
-    assert_eq!(field(&client["syscalls"], "read", "bytes"), sent);
-    (srv, client)
-}
-
-const MANY: &[&str] =
-    &["--connections", "64", "--size", "100", "--pipeline", "4", "--requests", "20000", "--threads", "2"];
 
 #[test]
 fn every_mode_serves_64_connections() {

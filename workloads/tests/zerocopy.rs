@@ -36,7 +36,9 @@ fn run_chunked(mode: &str, chunk: u64, extra: &[&str]) -> serde_json::Value {
 /// never make, exactly (calls, errors, bytes), and its writes plus the summary's own.
 #[test]
 fn its_counts_are_what_strace_sees() {
-    for mode in ["read-write", "mmap-write", "sendfile", "splice", "vmsplice", "copy-file-range"] {
+    for mode in
+        ["read-write", "mmap-write", "sendfile", "splice", "vmsplice", "copy-file-range", "aio-read", "io-uring"]
+    {
         let (size, repeat) = ((1 << 20).to_string(), "2".to_string());
         let exe = env!("CARGO_BIN_EXE_zerocopy");
         let (seen, out) = strace(&[exe, "--mode", mode, "--size", &size, "--repeat", &repeat]);
@@ -63,6 +65,13 @@ fn its_counts_are_what_strace_sees() {
             "fadvise64",
             "fdatasync",
             "lseek",
+            "io_setup",
+            "io_submit",
+            "io_getevents",
+            "io_destroy",
+            "io_uring_setup",
+            "io_uring_enter",
+            "io_uring_register",
         ] {
             let mut want = seen.get(name).copied().unwrap_or_default();
             if !DATA_SYSCALLS.contains(&name) {
@@ -138,6 +147,46 @@ fn copy_file_range_copies_file_to_file() {
     assert_eq!(calls(snd, "copy_file_range"), chunks());
     assert_eq!(field(snd, "copy_file_range", "bytes"), SIZE * REPEAT);
     assert_eq!(calls(&s["syscalls"], "socket"), 0, "no network for a file-to-file copy");
+}
+
+/// AIO: every chunk is one iocb and one event, the events carry every byte (a full chunk
+/// each, the last one short), and what they read is what was written to the socket.
+#[test]
+fn aio_read_submits_an_iocb_per_chunk_and_reaps_an_event_each() {
+    let s = run("aio-read", &["--depth", "8"]);
+    let (snd, aio) = (&s["sender"], &s["aio"]);
+    assert_eq!(field(snd, "io_submit", "submitted"), chunks());
+    assert_eq!(field(snd, "io_getevents", "events"), chunks());
+    assert_eq!(n(&aio["events"]), chunks());
+    assert_eq!(n(&aio["event_bytes"]), SIZE * REPEAT);
+    assert_eq!((n(&aio["min_event_bytes"]), n(&aio["max_event_bytes"])), (SIZE % CHUNK, CHUNK));
+    assert_eq!(n(&aio["max_batch"]), 8, "the first io_submit fills the depth");
+    assert!(calls(snd, "io_submit") < chunks(), "reads are batched");
+    assert_eq!(field(snd, "write", "bytes"), SIZE * REPEAT);
+    assert_eq!(calls(snd, "read"), 0);
+    let setup = &s["setup"];
+    assert_eq!((calls(setup, "io_setup"), calls(setup, "io_destroy"), calls(setup, "openat")), (1, 1, 1));
+    fails_with_one_line(
+        &bin("zerocopy").args(["--mode", "aio-read", "--size", "1M", "--chunk", "1000"]).output().unwrap(),
+        "multiple of 4096",
+    );
+}
+
+/// io_uring: a READ and a SEND per chunk (plus one per partial send), one enter for the
+/// pair, and the CQEs' results carry every byte; no read(2) or write(2) at all.
+#[test]
+fn io_uring_reads_and_sends_through_the_ring() {
+    let s = run("io-uring", &[]);
+    let (snd, ring) = (&s["sender"], &s["io_uring"]);
+    assert_eq!(n(&ring["sqes"]["READ"]), chunks());
+    assert!(n(&ring["sqes"]["SEND"]) >= chunks());
+    assert_eq!(n(&ring["cqes"]["READ"]["bytes"]), SIZE * REPEAT);
+    assert_eq!(n(&ring["cqes"]["SEND"]["bytes"]), SIZE * REPEAT);
+    assert_eq!(n(&ring["cqes"]["SEND"]["count"]), n(&ring["sqes"]["SEND"]));
+    assert_eq!(n(&ring["enter"]["calls"]), calls(snd, "io_uring_enter"));
+    let partial = n(&ring["sqes"]["SEND"]) - chunks();
+    assert_eq!(calls(snd, "io_uring_enter"), chunks() + partial, "one enter per chunk, one per partial send");
+    assert_eq!(calls(snd, "read") + calls(snd, "write"), 0);
 }
 
 #[test]

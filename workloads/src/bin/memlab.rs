@@ -1,0 +1,3 @@
+fn main() {
+    workloads::memlab::main();
+}
