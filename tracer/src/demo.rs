@@ -98,10 +98,15 @@ pub async fn run(which: DemoWhich, s: &Settings, format: Format, signals: &Signa
         ));
         demo.pictures.extend([svg, timeline]);
     }
+    render(&demo, format)
+}
+
+/// The demo's comparison in `format`.
+fn render(demo: &Demo, format: Format) -> Result<String> {
     Ok(match format {
-        Format::Json => format!("{}\n", serde_json::to_string_pretty(&demo)?),
-        Format::Csv => csv(&demo)?,
-        Format::Table => table(&demo),
+        Format::Json => format!("{}\n", serde_json::to_string_pretty(demo)?),
+        Format::Csv => csv(demo)?,
+        Format::Table => table(demo),
         Format::Folded | Format::FoldedOffwake => {
             bail!("the demo's tables have no stacks: use --format table, json or csv")
         }
@@ -428,4 +433,54 @@ fn csv(d: &Demo) -> Result<String> {
     section("zerocopy", d.zerocopy.iter().map(serde_json::to_value).collect::<Result<_, _>>()?)?;
     section("epoll", d.epoll.iter().map(serde_json::to_value).collect::<Result<_, _>>()?)?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Synthetic rows (the real ones are measured live): every column, a `-` cell, and
+    /// both tables with their notes.
+    fn demo() -> Demo {
+        let copy = |mode: &str, cpu: u64, per_byte: f64, zero: u64| CopyRow {
+            mode: mode.into(),
+            syscalls: 2056,
+            mode_switches: 4112,
+            model_cpu_copies: cpu,
+            cpu_copies_per_byte: per_byte,
+            model_dma_copies: 2,
+            dma_copies_per_byte: 0.0,
+            cpu_copied_bytes: 134_217_728,
+            zero_copy_bytes: zero,
+            context_switches: 776,
+            page_faults: 135,
+            wall_ns: 35_612_345,
+            mib_per_s: 1796.4,
+        };
+        let server = |mode: &str, reactors: u32, ready: Option<f64>| ServerRow {
+            mode: mode.into(),
+            reactors,
+            requests_per_s: 63_472.4,
+            syscalls_per_request: 2.014,
+            ready_events_per_wait: ready,
+            wakeups_per_request: 0.9994,
+            context_switches_per_request: 1.0649,
+            woken_by: "NET_RX softirq (100%)".into(),
+        };
+        Demo {
+            zerocopy: vec![copy("read-write", 2, 2.0, 0), copy("sendfile", 1, 0.0, 67_108_864)],
+            epoll: vec![server("blocking", 1, None), server("epoll-lt", 2, Some(3.7249))],
+            pictures: vec![PathBuf::from("./tracer-demo-epoll-offwake.svg")],
+            notes: vec!["a note".into(), "another, with a comma".into()],
+        }
+    }
+
+    #[test]
+    fn the_demo_tables_render_as_pinned() {
+        let d = demo();
+        insta::assert_snapshot!("demo.table", render(&d, Format::Table).unwrap());
+        insta::assert_snapshot!("demo.json", render(&d, Format::Json).unwrap());
+        insta::assert_snapshot!("demo.csv", render(&d, Format::Csv).unwrap());
+        assert!(render(&d, Format::Folded).is_err(), "the demo has no stacks");
+    }
 }
