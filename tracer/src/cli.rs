@@ -5,7 +5,15 @@ use clap::{Args, Parser, Subcommand};
 
 use tracer_common::units;
 
-use crate::{cost::StatsMode, plan::Section, report::Format, session::Settings};
+use crate::{
+    cost::StatsMode,
+    render::{
+        Format,
+        sink::{Pictures, Sink},
+    },
+    sections::Section,
+    session::Settings,
+};
 
 /// What a process's I/O really costs inside the kernel: context switches, syscalls,
 /// epoll wakeups, copies and page faults, traced with eBPF.
@@ -170,6 +178,16 @@ impl OutputArgs {
     /// Whether what is asked for is drawn from stacks.
     pub fn needs_stacks(&self) -> bool {
         self.format.needs_stacks() || self.flamegraph.is_some() || self.offwake.is_some()
+    }
+
+    /// Where the report goes, opened now.
+    pub fn sink(&self) -> anyhow::Result<Sink> {
+        Sink::open(self.output.as_deref(), self.format)
+    }
+
+    /// The flame graphs and the Perfetto trace asked for, opened now.
+    pub fn pictures(&self) -> anyhow::Result<Pictures> {
+        Pictures::open(self.flamegraph.as_deref(), self.offwake.as_deref(), self.perfetto.as_deref())
     }
 }
 

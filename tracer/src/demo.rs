@@ -16,7 +16,11 @@ use serde_json::Value;
 use crate::{
     cli::DemoWhich,
     output::AtomicFile,
-    report::{Format, Grid, PathRow, Report, folded, perfetto},
+    render::{
+        Format, folded, perfetto,
+        table::{Grid, bytes, duration},
+    },
+    report::{PathRow, Report},
     session,
     signals::Signals,
     trace::{self, Job, Target, Traced},
@@ -372,11 +376,11 @@ fn table(d: &Demo) -> String {
                 r.mode_switches.to_string(),
                 format!("{} / {:.2}", r.model_cpu_copies, r.cpu_copies_per_byte),
                 format!("{} / {:.2}", r.model_dma_copies, r.dma_copies_per_byte),
-                crate::report::bytes(r.cpu_copied_bytes),
-                crate::report::bytes(r.zero_copy_bytes),
+                bytes(r.cpu_copied_bytes),
+                bytes(r.zero_copy_bytes),
                 r.context_switches.to_string(),
                 r.page_faults.to_string(),
-                crate::report::duration(r.wall_ns),
+                duration(r.wall_ns),
                 format!("{:.0}", r.mib_per_s),
             ]);
         }

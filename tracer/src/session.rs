@@ -31,7 +31,8 @@ use crate::{
     btf::Btf,
     cost::{Costs, StatsMode, Summary, fdinfo_field},
     decode::{encode, snapshot_header},
-    plan::{self, Plan, Section},
+    plan::{self, Plan},
+    sections::Section,
 };
 
 /// The eBPF object, built by build.rs and embedded so the binary needs no source tree.

@@ -11,7 +11,7 @@ use std::{
     process::Command,
 };
 
-use tracer::report::{Report, metrics};
+use tracer::{render::metrics, report::Report};
 
 const TRACER: &str = env!("CARGO_BIN_EXE_tracer");
 

@@ -7,7 +7,7 @@ use tracer_common::record::{
     FILE_NAME_BYTES, FileNameRecord, NAME_DELETED, NAME_KERNEL_FORM, NAME_TRUNCATED, RecordKind,
 };
 
-use super::read_u64;
+use super::kernel::read;
 use crate::{
     globals::off,
     maps::{NAMED, header, reserve, submit},
@@ -55,20 +55,20 @@ pub fn name_once(inode: u64, dev: u32, ino: u64) {
 /// names end.
 #[inline(always)]
 fn walk(inode: u64, out: *mut u8) -> (u32, u32) {
-    let Some(alias) = read_u64(inode, off!(inode_dentry)).filter(|&a| a != 0) else { return (NAME_KERNEL_FORM, 0) };
+    let Some(alias) = read::<u64>(inode, off!(inode_dentry)).filter(|&a| a != 0) else { return (NAME_KERNEL_FORM, 0) };
     let mut dentry = alias - u64::from(off!(dentry_alias));
     let mut flags = NAME_KERNEL_FORM;
-    if read_u64(dentry, off!(dentry_hash) + 8) == Some(0) {
+    if read::<u64>(dentry, off!(dentry_hash) + 8) == Some(0) {
         flags |= NAME_DELETED;
     }
     let mut pos: u32 = 0;
     for _ in 0..DEPTH {
-        let Some(parent) = read_u64(dentry, off!(dentry_parent)) else { return (flags | NAME_TRUNCATED, pos) };
+        let Some(parent) = read::<u64>(dentry, off!(dentry_parent)) else { return (flags | NAME_TRUNCATED, pos) };
         if parent == dentry {
             return (flags, pos);
         }
         // qstr: { hash_len: u64, name: *const u8 }
-        let Some(name) = read_u64(dentry, off!(dentry_name) + 8) else { return (flags | NAME_TRUNCATED, pos) };
+        let Some(name) = read::<u64>(dentry, off!(dentry_name) + 8) else { return (flags | NAME_TRUNCATED, pos) };
         if pos >= STARTS {
             return (flags | NAME_TRUNCATED, pos);
         }

@@ -151,7 +151,7 @@ fn has_user_memory() -> bool {
     let task = unsafe { bpf_get_current_task() };
     let mm = off!(task_mm);
     // Without the offset, try the capture (and count it if it fails).
-    mm == tracer_common::kernel::Offsets::ABSENT || super::read_u64(task, mm).is_some_and(|mm| mm != 0)
+    mm == tracer_common::kernel::Offsets::ABSENT || super::kernel::read::<u64>(task, mm).is_some_and(|mm| mm != 0)
 }
 
 /// Tells user space a stack is new (and whose it is, to name its user frames).

@@ -14,7 +14,7 @@ use tracer_common::{
     syscalls::{is_epoll_wait, log2_bucket},
 };
 
-use super::{comm_into, read_u64, typed_u32};
+use super::kernel::{comm_into, read, typed};
 use crate::{
     globals::off,
     maps::{ENOMEM, THREADS, WAKE_EDGES, ZERO_EDGE, count_full, count_full_by, cpu_state, hit, is_target},
@@ -79,11 +79,11 @@ fn runnable(p: u64) {
 /// bystander's wakeup costs two loads and a bit test.
 #[inline(always)]
 fn wakee(p: u64) -> Option<(u32, &'static mut ThreadState)> {
-    let tgid = typed_u32(p, off!(task_tgid))?;
+    let tgid = typed::<u32>(p, off!(task_tgid))?;
     if !is_target(tgid) {
         return None;
     }
-    let pid = typed_u32(p, off!(task_pid))?;
+    let pid = typed::<u32>(p, off!(task_pid))?;
     // SAFETY: the wakee's map value; it is not running this code.
     THREADS.get_ptr_mut(&pid).map(|w| (pid, unsafe { &mut *w }))
 }
@@ -115,9 +115,9 @@ fn current_waker() -> Waker {
 /// sk->sk_socket->file->f_inode->i_ino: the number /proc/PID/fd shows as socket:[ino].
 #[inline(always)]
 fn socket_inode(sk: u64) -> u64 {
-    let file = read_u64(read_u64(sk, off!(sock_socket)).unwrap_or(0), off!(socket_file)).unwrap_or(0);
-    let inode = read_u64(file, off!(file_inode)).unwrap_or(0);
-    read_u64(inode, off!(inode_ino)).unwrap_or(0)
+    let file = read::<u64>(read::<u64>(sk, off!(sock_socket)).unwrap_or(0), off!(socket_file)).unwrap_or(0);
+    let inode = read::<u64>(file, off!(file_inode)).unwrap_or(0);
+    read::<u64>(inode, off!(inode_ino)).unwrap_or(0)
 }
 
 #[inline(always)]

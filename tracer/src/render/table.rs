@@ -3,8 +3,10 @@ use std::fmt::Write;
 
 use comfy_table::{CellAlignment, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 
-use super::{Copies, Epoll, Faults, OffCpuRow, Overhead, Part, Report, Sched, Softirq, Stacks, SyscallRow, Wakeups};
-use crate::analysis::syscalls::quantile_bound_ns;
+use crate::report::{
+    Copies, Epoll, Faults, OffCpuRow, Overhead, Part, Report, Sched, Softirq, Stacks, SyscallRow, ThreadRow, Wakeups,
+    quantile_bound_ns,
+};
 
 /// Syscall rows shown in the table (JSON and CSV have all).
 const TOP_SYSCALLS: usize = 25;
@@ -210,7 +212,7 @@ fn sched(s: &mut String, c: &Sched) {
             avg,
         ]);
     };
-    let idle: Vec<&super::ThreadRow> = c.threads.iter().filter(|t| t.idle).collect();
+    let idle: Vec<&ThreadRow> = c.threads.iter().filter(|t| t.idle).collect();
     for t in c.threads.iter().filter(|t| !t.idle) {
         let comm = if t.exited { format!("{} (exited)", t.comm) } else { t.comm.clone() };
         row(

@@ -7,7 +7,7 @@ use std::io::Write;
 
 use serde_json::Value;
 
-use super::Report;
+use crate::report::Report;
 
 pub fn render(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     let sections = sections(r)?;
@@ -90,7 +90,10 @@ fn cell(v: &Value) -> String {
 
 #[cfg(test)]
 mod tests {
-    use crate::report::{Format, render, sample};
+    use crate::{
+        render::{Format, render},
+        report::sample,
+    };
 
     fn tables(text: &str) -> Vec<(String, Vec<csv::StringRecord>)> {
         text.split("\n\n")

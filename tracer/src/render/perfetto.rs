@@ -21,11 +21,11 @@ use tracer_common::{
     syscalls::{is_epoll_wait, name as syscall_name},
 };
 
-use super::Report;
 use crate::analysis::{
     timeline::{Event, Timeline},
     wakeups::source,
 };
+use crate::report::Report;
 
 #[derive(Clone, PartialEq, Message)]
 struct Trace {

@@ -14,7 +14,7 @@ use prometheus_client::{
     registry::{Registry, Unit},
 };
 
-use super::{Report, SyscallRow};
+use crate::report::{Report, SyscallRow};
 
 /// The report as OpenMetrics text.
 pub fn render(report: &Report) -> String {

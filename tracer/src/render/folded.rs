@@ -9,7 +9,7 @@ use std::io::{self, Write};
 
 use inferno::flamegraph::{self, Options, color::BasicPalette, color::Palette};
 
-use super::{OffCpuRow, Stacks};
+use crate::report::{OffCpuRow, Stacks};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Graph {
