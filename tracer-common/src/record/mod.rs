@@ -28,17 +28,15 @@ pub use faults::{
     REGION_STACK, VmaCache,
 };
 pub use names::{FILE_NAME_BYTES, FileNameRecord, NAME_DELETED, NAME_KERNEL_FORM, NAME_TRUNCATED};
-pub use sched::{
-    IdleThread, ProcessExit, SchedTimes, SwitchCount, SwitchCounts, SwitchTotals, ThreadRecord, USER_MODE, life_stamp,
-};
+pub use sched::{IdleThread, ProcessExit, SchedTimes, SwitchCount, SwitchCounts, SwitchTotals, USER_MODE, life_stamp};
 pub use softirq::{NET_RX, NO_SOFTIRQ, SOFTIRQ_NAMES, SOFTIRQ_VECTORS, SoftirqStat, SoftirqTotals};
 pub use stacks::{
     OffCpuKey, OffCpuStat, OffCpuTotals, STACK_DEPTH, STACK_HASH_SEED, StackFrames, StackSeen, stack_hash,
     stack_hash_step,
 };
 pub use state::{
-    CLONE_THREAD, CpuState, JOIN_CGROUP, JOIN_COMM, JOIN_NONE, ProcState, TARGET_BIT_WORDS, ThreadStacks, ThreadState,
-    target_bit,
+    CLONE_THREAD, CpuState, JOIN_CGROUP, JOIN_COMM, JOIN_NONE, ProcState, TARGET_BIT_WORDS, ThreadRecord, ThreadStacks,
+    ThreadState, target_bit,
 };
 pub use syscalls::{InFlight, NO_SYSCALL, SyscallStat, SyscallTotals};
 pub use timeline::{CpuSlice, SoftirqSlice, SyscallSlice, WakeEvent};

@@ -1,6 +1,6 @@
 //! Scheduling: a thread's switches and times, its counters' records, and the ends of
 //! threads and processes.
-use super::{envelope::Header, state::ThreadState, wakeups::Waker};
+use super::{envelope::Header, wakeups::Waker};
 
 /// Context-switch counters of one thread (see [`crate::sched::classify_switch`]).
 #[repr(C)]
@@ -47,14 +47,6 @@ pub struct SchedTimes {
     /// fills): created at the switch-in instead, once the cache is refilled.
     pub unrecorded: u32,
     pub _pad: u32,
-}
-
-/// A thread's counters: [`RecordKind::ThreadExit`] or [`RecordKind::ThreadSnapshot`].
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ThreadRecord {
-    pub header: Header,
-    pub state: ThreadState,
 }
 
 /// Context switches of target threads by the syscall they were in (per-CPU array

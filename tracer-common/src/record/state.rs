@@ -2,6 +2,7 @@
 //! process and per CPU (each subsystem's part in its own file).
 use super::{
     copies::{MAX_MAPS, MapRange},
+    envelope::Header,
     epoll::EpollState,
     faults::{PendingFault, VmaCache},
     sched::{SchedTimes, SwitchCounts},
@@ -110,3 +111,11 @@ pub const JOIN_CGROUP: u32 = 1;
 pub const JOIN_COMM: u32 = 2;
 
 pub const CLONE_THREAD: u64 = 0x0001_0000;
+
+/// A thread's counters: `ThreadExit` or `ThreadSnapshot` (its whole state).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ThreadRecord {
+    pub header: Header,
+    pub state: ThreadState,
+}
