@@ -19,7 +19,7 @@ use tracer_common::record::NAME_KERNEL_FORM;
 
 use crate::{
     analysis::{Analysis, TraceMeta, timeline::Timeline},
-    decode::{Record, StackNames, decode, encode},
+    decode::{Record, StackNames, decode},
     mappings::Mounts,
     recording,
     report::{Lost, MapFull, Overhead, ProgramCost, Report},
@@ -156,21 +156,20 @@ impl Consumer {
                 continue;
             }
             let (frames, _) = namer.symbols.name(&ips, user, pid);
-            let names = StackNames { hash, user, pid, frames };
-            let bytes = names.encode();
-            self.accept(&bytes, &Record::StackNames(Box::new(names)))?;
+            self.take(Record::StackNames(Box::new(StackNames { hash, user, pid, frames })))?;
         }
         Ok(())
     }
 
+    /// A record as the kernel sent it (the ring buffer).
     pub fn feed(&mut self, bytes: &[u8]) -> Result<()> {
         match decode(bytes) {
             // A file name comes from the kernel as dentry names: make it a path.
             Ok(Record::FileName(n)) if n.flags & NAME_KERNEL_FORM != 0 => {
                 let named = self.mounts.resolve(&n);
-                self.accept(encode(&named), &Record::FileName(Box::new(named)))
+                self.take(Record::FileName(Box::new(named)))
             }
-            Ok(r) => self.accept(bytes, &r),
+            Ok(r) => self.accept(&r, Some(bytes)),
             Err(_) => {
                 self.undecodable += 1;
                 Ok(())
@@ -178,9 +177,19 @@ impl Consumer {
         }
     }
 
-    fn accept(&mut self, bytes: &[u8], record: &Record) -> Result<()> {
+    /// A record user space made (from the maps, or a stack's names): encoded only if it is
+    /// recorded.
+    fn take(&mut self, record: Record) -> Result<()> {
+        self.accept(&record, None)
+    }
+
+    /// `bytes`: the record's encoding, if it came encoded.
+    fn accept(&mut self, record: &Record, bytes: Option<&[u8]>) -> Result<()> {
         if let Some(w) = &mut self.recorder {
-            w.record(bytes)?;
+            match bytes {
+                Some(b) => w.record(b)?,
+                None => w.record(&record.encode())?,
+            }
         }
         self.records += 1;
         self.analysis.push(record);
@@ -211,7 +220,7 @@ impl Consumer {
         e.ripe_threads = std::mem::take(&mut e.threads);
         e.ripe_procs = std::mem::take(&mut e.procs);
         for r in records {
-            self.feed(&r)?;
+            self.take(r)?;
         }
         Ok(())
     }
@@ -364,13 +373,12 @@ pub async fn trace(
 }
 
 /// The report so far: the analysis plus the maps' current totals, without disturbing
-/// either (totals are snapshots, not increments, so they go into a copy).
+/// either (totals are snapshots, not increments, so they go into a copy). The maps' rows
+/// go into the copy as records, never encoded: nothing records them.
 fn interim(consumer: &Consumer, session: &Session, meta: &TraceMeta) -> Result<Report> {
     let mut view = consumer.analysis.clone();
-    for bytes in session.snapshot()? {
-        if let Ok(r) = decode(&bytes) {
-            view.push(&r);
-        }
+    for r in session.snapshot()? {
+        view.push(&r);
     }
     Ok(view.report(meta))
 }
@@ -423,7 +431,7 @@ fn final_snapshot(consumer: &mut Consumer, session: &Session) -> Result<()> {
     consumer.name_new_stacks(session)?;
     consumer.name_remaining_stacks(session)?;
     for record in session.snapshot()? {
-        consumer.feed(&record)?;
+        consumer.take(record)?;
     }
     Ok(())
 }

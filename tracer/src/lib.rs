@@ -18,6 +18,7 @@ pub mod demo;
 pub mod mappings;
 pub mod output;
 pub mod plan;
+pub mod procfs;
 pub mod recording;
 pub mod render;
 pub mod report;

@@ -12,7 +12,7 @@ use tracer::{
     cli::{Cli, Command, OutputArgs, TargetArgs, TraceArgs},
     collect::{Live, StopReason},
     decode::decode,
-    demo, plan, recording,
+    demo, plan, procfs, recording,
     render::{self, Format},
     report::Report,
     serve,
@@ -107,7 +107,7 @@ async fn execute(cli: Cli) -> Result<ExitCode> {
                     std::fs::read("/sys/kernel/btf/vmlinux").context(
                         "cannot read /sys/kernel/btf/vmlinux: this kernel has no BTF (CONFIG_DEBUG_INFO_BTF)",
                     )?,
-                    plan::kernel_release(),
+                    procfs::kernel_release(),
                 ),
             };
             let parsed = Btf::parse(&btf_data).context("not a BTF file")?;

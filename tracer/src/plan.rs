@@ -623,11 +623,6 @@ impl Planner<'_> {
     }
 }
 
-/// The running kernel's release, as `uname -r` prints it.
-pub fn kernel_release() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/osrelease").map_or_else(|_| "unknown".into(), |s| s.trim().to_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use tracer_common::kernel::SEQ_NONE;
