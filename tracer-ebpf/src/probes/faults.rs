@@ -1,4 +1,4 @@
-//! Page faults on user addresses, per process and mapping (shared/kernel-notes.md §3d).
+//! Page faults on user addresses, per process and mapping (docs/kernel-notes.md, "Page faults").
 //!
 //! An exception (`page_fault_user`, or `page_fault_kernel` on a user address: a write()
 //! from an mmap'd buffer faults inside copy_from_user) opens a pending fault on the

@@ -1,8 +1,9 @@
-//! Interrupt context per CPU, for attributing wakeups (shared/kernel-notes.md §3): which
-//! softirq is running, whether a hardirq / the local timer / an irq_work is, and which
-//! socket just got data. BPF cannot read `preempt_count`, so the state is tracked from the
-//! entry/exit tracepoints. Also the softirq statistics (system-wide): count and time per
-//! vector per CPU, raise -> entry wait, and the runs that woke a target thread.
+//! Interrupt context per CPU, for attributing wakeups (docs/kernel-notes.md, "Interrupt
+//! context"): which softirq is running, whether a hardirq / the local timer / an irq_work
+//! is, and which socket just got data. BPF cannot read `preempt_count`, so the state is
+//! tracked from the entry/exit tracepoints. Also the softirq statistics (system-wide):
+//! count and time per vector per CPU, raise -> entry wait, and the runs that woke a target
+//! thread.
 use aya_ebpf::{helpers::bpf_ktime_get_ns, macros::btf_tracepoint, programs::BtfTracePointContext};
 use tracer_common::record::{CpuState, NO_SOFTIRQ, SOFTIRQ_VECTORS, WAKER_HARDIRQ, WAKER_IRQ_WORK, WAKER_TIMER};
 

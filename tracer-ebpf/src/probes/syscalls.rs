@@ -1,6 +1,6 @@
 //! Every syscall of the target, from `sys_enter`/`sys_exit` (tp_btf: typed arguments, and
 //! two programs instead of hundreds of per-syscall tracepoints, which also detach in
-//! milliseconds instead of tens of seconds; shared/perf-notes.md).
+//! milliseconds instead of tens of seconds; docs/kernel-notes.md, "What tracing costs").
 //!
 //! Enter: count the call and remember it in the thread's state. Exit: errors, latency
 //! histogram and bytes into the per-CPU `SYSCALLS` slot of its number, then the epoll and
