@@ -2,6 +2,7 @@
 //! graphs, OpenMetrics and a Perfetto trace, and where each output goes. They show the
 //! model's figures and compute none of their own.
 pub mod csv;
+pub mod demo;
 pub mod folded;
 pub mod metrics;
 pub mod perfetto;

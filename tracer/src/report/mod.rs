@@ -2,6 +2,7 @@
 //! (docs/report-schema.md, schema_version 1). One file per section, named as in the
 //! analysis and the probes; this file holds the report's envelope.
 mod copies;
+pub mod demo;
 mod epoll;
 mod faults;
 mod latency;
