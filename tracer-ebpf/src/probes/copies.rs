@@ -17,6 +17,10 @@
 //! Which end of a splice is a pipe needs the fd's inode: a walk of
 //! current->files->fdt->fd[n]->f_inode with offsets from vmlinux BTF, done only for
 //! splice/vmsplice, never for the hot read/write calls.
+#![expect(
+    clippy::needless_borrows_for_generic_args,
+    reason = "aya-ebpf's map methods take `impl Borrow`: a key or value passed by value is copied onto the 512-byte BPF stack, which the probes that inline these calls then exceed (page_fault_kernel, sched_switch, sys_enter); borrowed, it is not copied"
+)]
 use aya_ebpf::{
     helpers::{bpf_probe_read_user, generated::bpf_get_current_task},
     macros::btf_tracepoint,

@@ -16,6 +16,10 @@
 //! costs at worst one fault's label. Where the mm has a lock sequence (6.4+), each thread
 //! remembers its last VMA while the sequence stands: most faults land in the VMA of the
 //! one before, and then need one read instead of a walk.
+#![expect(
+    clippy::needless_borrows_for_generic_args,
+    reason = "aya-ebpf's map methods take `impl Borrow`: a key or value passed by value is copied onto the 512-byte BPF stack, which the probes that inline these calls then exceed (page_fault_kernel, sched_switch, sys_enter); borrowed, it is not copied"
+)]
 use aya_ebpf::{
     bindings::BPF_NOEXIST,
     helpers::{bpf_get_current_pid_tgid, generated::bpf_get_current_task},

@@ -52,7 +52,7 @@ pub fn copy_in<T>(dst: *mut T, src: *const T) {
     // SAFETY: `dst` is valid for `size_of::<T>()` bytes (a map value or a ring slot);
     // bpf_probe_read_kernel copes with any `src`.
     unsafe {
-        aya_ebpf::helpers::generated::bpf_probe_read_kernel(dst.cast(), core::mem::size_of::<T>() as u32, src.cast());
+        aya_ebpf::helpers::generated::bpf_probe_read_kernel(dst.cast(), size_of::<T>() as u32, src.cast());
     }
 }
 

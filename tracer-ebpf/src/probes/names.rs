@@ -2,6 +2,10 @@
 //! /proc/PID/maps instead, but both take the target's mmap lock: the target's next mmap
 //! or fault then waits for the tracer (it showed up as the target's waker). Here the
 //! name comes from the dentry tree at the file's first fault, once per file.
+#![expect(
+    clippy::needless_borrows_for_generic_args,
+    reason = "aya-ebpf's map methods take `impl Borrow`: a key or value passed by value is copied onto the 512-byte BPF stack, which the probes that inline these calls then exceed (page_fault_kernel, sched_switch, sys_enter); borrowed, it is not copied"
+)]
 use aya_ebpf::helpers::{bpf_get_current_pid_tgid, generated::bpf_probe_read_kernel_str};
 use tracer_common::record::{
     FILE_NAME_BYTES, FileNameRecord, NAME_DELETED, NAME_KERNEL_FORM, NAME_TRUNCATED, RecordKind,

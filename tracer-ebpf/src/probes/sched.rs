@@ -6,6 +6,10 @@
 //! prev's TID and TGID without reading the task. Counters are aggregated in `THREADS`; the
 //! only record sent is a thread's final counters, at its last switch, after which its
 //! entry is deleted (TIDs are reused, and the map must not fill up on thread churn).
+#![expect(
+    clippy::needless_borrows_for_generic_args,
+    reason = "aya-ebpf's map methods take `impl Borrow`: a key or value passed by value is copied onto the 512-byte BPF stack, which the probes that inline these calls then exceed (page_fault_kernel, sched_switch, sys_enter); borrowed, it is not copied"
+)]
 use aya_ebpf::{
     helpers::{bpf_get_current_pid_tgid, bpf_ktime_get_ns, generated::bpf_get_current_comm},
     macros::btf_tracepoint,

@@ -3,6 +3,10 @@
 //! (NET_RX delivering a packet, the local timer firing an hrtimer), whatever task it
 //! interrupted (kernel-notes.md pitfall 5). Edges waker -> wakee are counted in
 //! `WAKE_EDGES`; the wakee's switch-in adds the wake-to-run latency.
+#![expect(
+    clippy::needless_borrows_for_generic_args,
+    reason = "aya-ebpf's map methods take `impl Borrow`: a key or value passed by value is copied onto the 512-byte BPF stack, which the probes that inline these calls then exceed (page_fault_kernel, sched_switch, sys_enter); borrowed, it is not copied"
+)]
 use aya_ebpf::{
     bindings::BPF_NOEXIST,
     helpers::{bpf_get_current_pid_tgid, bpf_get_smp_processor_id, bpf_ktime_get_ns},
