@@ -1,4 +1,4 @@
-//! The off-cpu stacks section of the table.
+//! The off-CPU stacks (`--stacks`) section of the table.
 use std::fmt::Write;
 
 use super::cells::{Grid, duration};
