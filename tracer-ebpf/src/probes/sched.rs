@@ -25,9 +25,9 @@ use tracer_common::{
 };
 
 use super::{
-    epoll, irq,
+    epoll,
     kernel::{comm_into, copy_in, read, typed},
-    stacks, timeline, wakeups,
+    softirq, stacks, timeline, wakeups,
 };
 use crate::{
     globals::{join, join_comm, off, variant},
@@ -56,7 +56,7 @@ pub fn sched_switch(ctx: BtfTracePointContext) -> i32 {
         return 0;
     };
     let now = unsafe { bpf_ktime_get_ns() };
-    irq::on_switch();
+    softirq::on_switch();
     match classify_switch(preempt & 0xff != 0, prev_state & 0xffff_ffff) {
         SwitchKind::Exit => on_thread_exit(tid, tgid, now, &counters(prev)),
         kind => {

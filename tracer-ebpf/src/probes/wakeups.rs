@@ -98,7 +98,8 @@ fn current_waker() -> Waker {
     // SAFETY: plain helpers.
     let cpu = unsafe { bpf_get_smp_processor_id() };
     let Some(c) = cpu_state() else { return Waker::default() };
-    let sock_ino = if c.sdr_sk != 0 && c.sdr_ctx == super::irq::wake_context(c) { socket_inode(c.sdr_sk) } else { 0 };
+    let sock_ino =
+        if c.sdr_sk != 0 && c.sdr_ctx == super::softirq::wake_context(c) { socket_inode(c.sdr_sk) } else { 0 };
     if c.hrtimer != 0 {
         // An expiring hrtimer: the timer woke it, whichever interrupt ran the expiry.
         if c.softirq != tracer_common::record::NO_SOFTIRQ {
