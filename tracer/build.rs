@@ -3,7 +3,7 @@
 //! object is built.
 //!
 //! Why not `aya-build`: it drives a rustup nightly with `rust-src`, which these machines do
-//! not have (shared/ebpf-toolchain.md). Debian's `rustc-web` ships a compiler with its
+//! not have (docs/kernel-notes.md, "Building the eBPF object"). Debian's `rustc-web` ships a compiler with its
 //! library source, and `RUSTC_BOOTSTRAP=1` lets it `-Z build-std=core` for the BPF target;
 //! `bpf-linker` must be built against the same LLVM (22). `cargo xtask setup` installs both.
 use std::{

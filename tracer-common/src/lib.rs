@@ -4,7 +4,7 @@
 #![no_std]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
-#[cfg(feature = "user")]
+#[cfg(feature = "alloc")]
 extern crate alloc;
 
 pub mod kernel;

@@ -120,6 +120,12 @@ pub const EPOLLWAKEUP: u32 = 1 << 29;
 pub const EPOLLONESHOT: u32 = 1 << 30;
 pub const EPOLLET: u32 = 1 << 31;
 
+/// Syscalls return -errno in [-4095, -1].
+#[inline(always)]
+pub fn is_error(ret: i64) -> bool {
+    (-4095..0).contains(&ret)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

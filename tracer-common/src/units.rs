@@ -65,6 +65,18 @@ pub fn parse_size(text: &str) -> Result<u64, UnitError> {
     value.checked_mul(1 << shift).ok_or(UnitError::TooLarge)
 }
 
+/// A duration flag (clap's `value_parser`), with the message a user can act on.
+#[cfg(feature = "alloc")]
+pub fn duration_flag(text: &str) -> Result<Duration, alloc::string::String> {
+    parse_duration(text).map_err(|e| alloc::format!("`{text}` {}", e.hint(true)))
+}
+
+/// A size flag (4096, 64k, 16M), like [`duration_flag`].
+#[cfg(feature = "alloc")]
+pub fn size_flag(text: &str) -> Result<u64, alloc::string::String> {
+    parse_size(text).map_err(|e| alloc::format!("`{text}` {}", e.hint(false)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

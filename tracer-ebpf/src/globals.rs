@@ -16,7 +16,7 @@ pub static FEATURES: Features = Features::NONE;
 
 /// Above this much unread data, a submit wakes the consumer at once; below it the
 /// consumer polls on a timer (per-record wakeups cost ~5x the record itself,
-/// shared/perf-notes.md). A quarter of the ring, set by the loader.
+/// docs/kernel-notes.md, "What tracing costs"). A quarter of the ring, set by the loader.
 #[unsafe(no_mangle)]
 pub static WAKEUP_BYTES: u64 = 1 << 20;
 

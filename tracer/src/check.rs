@@ -9,8 +9,9 @@ use tracer_common::kernel::{
 };
 
 use crate::{
-    plan::{Coverage, Figure, Plan, Section},
-    report::{Format, Grid},
+    plan::Plan,
+    render::{Format, table::Grid},
+    sections::{Coverage, Figure, Section},
 };
 
 #[derive(Serialize)]

@@ -3,9 +3,17 @@ use std::{ffi::OsString, path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, Subcommand};
 
-use tracer_common::units;
+use tracer_common::units::{duration_flag, size_flag};
 
-use crate::{cost::StatsMode, plan::Section, report::Format, session::Settings};
+use crate::{
+    cost::StatsMode,
+    render::{
+        Format,
+        sink::{Pictures, Sink},
+    },
+    sections::Section,
+    session::Settings,
+};
 
 /// What a process's I/O really costs inside the kernel: context switches, syscalls,
 /// epoll wakeups, copies and page faults, traced with eBPF.
@@ -28,7 +36,7 @@ pub enum Command {
         #[command(flatten)]
         target: TargetArgs,
         /// Stop after this long (e.g. 10s, 500ms, 2m; a bare number is seconds).
-        #[arg(short, long, value_parser = parse_duration)]
+        #[arg(short, long, value_parser = duration_flag)]
         duration: Option<Duration>,
         #[command(flatten)]
         output: OutputArgs,
@@ -81,7 +89,7 @@ pub enum Command {
         #[arg(long, value_name = "NAME", conflicts_with = "command")]
         comm: Option<String>,
         /// Stop after this long.
-        #[arg(short, long, value_parser = parse_duration)]
+        #[arg(short, long, value_parser = duration_flag)]
         duration: Option<Duration>,
         #[command(flatten)]
         kernel: KernelArgs,
@@ -121,10 +129,10 @@ pub enum Command {
         #[arg(value_enum, default_value_t = DemoWhich::All)]
         which: DemoWhich,
         /// File size for the zero-copy demo.
-        #[arg(long, default_value = "64M", value_parser = size)]
+        #[arg(long, default_value = "64M", value_parser = size_flag)]
         size: u64,
         /// Load duration per server model for the epoll demo.
-        #[arg(long, default_value = "2s", value_parser = parse_duration)]
+        #[arg(long, default_value = "2s", value_parser = duration_flag)]
         duration: Duration,
         /// Client connections for the epoll demo.
         #[arg(long, default_value_t = 32)]
@@ -171,6 +179,16 @@ impl OutputArgs {
     pub fn needs_stacks(&self) -> bool {
         self.format.needs_stacks() || self.flamegraph.is_some() || self.offwake.is_some()
     }
+
+    /// Where the report goes, opened now.
+    pub fn sink(&self) -> anyhow::Result<Sink> {
+        Sink::open(self.output.as_deref(), self.format)
+    }
+
+    /// The flame graphs and the Perfetto trace asked for, opened now.
+    pub fn pictures(&self) -> anyhow::Result<Pictures> {
+        Pictures::open(self.flamegraph.as_deref(), self.offwake.as_deref(), self.perfetto.as_deref())
+    }
 }
 
 /// What to trace, beyond a command: one of a PID, a cgroup or a name.
@@ -196,7 +214,7 @@ pub struct TraceArgs {
     #[arg(long, value_name = "FILE")]
     pub record: Option<PathBuf>,
     /// Print a fresh report every interval while tracing (JSON: one object per line).
-    #[arg(long, value_parser = parse_duration)]
+    #[arg(long, value_parser = duration_flag)]
     pub interval: Option<Duration>,
 }
 
@@ -262,16 +280,6 @@ impl KernelArgs {
     }
 }
 
-/// A size flag (4096, 64k, 16M).
-fn size(text: &str) -> Result<u64, String> {
-    units::parse_size(text).map_err(|e| format!("`{text}` {}", e.hint(false)))
-}
-
-/// A duration flag, with the error a user can act on.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    units::parse_duration(text).map_err(|e| format!("`{text}` {}", e.hint(true)))
-}
-
 fn parse_ring_kib(text: &str) -> Result<u32, String> {
     match text.parse::<u32>() {
         Ok(k) if k >= 4 && k.is_power_of_two() && k <= 1 << 20 => Ok(k),
@@ -285,9 +293,9 @@ mod tests {
 
     #[test]
     fn duration_errors_say_what_to_type() {
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert!(parse_duration("ten").unwrap_err().contains("not a duration (try 10s"));
-        assert!(parse_duration("3days").unwrap_err().contains("unknown unit"));
+        assert_eq!(duration_flag("250ms"), Ok(Duration::from_millis(250)));
+        assert!(duration_flag("ten").unwrap_err().contains("not a duration (try 10s"));
+        assert!(duration_flag("3days").unwrap_err().contains("unknown unit"));
     }
 
     #[test]

@@ -22,6 +22,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crate::procfs;
+
 /// How long a window lasts, and how often (in windows) one opens. Each window's start
 /// and end flip a static key (kernel text patching, with IPIs to every CPU), so they are
 /// few: two a second.
@@ -210,18 +212,11 @@ fn read_counters(programs: &[(String, OwnedFd)]) -> Counters {
     programs
         .iter()
         .map(|(name, fd)| {
-            let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).unwrap_or_default();
-            (
-                name.clone(),
-                (fdinfo_field(&info, "run_cnt").unwrap_or(0), fdinfo_field(&info, "run_time_ns").unwrap_or(0)),
-            )
+            let info = procfs::fdinfo(fd.as_raw_fd());
+            let field = |key: &str| info.get(key).copied().unwrap_or(0);
+            (name.clone(), (field("run_cnt"), field("run_time_ns")))
         })
         .collect()
-}
-
-/// A numeric field of a BPF object's fdinfo.
-pub fn fdinfo_field(info: &str, key: &str) -> Option<u64> {
-    info.lines().find_map(|l| l.strip_prefix(key)?.strip_prefix(':')).and_then(|v| v.trim().parse().ok())
 }
 
 /// What each program's counters grew by between `before` and `after`.

@@ -4,19 +4,21 @@
 //! epoll (level- and edge-triggered, one and two reactors) under the same load.
 use std::{
     ffi::OsString,
-    fmt::Write as _,
     path::{Path, PathBuf},
     time::Duration,
 };
 
 use anyhow::{Context, Result, bail};
-use serde::Serialize;
 use serde_json::Value;
 
 use crate::{
     cli::DemoWhich,
     output::AtomicFile,
-    report::{Format, Grid, PathRow, Report, folded, perfetto},
+    render::{self, Format, folded, perfetto},
+    report::{
+        PathRow, Report,
+        demo::{CopyRow, Demo, ServerRow},
+    },
     session,
     signals::Signals,
     trace::{self, Job, Target, Traced},
@@ -31,49 +33,6 @@ pub struct Settings {
 }
 
 /// One zero-copy path, measured.
-#[derive(Debug, Serialize)]
-pub struct CopyRow {
-    pub mode: String,
-    /// Calls on the mode's path, and their user<->kernel mode switches (2 each).
-    pub syscalls: u64,
-    pub mode_switches: u64,
-    /// The textbook's per-transfer counts beside the measured copies per byte delivered.
-    pub model_cpu_copies: u64,
-    pub cpu_copies_per_byte: f64,
-    pub model_dma_copies: u64,
-    pub dma_copies_per_byte: f64,
-    pub cpu_copied_bytes: u64,
-    pub zero_copy_bytes: u64,
-    pub context_switches: u64,
-    pub page_faults: u64,
-    pub wall_ns: u64,
-    pub mib_per_s: f64,
-}
-
-/// One server model under load.
-#[derive(Debug, Serialize)]
-pub struct ServerRow {
-    pub mode: String,
-    pub reactors: u32,
-    pub requests_per_s: f64,
-    pub syscalls_per_request: f64,
-    /// None for the blocking model, which waits in read(2), not for readiness.
-    pub ready_events_per_wait: Option<f64>,
-    pub wakeups_per_request: f64,
-    pub context_switches_per_request: f64,
-    /// The most frequent waker of the server's threads, and its share.
-    pub woken_by: String,
-}
-
-#[derive(Debug, Default, Serialize)]
-struct Demo {
-    zerocopy: Vec<CopyRow>,
-    epoll: Vec<ServerRow>,
-    /// Files written beside the tables (the epoll server's flame graph).
-    pictures: Vec<PathBuf>,
-    notes: Vec<String>,
-}
-
 pub async fn run(which: DemoWhich, s: &Settings, format: Format, signals: &Signals) -> Result<String> {
     let mut demo = Demo::default();
     if matches!(which, DemoWhich::Zerocopy | DemoWhich::All) {
@@ -98,14 +57,7 @@ pub async fn run(which: DemoWhich, s: &Settings, format: Format, signals: &Signa
         ));
         demo.pictures.extend([svg, timeline]);
     }
-    Ok(match format {
-        Format::Json => format!("{}\n", serde_json::to_string_pretty(&demo)?),
-        Format::Csv => csv(&demo)?,
-        Format::Table => table(&demo),
-        Format::Folded | Format::FoldedOffwake => {
-            bail!("the demo's tables have no stacks: use --format table, json or csv")
-        }
-    })
+    render::demo::render(&demo, format)
 }
 
 /// The bundled programs are installed beside the tracer binary.
@@ -335,97 +287,4 @@ fn server_row(mode: &str, reactors: u32, r: &Report, client: &Value) -> ServerRo
 /// tables then show 0; the trace's report says why).
 fn or_default<T: Clone + Default>(p: &crate::report::Part<T>) -> T {
     p.get().cloned().unwrap_or_default()
-}
-
-fn table(d: &Demo) -> String {
-    let mut s = String::new();
-    if !d.zerocopy.is_empty() {
-        let _ = writeln!(
-            s,
-            "Zero-copy paths: one file sent over loopback TCP by each path (model = the textbook, per transfer)"
-        );
-        let mut t = Grid::new(
-            &[
-                "mode",
-                "syscalls",
-                "mode switches",
-                "CPU copies model/measured",
-                "DMA copies model/measured",
-                "CPU-copied",
-                "zero-copy",
-                "ctx switches",
-                "faults",
-                "time",
-                "MiB/s",
-            ],
-            1,
-        );
-        for r in &d.zerocopy {
-            t.row(vec![
-                r.mode.clone(),
-                r.syscalls.to_string(),
-                r.mode_switches.to_string(),
-                format!("{} / {:.2}", r.model_cpu_copies, r.cpu_copies_per_byte),
-                format!("{} / {:.2}", r.model_dma_copies, r.dma_copies_per_byte),
-                crate::report::bytes(r.cpu_copied_bytes),
-                crate::report::bytes(r.zero_copy_bytes),
-                r.context_switches.to_string(),
-                r.page_faults.to_string(),
-                crate::report::duration(r.wall_ns),
-                format!("{:.0}", r.mib_per_s),
-            ]);
-        }
-        let _ = writeln!(s, "{t}");
-    }
-    if !d.epoll.is_empty() {
-        let _ = writeln!(s, "\nServer models: the same echo load against epoll-server in each mode (per request)");
-        let mut t = Grid::new(
-            &["mode", "reactors", "requests/s", "syscalls", "ready events/wait", "wakeups", "ctx switches", "woken by"],
-            1,
-        );
-        for r in &d.epoll {
-            t.row(vec![
-                r.mode.clone(),
-                r.reactors.to_string(),
-                format!("{:.0}", r.requests_per_s),
-                format!("{:.2}", r.syscalls_per_request),
-                r.ready_events_per_wait.map_or_else(|| "-".into(), |v| format!("{v:.2}")),
-                format!("{:.3}", r.wakeups_per_request),
-                format!("{:.3}", r.context_switches_per_request),
-                r.woken_by.clone(),
-            ]);
-        }
-        let _ = writeln!(s, "{t}");
-    }
-    for n in &d.notes {
-        let _ = writeln!(s, "note: {n}");
-    }
-    s
-}
-
-fn csv(d: &Demo) -> Result<String> {
-    let mut out = String::new();
-    let mut section = |name: &str, rows: Vec<Value>| -> Result<()> {
-        let Some(Value::Object(first)) = rows.first() else { return Ok(()) };
-        let mut w = csv::Writer::from_writer(Vec::new());
-        w.write_record(std::iter::once("section").chain(first.keys().map(String::as_str)))?;
-        for row in &rows {
-            let cells: Vec<String> = first
-                .keys()
-                .map(|k| match &row[k] {
-                    Value::String(s) => s.clone(),
-                    v => v.to_string(),
-                })
-                .collect();
-            w.write_record(std::iter::once(name.to_owned()).chain(cells))?;
-        }
-        if !out.is_empty() {
-            out.push('\n');
-        }
-        out.push_str(&String::from_utf8(w.into_inner()?)?);
-        Ok(())
-    };
-    section("zerocopy", d.zerocopy.iter().map(serde_json::to_value).collect::<Result<_, _>>()?)?;
-    section("epoll", d.epoll.iter().map(serde_json::to_value).collect::<Result<_, _>>()?)?;
-    Ok(out)
 }

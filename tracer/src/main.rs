@@ -1,6 +1,5 @@
 use std::{
     io::{self, Write},
-    path::Path,
     process::ExitCode,
 };
 
@@ -13,10 +12,9 @@ use tracer::{
     cli::{Cli, Command, OutputArgs, TargetArgs, TraceArgs},
     collect::{Live, StopReason},
     decode::decode,
-    demo,
-    output::AtomicFile,
-    plan, recording,
-    report::{self, Format, Report},
+    demo, plan, procfs, recording,
+    render::{self, Format},
+    report::Report,
     serve,
     session::Settings,
     signals::{self, Signals},
@@ -56,7 +54,7 @@ async fn execute(cli: Cli) -> Result<ExitCode> {
     let signals = Signals::new().context("cannot watch for SIGINT and SIGTERM (signalfd)")?;
     match cli.command {
         Command::Serve { listen, target, output, kernel } => {
-            let sink = Sink::open(&output)?;
+            let sink = output.sink()?;
             let job =
                 Job { target: target_of(target), duration: None, record: None, settings: kernel.settings(verbose) };
             let t = serve::run(job, listen, &signals).await?;
@@ -99,7 +97,7 @@ async fn execute(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Check { btf, kernel, minimize, output } => {
-            let sink = Sink::open(&output)?;
+            let sink = output.sink()?;
             let (btf_data, name) = match &btf {
                 Some(path) => (
                     std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?,
@@ -109,7 +107,7 @@ async fn execute(cli: Cli) -> Result<ExitCode> {
                     std::fs::read("/sys/kernel/btf/vmlinux").context(
                         "cannot read /sys/kernel/btf/vmlinux: this kernel has no BTF (CONFIG_DEBUG_INFO_BTF)",
                     )?,
-                    plan::kernel_release(),
+                    procfs::kernel_release(),
                 ),
             };
             let parsed = Btf::parse(&btf_data).context("not a BTF file")?;
@@ -122,8 +120,8 @@ async fn execute(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Report { file, output } => {
-            let sink = Sink::open(&output)?;
-            let pictures = Pictures::open(&output)?;
+            let sink = output.sink()?;
+            let pictures = output.pictures()?;
             let mut reader = recording::Reader::open(&file)?;
             let mut analysis = Analysis::default();
             let mut timeline = Timeline::default();
@@ -140,7 +138,7 @@ async fn execute(cli: Cli) -> Result<ExitCode> {
             let mut report = analysis.report(meta);
             report.lost.timeline_events = timeline.dropped;
             if output.needs_stacks() && report.stacks.is_none() {
-                return Err(report::no_stacks())
+                return Err(render::no_stacks())
                     .with_context(|| format!("{} was recorded without --stacks", file.display()));
             }
             anyhow::ensure!(
@@ -153,7 +151,7 @@ async fn execute(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { which, size, duration, connections, pictures, output } => {
-            let sink = Sink::open(&output)?;
+            let sink = output.sink()?;
             let settings = demo::Settings { size, duration, connections, pictures };
             let text = demo::run(which, &settings, output.format, &signals).await?;
             sink.write_text(&text)?;
@@ -186,8 +184,8 @@ async fn traced(
         settings.stacks || !out.needs_stacks(),
         "--format folded, --flamegraph and --offwake draw stacks: add --stacks"
     );
-    let sink = Sink::open(out)?;
-    let pictures = Pictures::open(out)?;
+    let sink = out.sink()?;
+    let pictures = out.pictures()?;
     let settings = Settings { timeline: settings.timeline || out.perfetto.is_some(), ..settings };
     let job = Job { target, duration, record: t.record.clone(), settings };
     let mut show = |r: &Report| -> Result<()> {
@@ -195,7 +193,7 @@ async fn traced(
         let mut stdout = io::stdout().lock();
         match out.format {
             Format::Json => writeln!(stdout, "{}", serde_json::to_string(r)?)?,
-            f => report::render(r, f, &mut stdout)?,
+            f => render::render(r, f, &mut stdout)?,
         }
         stdout.flush()?;
         Ok(())
@@ -206,48 +204,6 @@ async fn traced(
     sink.write(&traced.report, out.format)?;
     pictures.write(&traced.report, &traced.timeline)?;
     Ok(traced)
-}
-
-/// The flame graphs and the Perfetto trace asked for, opened before tracing like the
-/// report's file.
-struct Pictures {
-    graphs: Vec<(AtomicFile, report::folded::Graph)>,
-    perfetto: Option<AtomicFile>,
-}
-
-impl Pictures {
-    fn open(out: &OutputArgs) -> Result<Self> {
-        let mut graphs = Vec::new();
-        for (path, graph) in
-            [(&out.flamegraph, report::folded::Graph::OffCpu), (&out.offwake, report::folded::Graph::OffWake)]
-        {
-            if let Some(p) = path {
-                graphs.push((AtomicFile::create(p, "flame graph")?, graph));
-            }
-        }
-        let perfetto = out.perfetto.as_deref().map(|p| AtomicFile::create(p, "Perfetto trace")).transpose()?;
-        Ok(Self { graphs, perfetto })
-    }
-
-    fn write(self, r: &Report, timeline: &Timeline) -> Result<()> {
-        for (mut file, graph) in self.graphs {
-            let stacks = r.stacks.as_ref().ok_or_else(report::no_stacks)?;
-            report::folded::flamegraph(stacks, graph, &mut file).context("cannot write the flame graph")?;
-            file.commit()?;
-        }
-        if let Some(mut file) = self.perfetto {
-            report::perfetto::write(timeline, r, &mut file).context("cannot write the Perfetto trace")?;
-            file.commit()?;
-            if timeline.dropped > 0 {
-                eprintln!(
-                    "tracer: warning: the Perfetto trace holds the first {} timeline events; {} more were not kept (trace a shorter window)",
-                    timeline.events.len(),
-                    timeline.dropped
-                );
-            }
-        }
-        Ok(())
-    }
 }
 
 fn warn(t: &Traced) {
@@ -272,71 +228,6 @@ fn warn(t: &Traced) {
             m.map, m.entries_lost, m.remedy
         );
     }
-}
-
-/// Where a report goes: stdout, a file, or (CSV) a directory of per-section files.
-/// Opened before tracing, so a bad path fails before anything is attached; a file is
-/// replaced only once the whole report is written.
-enum Sink {
-    Stdout,
-    File(AtomicFile),
-    Dir(std::path::PathBuf),
-}
-
-impl Sink {
-    fn open(out: &OutputArgs) -> Result<Self> {
-        Ok(match &out.output {
-            None => Self::Stdout,
-            Some(p) if p.is_dir() => {
-                anyhow::ensure!(
-                    out.format == Format::Csv,
-                    "{} is a directory: only --format csv writes one file per section there",
-                    p.display()
-                );
-                Self::Dir(p.clone())
-            }
-            Some(p) => Self::File(AtomicFile::create(p, "report")?),
-        })
-    }
-
-    fn write(self, r: &Report, format: Format) -> Result<()> {
-        match self {
-            Self::Dir(dir) => write_sections(&dir, r),
-            sink => {
-                let mut buf = Vec::new();
-                report::render(r, format, &mut buf)?;
-                sink.write_bytes(&buf)
-            }
-        }
-    }
-
-    fn write_text(self, text: &str) -> Result<()> {
-        self.write_bytes(text.as_bytes())
-    }
-
-    fn write_bytes(self, bytes: &[u8]) -> Result<()> {
-        match self {
-            Self::Stdout => {
-                let mut w = io::stdout().lock();
-                w.write_all(bytes)?;
-                w.flush()?;
-            }
-            Self::File(mut w) => {
-                w.write_all(bytes).context("cannot write the report")?;
-                w.commit()?;
-            }
-            Self::Dir(dir) => anyhow::bail!("{} is a directory: write this report to a file", dir.display()),
-        }
-        Ok(())
-    }
-}
-
-fn write_sections(dir: &Path, r: &Report) -> Result<()> {
-    for (name, bytes) in report::csv_sections(r)? {
-        let path = dir.join(format!("{name}.csv"));
-        std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
-    }
-    Ok(())
 }
 
 /// clap's multi-line error as one line: the message and any tip, without the usage block.

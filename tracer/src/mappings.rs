@@ -5,18 +5,11 @@
 //! the target's first: a process that has just started looks up its own /proc/PID entry
 //! too, and the kernel makes a second lookup of a new /proc entry wait for the first, so
 //! the tracer's read woke the target (wake-probe's main thread, in 2 of 3 VM runs).
-use std::{collections::BTreeMap, fs};
+use std::collections::BTreeMap;
 
 use tracer_common::record::{FILE_NAME_BYTES, FileNameRecord, NAME_DELETED, NAME_KERNEL_FORM, NAME_TRUNCATED};
 
-/// One mountinfo line: filesystem `dev` (the kernel's dev_t), the directory of it that is
-/// mounted (`root`), and where (`point`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Mount {
-    pub dev: u32,
-    pub root: String,
-    pub point: String,
-}
+use crate::procfs::{self, Mount, Proc};
 
 /// The tracer's mount table, and those read so far of processes that mount filesystems
 /// it does not (a process may live in its own mount namespace).
@@ -34,15 +27,14 @@ impl Mounts {
 
     /// The record in user form: `path` is the absolute path, NUL-padded.
     pub fn resolve(&mut self, r: &FileNameRecord) -> FileNameRecord {
-        let read = |path: &str| fs::read_to_string(path).map(|t| parse_mountinfo(&t));
-        let own = self.own.get_or_insert_with(|| read("/proc/self/mountinfo").unwrap_or_default());
+        let own = self.own.get_or_insert_with(|| procfs::mountinfo(Proc::Own).unwrap_or_default());
         let table = if own.iter().any(|m| m.dev == r.dev) {
             own
         } else {
             let tgid = r.header.tgid;
             self.by_tgid
                 .entry(tgid)
-                .or_insert_with(|| read(&format!("/proc/{tgid}/mountinfo")).unwrap_or_else(|_| own.clone()))
+                .or_insert_with(|| procfs::mountinfo(Proc::Pid(tgid)).unwrap_or_else(|_| own.clone()))
         };
         let mut out = FileNameRecord { flags: r.flags & !NAME_KERNEL_FORM, ..*r };
         set_path(&mut out, &absolute(table, r));
@@ -85,39 +77,6 @@ fn mount_point(mounts: &[Mount], dev: u32, inner: &str) -> Option<String> {
     Some(if m.point == "/" { rest.to_owned() } else { format!("{}{rest}", m.point) })
 }
 
-/// /proc/PID/mountinfo: `id parent major:minor root point ...`, paths with octal escapes.
-pub fn parse_mountinfo(text: &str) -> Vec<Mount> {
-    text.lines()
-        .filter_map(|line| {
-            let mut f = line.split(' ').skip(2);
-            let (major, minor) = f.next()?.split_once(':')?;
-            let dev = (major.parse::<u32>().ok()? << 20) | minor.parse::<u32>().ok()?;
-            Some(Mount { dev, root: unescape(f.next()?), point: unescape(f.next()?) })
-        })
-        .collect()
-}
-
-/// Undoes the kernel's `\ooo` escapes of space, tab, newline and backslash.
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let octal = b.get(i + 1..i + 4).filter(|d| b[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
-        match octal {
-            Some(d) => {
-                out.push(d.iter().fold(0u8, |v, c| v.wrapping_mul(8) + (c - b'0')));
-                i += 4;
-            }
-            None => {
-                out.push(b[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 fn set_path(r: &mut FileNameRecord, path: &str) {
     let bytes = path.as_bytes();
     let n = bytes.len().min(FILE_NAME_BYTES - 1);
@@ -128,6 +87,7 @@ fn set_path(r: &mut FileNameRecord, path: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::procfs::parse_mountinfo;
 
     const MOUNTINFO: &str = "\
 22 1 254:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw

@@ -15,7 +15,8 @@ use tokio::{
 
 use crate::{
     collect::Live,
-    report::{Report, metrics},
+    render::metrics,
+    report::Report,
     signals::Signals,
     trace::{self, Job, Traced},
 };

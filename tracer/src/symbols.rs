@@ -16,6 +16,8 @@ use blazesym::{
     },
 };
 
+use crate::procfs;
+
 /// The name of a frame nothing could name.
 pub const UNKNOWN: &str = "[unknown]";
 
@@ -41,8 +43,7 @@ impl Symbols {
     /// Keeps process `pid`'s memory map as it is now, to name its stacks after it has
     /// gone (its map, read as it exits, is empty: an empty one is not kept).
     pub fn keep(&self, pid: u32) {
-        let maps = std::fs::read_to_string(format!("/proc/{pid}/maps"));
-        if maps.is_ok_and(|m| !m.is_empty()) {
+        if procfs::has_memory_map(pid) {
             let mut keep = cache::Process::new(Pid::from(pid));
             keep.cache_perf_map = false;
             let _ = self.symbolizer.cache(&Cache::Process(keep));

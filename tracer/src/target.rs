@@ -11,6 +11,8 @@ use tokio::io::{Interest, unix::AsyncFd};
 
 use anyhow::{Context, Result, bail};
 
+use crate::procfs;
+
 /// The process a report is about.
 #[derive(Clone, Debug)]
 pub struct ProcessInfo {
@@ -28,20 +30,11 @@ pub fn describe(pid: u32) -> Result<ProcessInfo> {
     if pid == std::process::id() {
         bail!("tracer cannot trace itself (PID {pid}): pass the PID of another process");
     }
-    let Ok(comm) = fs::read_to_string(format!("/proc/{pid}/comm")) else {
+    let Some(comm) = procfs::comm(pid) else {
         bail!("no such process: PID {pid} is not running (check it with `ps -p {pid}`)");
     };
-    let comm = comm.trim_end().to_owned();
-    let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    let command = join_cmdline(&cmdline).unwrap_or_else(|| format!("[{comm}]"));
+    let command = procfs::cmdline(pid).unwrap_or_else(|| format!("[{comm}]"));
     Ok(ProcessInfo { pid, comm, command })
-}
-
-/// /proc/PID/cmdline (NUL-separated) as one line.
-fn join_cmdline(raw: &[u8]) -> Option<String> {
-    let parts: Vec<String> =
-        raw.split(|&b| b == 0).filter(|p| !p.is_empty()).map(|p| String::from_utf8_lossy(p).into_owned()).collect();
-    (!parts.is_empty()).then(|| parts.join(" "))
 }
 
 /// Every process in cgroup `dir` (v2) and below it, now; and the directory, open, for
@@ -75,14 +68,7 @@ pub fn cgroup(dir: &Path) -> Result<(Vec<u32>, fs::File)> {
 
 /// Where cgroup v2 is mounted (/sys/fs/cgroup, or /sys/fs/cgroup/unified on hybrid hosts).
 pub fn cgroup2_mounts() -> Vec<std::path::PathBuf> {
-    let mounts = fs::read_to_string("/proc/self/mounts").unwrap_or_default();
-    mounts
-        .lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split(' ').collect();
-            (f.len() > 2 && f[2] == "cgroup2").then(|| f[1].into())
-        })
-        .collect()
+    procfs::mount_points("cgroup2")
 }
 
 /// Every process named `comm` now (its kernel name: at most 15 bytes).
@@ -93,10 +79,8 @@ pub fn by_comm(comm: &str) -> Result<Vec<u32>> {
         );
     }
     let mut pids = Vec::new();
-    for e in fs::read_dir("/proc")?.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
-        let name = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        if name.trim_end_matches('\n') == comm && pid != std::process::id() {
+    for pid in procfs::pids()? {
+        if procfs::comm(pid).is_some_and(|name| name == comm) && pid != std::process::id() {
             pids.push(pid);
         }
     }
@@ -135,12 +119,6 @@ pub fn gettid() -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cmdline_is_joined_and_empty_is_none() {
-        assert_eq!(join_cmdline(b"nginx\0-g\0daemon off;\0").as_deref(), Some("nginx -g daemon off;"));
-        assert_eq!(join_cmdline(b""), None);
-    }
 
     #[test]
     fn silly_pids_are_explained() {

@@ -17,8 +17,12 @@
 //! Which end of a splice is a pipe needs the fd's inode: a walk of
 //! current->files->fdt->fd[n]->f_inode with offsets from vmlinux BTF, done only for
 //! splice/vmsplice, never for the hot read/write calls.
+#![expect(
+    clippy::needless_borrows_for_generic_args,
+    reason = "aya-ebpf's map methods take `impl Borrow`: a key or value passed by value is copied onto the 512-byte BPF stack, which the probes that inline these calls then exceed (page_fault_kernel, sched_switch, sys_enter); borrowed, it is not copied"
+)]
 use aya_ebpf::{
-    helpers::{bpf_probe_read_kernel, bpf_probe_read_user, generated::bpf_get_current_task},
+    helpers::{bpf_probe_read_user, generated::bpf_get_current_task},
     macros::btf_tracepoint,
     programs::BtfTracePointContext,
 };
@@ -26,10 +30,10 @@ use tracer_common::{
     record::{
         Counter, MapRange, Path, ProcState, SOCK_RECV, SPLICE_IN_PIPE, SPLICE_OUT_PIPE, ThreadState, VMSPLICE_GIFT,
     },
-    syscalls::{DataClass, MMAP, MUNMAP, SENDMSG, data_class, out_buffer_is_arg1},
+    syscalls::{DataClass, MMAP, MUNMAP, SENDMSG, data_class, is_error, out_buffer_is_arg1},
 };
 
-use super::{arg, clear, read_u32, read_u64, syscalls::is_error};
+use super::kernel::{arg, clear, read};
 use crate::{
     globals::{off, variant},
     maps::{PIPE_FEEDERS, count, hit, ledger, target_state},
@@ -212,8 +216,7 @@ fn pipe_inode(fd: u64) -> Option<(u64, u32)> {
 
 #[inline(always)]
 fn inode_mode(inode: u64) -> Option<u16> {
-    // SAFETY: bpf_probe_read_kernel copes with any address.
-    unsafe { bpf_probe_read_kernel((inode + u64::from(off!(inode_mode))) as *const u16) }.ok()
+    read::<u16>(inode, off!(inode_mode))
 }
 
 /// (inode address, f_mode) of fd `fd` of the current task.
@@ -221,12 +224,12 @@ fn inode_mode(inode: u64) -> Option<u16> {
 fn fd_inode(fd: u64) -> Option<(u64, u32)> {
     // SAFETY: plain helper.
     let task = unsafe { bpf_get_current_task() };
-    let fdt = read_u64(read_u64(task, off!(task_files))?, off!(files_fdt))?;
-    if fd >= u64::from(read_u32(fdt, off!(fdt_max_fds))?) {
+    let fdt = read::<u64>(read::<u64>(task, off!(task_files))?, off!(files_fdt))?;
+    if fd >= u64::from(read::<u32>(fdt, off!(fdt_max_fds))?) {
         return None;
     }
-    let file = read_u64(read_u64(fdt, off!(fdt_fd))? + fd * 8, 0)?;
-    Some((read_u64(file, off!(file_inode))?, read_u32(file, off!(file_mode))?))
+    let file = read::<u64>(read::<u64>(fdt, off!(fdt_fd))? + fd * 8, 0)?;
+    Some((read::<u64>(file, off!(file_inode))?, read::<u32>(file, off!(file_mode))?))
 }
 
 /// skb_copy_datagram_iovec(const struct sk_buff *skb, int len): bytes the kernel copied
@@ -261,7 +264,8 @@ pub fn block_rq_issue(ctx: BtfTracePointContext) -> i32 {
     hit!("block_rq_issue");
     if crate::maps::is_target(current_tgid()) {
         let rq: u64 = ctx.arg(0);
-        let (Some(bytes), Some(flags)) = (read_u32(rq, off!(request_data_len)), read_u32(rq, off!(request_cmd_flags)))
+        let (Some(bytes), Some(flags)) =
+            (read::<u32>(rq, off!(request_data_len)), read::<u32>(rq, off!(request_cmd_flags)))
         else {
             return 0;
         };
@@ -285,7 +289,7 @@ pub fn net_dev_xmit(ctx: BtfTracePointContext) -> i32 {
     if crate::maps::is_target(current_tgid()) {
         let dev: u64 = ctx.arg(2);
         let len: u64 = ctx.arg(3);
-        if read_u32(dev, off!(netdev_flags)).is_some_and(|f| f & IFF_LOOPBACK == 0) {
+        if read::<u32>(dev, off!(netdev_flags)).is_some_and(|f| f & IFF_LOOPBACK == 0) {
             count(Counter::NicTxBytes, len & 0xffff_ffff);
         }
     }

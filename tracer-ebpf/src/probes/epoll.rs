@@ -9,7 +9,7 @@ use tracer_common::{
     },
 };
 
-use super::{arg, clear};
+use super::kernel::{arg, clear};
 use crate::maps::{count, header, reserve, submit};
 
 pub fn enter(t: &mut ThreadState, regs: *const u64, nr: u64) {

@@ -1,4 +1,4 @@
-//! Page faults on user addresses, per process and mapping (shared/kernel-notes.md §3d).
+//! Page faults on user addresses, per process and mapping (docs/kernel-notes.md, "Page faults").
 //!
 //! An exception (`page_fault_user`, or `page_fault_kernel` on a user address: a write()
 //! from an mmap'd buffer faults inside copy_from_user) opens a pending fault on the
@@ -16,6 +16,10 @@
 //! costs at worst one fault's label. Where the mm has a lock sequence (6.4+), each thread
 //! remembers its last VMA while the sequence stands: most faults land in the VMA of the
 //! one before, and then need one read instead of a walk.
+#![expect(
+    clippy::needless_borrows_for_generic_args,
+    reason = "aya-ebpf's map methods take `impl Borrow`: a key or value passed by value is copied onto the 512-byte BPF stack, which the probes that inline these calls then exceed (page_fault_kernel, sched_switch, sys_enter); borrowed, it is not copied"
+)]
 use aya_ebpf::{
     bindings::BPF_NOEXIST,
     helpers::{bpf_get_current_pid_tgid, generated::bpf_get_current_task},
@@ -33,7 +37,7 @@ use tracer_common::{
     },
 };
 
-use super::{clear, read_u8, read_u32, read_u64};
+use super::kernel::{clear, read};
 use crate::{
     globals::{off, variant},
     maps::{FAULTS, ZERO_FAULTS, count_full, current_thread, hit, target_state, thread_state},
@@ -83,10 +87,11 @@ fn on_fault(address: u64, error_code: u64) {
     }
     // SAFETY: plain helper.
     let task = unsafe { bpf_get_current_task() };
-    let (Some(min0), Some(maj0)) = (read_u64(task, off!(task_min_flt)), read_u64(task, off!(task_maj_flt))) else {
+    let (Some(min0), Some(maj0)) = (read::<u64>(task, off!(task_min_flt)), read::<u64>(task, off!(task_maj_flt)))
+    else {
         return;
     };
-    let mm = read_u64(task, off!(task_mm)).unwrap_or(0);
+    let mm = read::<u64>(task, off!(task_mm)).unwrap_or(0);
     locate(&mut t.vma, mm, address);
     let f = &mut t.fault;
     f.active = 1;
@@ -110,7 +115,7 @@ fn locate(c: &mut VmaCache, mm: u64, address: u64) {
     // and the verifier refuses a read of an unset register.)
     const NO_SEQ: u64 = u64::MAX;
     let kind = variant!(vma_seq);
-    let seq = match read_u32(mm, off!(mm_lock_seq)) {
+    let seq = match read::<u32>(mm, off!(mm_lock_seq)) {
         Some(s) if kind != SEQ_NONE && (kind == SEQ_COUNTER || s & 1 == 0) => u64::from(s),
         _ => NO_SEQ,
     };
@@ -129,18 +134,18 @@ fn locate(c: &mut VmaCache, mm: u64, address: u64) {
     let Some(vma) = vma.filter(|&v| v != 0) else {
         // In no VMA: a fault just below the main stack grows it; anything else is an
         // error the kernel will not count.
-        let top = read_u64(mm, off!(mm_start_stack)).unwrap_or(0);
+        let top = read::<u64>(mm, off!(mm_start_stack)).unwrap_or(0);
         c.region = if address < top && top - address < STACK_GROWTH { REGION_STACK } else { REGION_ANON };
         (c.dev, c.ino) = (0, 0);
         return;
     };
-    (c.start, c.end) = (read_u64(vma, off!(vma_start)).unwrap_or(0), read_u64(vma, off!(vma_end)).unwrap_or(0));
-    let file = read_u64(vma, off!(vma_file)).unwrap_or(0);
-    let inode = read_u64(file, off!(file_inode)).unwrap_or(0);
+    (c.start, c.end) = (read::<u64>(vma, off!(vma_start)).unwrap_or(0), read::<u64>(vma, off!(vma_end)).unwrap_or(0));
+    let file = read::<u64>(vma, off!(vma_file)).unwrap_or(0);
+    let inode = read::<u64>(file, off!(file_inode)).unwrap_or(0);
     (c.dev, c.ino) = (0, 0);
     c.region = if inode != 0 {
-        c.ino = read_u64(inode, off!(inode_ino)).unwrap_or(0);
-        c.dev = read_u64(inode, off!(inode_sb)).and_then(|sb| read_u32(sb, off!(sb_dev))).unwrap_or(0);
+        c.ino = read::<u64>(inode, off!(inode_ino)).unwrap_or(0);
+        c.dev = read::<u64>(inode, off!(inode_sb)).and_then(|sb| read::<u32>(sb, off!(sb_dev))).unwrap_or(0);
         super::names::name_once(inode, c.dev, c.ino);
         REGION_FILE
     } else {
@@ -155,13 +160,13 @@ fn locate(c: &mut VmaCache, mm: u64, address: u64) {
 /// [stack] where it holds the main thread's stack top.
 #[inline(always)]
 fn anon_region(mm: u64, start: u64, end: u64) -> u32 {
-    let (start_brk, brk) = (read_u64(mm, off!(mm_start_brk)), read_u64(mm, off!(mm_brk)));
+    let (start_brk, brk) = (read::<u64>(mm, off!(mm_start_brk)), read::<u64>(mm, off!(mm_brk)));
     if let (Some(start_brk), Some(brk)) = (start_brk, brk) {
         if start <= brk && end >= start_brk {
             return REGION_HEAP;
         }
     }
-    match read_u64(mm, off!(mm_start_stack)) {
+    match read::<u64>(mm, off!(mm_start_stack)) {
         Some(top) if start <= top && end >= top => REGION_STACK,
         _ => REGION_ANON,
     }
@@ -172,7 +177,7 @@ fn anon_region(mm: u64, start: u64, end: u64) -> u32 {
 /// hold VMAs, or NULL for the gaps between them.
 #[inline(always)]
 fn maple_find(mm: u64, address: u64) -> Option<u64> {
-    let mut entry = read_u64(mm, off!(mm_vmas))?;
+    let mut entry = read::<u64>(mm, off!(mm_vmas))?;
     // The root is a node when it is an internal entry (low bits 10) above 4096; anything
     // else is an empty tree or a single entry at index 0, which no user address is. Below
     // it, every slot of a non-leaf node holds a node (low byte: type << 3 | 4).
@@ -184,15 +189,15 @@ fn maple_find(mm: u64, address: u64) -> Option<u64> {
         let node = entry & !0xff;
         let kind = (entry >> 3) & 0xf;
         let (pivots, slots, end) = if kind == MAPLE_ARANGE_64 {
-            let end = u64::from(read_u8(node, off!(maple_arange_meta))?);
+            let end = u64::from(read::<u8>(node, off!(maple_arange_meta))?);
             (off!(maple_arange_pivot), off!(maple_arange_slot), end)
         } else if kind == MAPLE_RANGE_64 || kind == MAPLE_LEAF_64 {
             let (pivots, slots) = (off!(maple_range_pivot), off!(maple_range_slot));
             // ma_data_end(): a last pivot of 0 means the node is not full, and then its
             // metadata (which shares the last slot) holds the end.
-            let last = read_u64(node, pivots + 8 * (MAPLE_SLOTS as u32 - 2))?;
+            let last = read::<u64>(node, pivots + 8 * (MAPLE_SLOTS as u32 - 2))?;
             let end = if last == 0 {
-                u64::from(read_u8(node, off!(maple_range_meta))?)
+                u64::from(read::<u8>(node, off!(maple_range_meta))?)
             } else if last == max {
                 MAPLE_SLOTS - 2
             } else {
@@ -208,14 +213,14 @@ fn maple_find(mm: u64, address: u64) -> Option<u64> {
             if i >= end {
                 break;
             }
-            let pivot = read_u64(node, pivots + 8 * i as u32)?;
+            let pivot = read::<u64>(node, pivots + 8 * i as u32)?;
             if pivot >= address {
                 offset = i;
                 max = pivot;
                 break;
             }
         }
-        entry = read_u64(node, slots + 8 * offset as u32)?;
+        entry = read::<u64>(node, slots + 8 * offset as u32)?;
         if kind == MAPLE_LEAF_64 {
             return Some(entry);
         }
@@ -226,16 +231,16 @@ fn maple_find(mm: u64, address: u64) -> Option<u64> {
 /// The VMA holding `address` in the mm's red-black tree (before 6.1).
 #[inline(always)]
 fn rb_find(mm: u64, address: u64) -> Option<u64> {
-    let mut node = read_u64(mm, off!(mm_vmas))?;
+    let mut node = read::<u64>(mm, off!(mm_vmas))?;
     for _ in 0..RB_DEPTH {
         if node == 0 {
             return None;
         }
         let vma = node - u64::from(off!(vma_rb));
-        if address < read_u64(vma, off!(vma_start))? {
-            node = read_u64(node, off!(rb_left))?;
-        } else if address >= read_u64(vma, off!(vma_end))? {
-            node = read_u64(node, off!(rb_right))?;
+        if address < read::<u64>(vma, off!(vma_start))? {
+            node = read::<u64>(node, off!(rb_left))?;
+        } else if address >= read::<u64>(vma, off!(vma_end))? {
+            node = read::<u64>(node, off!(rb_right))?;
         } else {
             return Some(vma);
         }
@@ -253,7 +258,7 @@ pub fn finish(t: &mut ThreadState) {
     t.fault.active = 0;
     // SAFETY: plain helper.
     let task = unsafe { bpf_get_current_task() };
-    let (Some(min), Some(maj)) = (read_u64(task, off!(task_min_flt)), read_u64(task, off!(task_maj_flt))) else {
+    let (Some(min), Some(maj)) = (read::<u64>(task, off!(task_min_flt)), read::<u64>(task, off!(task_maj_flt))) else {
         return;
     };
     if let Some(s) = fault_stat(&t.fault.key(t.tgid, t.fault.life)) {
@@ -304,11 +309,11 @@ pub fn mm_filemap_add_to_page_cache(ctx: BtfTracePointContext) -> i32 {
     hit!("mm_filemap_add_to_page_cache");
     if let Some(f) = pending() {
         let folio: u64 = ctx.arg(0);
-        let head = read_u64(folio, 0).is_some_and(|flags| flags & (1 << (off!(pg_head) & 63)) != 0);
+        let head = read::<u64>(folio, 0).is_some_and(|flags| flags & (1 << (off!(pg_head) & 63)) != 0);
         let order = match variant!(folio_order) {
             _ if !head => 0,
-            ORDER_IN_FLAGS_1 => read_u64(folio, off!(folio_order)).map_or(0, |f| f & 0xff),
-            ORDER_BYTE => read_u8(folio, off!(folio_order)).map_or(0, u64::from),
+            ORDER_IN_FLAGS_1 => read::<u64>(folio, off!(folio_order)).map_or(0, |f| f & 0xff),
+            ORDER_BYTE => read::<u8>(folio, off!(folio_order)).map_or(0, u64::from),
             _ => 0,
         };
         f.filled_pages += 1 << order.min(20);

@@ -1,5 +1,5 @@
 //! The floor for the overhead benchmark: on every tracepoint the tracer uses, a program
-//! that only filters the target and counts per CPU (shared/perf-notes.md). What the real
+//! that only filters the target and counts per CPU (docs/kernel-notes.md, "What tracing costs"). What the real
 //! programs cost beyond this is the tracer's own overhead.
 use aya_ebpf::{helpers::bpf_get_current_pid_tgid, macros::btf_tracepoint, programs::BtfTracePointContext};
 

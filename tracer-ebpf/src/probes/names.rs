@@ -2,12 +2,16 @@
 //! /proc/PID/maps instead, but both take the target's mmap lock: the target's next mmap
 //! or fault then waits for the tracer (it showed up as the target's waker). Here the
 //! name comes from the dentry tree at the file's first fault, once per file.
+#![expect(
+    clippy::needless_borrows_for_generic_args,
+    reason = "aya-ebpf's map methods take `impl Borrow`: a key or value passed by value is copied onto the 512-byte BPF stack, which the probes that inline these calls then exceed (page_fault_kernel, sched_switch, sys_enter); borrowed, it is not copied"
+)]
 use aya_ebpf::helpers::{bpf_get_current_pid_tgid, generated::bpf_probe_read_kernel_str};
 use tracer_common::record::{
     FILE_NAME_BYTES, FileNameRecord, NAME_DELETED, NAME_KERNEL_FORM, NAME_TRUNCATED, RecordKind,
 };
 
-use super::read_u64;
+use super::kernel::read;
 use crate::{
     globals::off,
     maps::{NAMED, header, reserve, submit},
@@ -55,20 +59,20 @@ pub fn name_once(inode: u64, dev: u32, ino: u64) {
 /// names end.
 #[inline(always)]
 fn walk(inode: u64, out: *mut u8) -> (u32, u32) {
-    let Some(alias) = read_u64(inode, off!(inode_dentry)).filter(|&a| a != 0) else { return (NAME_KERNEL_FORM, 0) };
+    let Some(alias) = read::<u64>(inode, off!(inode_dentry)).filter(|&a| a != 0) else { return (NAME_KERNEL_FORM, 0) };
     let mut dentry = alias - u64::from(off!(dentry_alias));
     let mut flags = NAME_KERNEL_FORM;
-    if read_u64(dentry, off!(dentry_hash) + 8) == Some(0) {
+    if read::<u64>(dentry, off!(dentry_hash) + 8) == Some(0) {
         flags |= NAME_DELETED;
     }
     let mut pos: u32 = 0;
     for _ in 0..DEPTH {
-        let Some(parent) = read_u64(dentry, off!(dentry_parent)) else { return (flags | NAME_TRUNCATED, pos) };
+        let Some(parent) = read::<u64>(dentry, off!(dentry_parent)) else { return (flags | NAME_TRUNCATED, pos) };
         if parent == dentry {
             return (flags, pos);
         }
         // qstr: { hash_len: u64, name: *const u8 }
-        let Some(name) = read_u64(dentry, off!(dentry_name) + 8) else { return (flags | NAME_TRUNCATED, pos) };
+        let Some(name) = read::<u64>(dentry, off!(dentry_name) + 8) else { return (flags | NAME_TRUNCATED, pos) };
         if pos >= STARTS {
             return (flags | NAME_TRUNCATED, pos);
         }

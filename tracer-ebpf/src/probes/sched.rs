@@ -6,6 +6,10 @@
 //! prev's TID and TGID without reading the task. Counters are aggregated in `THREADS`; the
 //! only record sent is a thread's final counters, at its last switch, after which its
 //! entry is deleted (TIDs are reused, and the map must not fill up on thread churn).
+#![expect(
+    clippy::needless_borrows_for_generic_args,
+    reason = "aya-ebpf's map methods take `impl Borrow`: a key or value passed by value is copied onto the 512-byte BPF stack, which the probes that inline these calls then exceed (page_fault_kernel, sched_switch, sys_enter); borrowed, it is not copied"
+)]
 use aya_ebpf::{
     helpers::{bpf_get_current_pid_tgid, bpf_ktime_get_ns, generated::bpf_get_current_comm},
     macros::btf_tracepoint,
@@ -20,7 +24,11 @@ use tracer_common::{
     sched::{SwitchKind, classify_switch},
 };
 
-use super::{comm_into, copy_in, epoll, irq, read_u32, read_u64, stacks, timeline, typed_u32, typed_u64, wakeups};
+use super::{
+    epoll,
+    kernel::{comm_into, copy_in, read, typed},
+    softirq, stacks, timeline, wakeups,
+};
 use crate::{
     globals::{join, join_comm, off, variant},
     maps::{
@@ -41,12 +49,14 @@ pub fn sched_switch(ctx: BtfTracePointContext) -> i32 {
     let prev_state: u64 = if variant!(switch_state) == STATE_FROM_ARG {
         ctx.arg(3)
     } else {
-        u64::from(typed_u32(prev, off!(task_state)).unwrap_or(0))
+        u64::from(typed::<u32>(prev, off!(task_state)).unwrap_or(0))
     };
     // `prev` is the current task: its IDs are read from it, not by a helper call.
-    let (Some(tid), Some(tgid)) = (typed_u32(prev, off!(task_pid)), typed_u32(prev, off!(task_tgid))) else { return 0 };
+    let (Some(tid), Some(tgid)) = (typed::<u32>(prev, off!(task_pid)), typed::<u32>(prev, off!(task_tgid))) else {
+        return 0;
+    };
     let now = unsafe { bpf_ktime_get_ns() };
-    irq::on_switch();
+    softirq::on_switch();
     match classify_switch(preempt & 0xff != 0, prev_state & 0xffff_ffff) {
         SwitchKind::Exit => on_thread_exit(tid, tgid, now, &counters(prev)),
         kind => {
@@ -58,7 +68,8 @@ pub fn sched_switch(ctx: BtfTracePointContext) -> i32 {
     // The thread switched in, if it is one of ours: known, or a thread of a target seen
     // for the first time (it slept since before the trace began). A bystander costs two
     // loads and a bit test.
-    let (Some(next_tid), Some(next_tgid)) = (typed_u32(next, off!(task_pid)), typed_u32(next, off!(task_tgid))) else {
+    let (Some(next_tid), Some(next_tgid)) = (typed::<u32>(next, off!(task_pid)), typed::<u32>(next, off!(task_tgid)))
+    else {
         return 0;
     };
     if is_target(next_tgid) {
@@ -81,9 +92,9 @@ struct Counters {
 #[inline(always)]
 fn counters(task: u64) -> Counters {
     Counters {
-        exec: typed_u64(task, off!(task_exec_runtime)),
-        delay: typed_u64(task, off!(task_run_delay)),
-        pcount: typed_u64(task, off!(task_pcount)),
+        exec: typed::<u64>(task, off!(task_exec_runtime)),
+        delay: typed::<u64>(task, off!(task_run_delay)),
+        pcount: typed::<u64>(task, off!(task_pcount)),
     }
 }
 
@@ -226,7 +237,7 @@ pub fn task_newtask(ctx: BtfTracePointContext) -> i32 {
     if !by_target && !by_launcher {
         return 0;
     }
-    let pid = typed_u32(task, off!(task_pid));
+    let pid = typed::<u32>(task, off!(task_pid));
     if by_launcher {
         // One-shot: the command, not whatever the tracer starts afterwards.
         if let Some(l) = launcher {
@@ -273,16 +284,16 @@ pub fn sched_process_exec(ctx: BtfTracePointContext) -> i32 {
     // `p`, the task that exec'd, is the current one.
     let (task, now): (u64, u64) = (ctx.arg(0), unsafe { bpf_ktime_get_ns() });
     let k = counters(task);
-    super::clear(&mut t.switches.voluntary);
-    super::clear(&mut t.switches.involuntary);
+    super::kernel::clear(&mut t.switches.voluntary);
+    super::kernel::clear(&mut t.switches.involuntary);
     let times = &mut t.times;
     (times.base_exec, times.base_delay, times.base_pcount) =
         (k.exec.unwrap_or(0), k.delay.unwrap_or(0), k.pcount.unwrap_or(0));
     (times.in_ts, times.out_ts, times.wake_ts, times.waking_ts) = (now, 0, 0, 0);
-    super::clear(&mut times.oncpu_ns);
-    super::clear(&mut times.offcpu_ns);
-    super::clear(&mut times.runq_ns);
-    super::clear(&mut times.slices);
+    super::kernel::clear(&mut times.oncpu_ns);
+    super::kernel::clear(&mut times.offcpu_ns);
+    super::kernel::clear(&mut times.runq_ns);
+    super::kernel::clear(&mut times.slices);
     0
 }
 
@@ -332,7 +343,7 @@ pub fn sched_process_exit(ctx: BtfTracePointContext) -> i32 {
         // do_exit() decrements signal->live before this tracepoint: 0 means the last one.
         // SAFETY: plain helper.
         let task = unsafe { aya_ebpf::helpers::generated::bpf_get_current_task() };
-        read_u64(task, off!(task_signal)).and_then(|sig| read_u32(sig, off!(signal_live))) == Some(0)
+        read::<u64>(task, off!(task_signal)).and_then(|sig| read::<u32>(sig, off!(signal_live))) == Some(0)
     };
     if group_dead {
         let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;

@@ -9,6 +9,10 @@
 //! time it was off CPU is booked in `OFFCPU` under those stacks.
 //!
 //! Captures that fail and rows that find a map full are counted, never dropped silently.
+#![expect(
+    clippy::needless_borrows_for_generic_args,
+    reason = "aya-ebpf's map methods take `impl Borrow`: a key or value passed by value is copied onto the 512-byte BPF stack, which the probes that inline these calls then exceed (page_fault_kernel, sched_switch, sys_enter); borrowed, it is not copied"
+)]
 use aya_ebpf::{
     EbpfContext,
     bindings::{BPF_F_USER_STACK, BPF_NOEXIST},
@@ -151,7 +155,7 @@ fn has_user_memory() -> bool {
     let task = unsafe { bpf_get_current_task() };
     let mm = off!(task_mm);
     // Without the offset, try the capture (and count it if it fails).
-    mm == tracer_common::kernel::Offsets::ABSENT || super::read_u64(task, mm).is_some_and(|mm| mm != 0)
+    mm == tracer_common::kernel::Offsets::ABSENT || super::kernel::read::<u64>(task, mm).is_some_and(|mm| mm != 0)
 }
 
 /// Tells user space a stack is new (and whose it is, to name its user frames).

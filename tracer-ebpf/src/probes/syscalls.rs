@@ -1,6 +1,6 @@
 //! Every syscall of the target, from `sys_enter`/`sys_exit` (tp_btf: typed arguments, and
 //! two programs instead of hundreds of per-syscall tracepoints, which also detach in
-//! milliseconds instead of tens of seconds; shared/perf-notes.md).
+//! milliseconds instead of tens of seconds; docs/kernel-notes.md, "What tracing costs").
 //!
 //! Enter: count the call and remember it in the thread's state. Exit: errors, latency
 //! histogram and bytes into the per-CPU `SYSCALLS` slot of its number, then the epoll and
@@ -14,12 +14,16 @@ use aya_ebpf::{
 use tracer_common::{
     record::{EXEC_PENDING, NO_SYSCALL, SyscallStat},
     syscalls::{
-        DataClass, EPOLL_CTL, EXECVE, EXECVEAT, RT_SIGRETURN, data_class, is_epoll_wait, is_fork, is_readiness_wait,
-        log2_bucket,
+        DataClass, EPOLL_CTL, EXECVE, EXECVEAT, RT_SIGRETURN, data_class, is_epoll_wait, is_error, is_fork,
+        is_readiness_wait, log2_bucket,
     },
 };
 
-use super::{clear, copies, epoll, faults, timeline, typed_u64};
+use super::{
+    copies, epoll, faults,
+    kernel::{clear, typed},
+    timeline,
+};
 use crate::maps::{current_thread, hit, is_target, launching, syscall_stat, thread_state};
 
 #[btf_tracepoint(function = "sys_enter")]
@@ -116,7 +120,7 @@ pub fn sys_exit_count(ctx: BtfTracePointContext) -> i32 {
     let (regs, ret): (u64, i64) = (ctx.arg(0), ctx.arg(1));
     // struct pt_regs's orig_ax (word 15): the syscall number. rt_sigreturn restores the
     // interrupted registers, orig_ax = -1 among them (as a debugger skipping a call does).
-    let Some(nr) = typed_u64(regs, 15 * 8) else { return 0 };
+    let Some(nr) = typed::<u64>(regs, 15 * 8) else { return 0 };
     let nr = if nr == u64::MAX { RT_SIGRETURN } else { nr };
     if ret == 0 && is_fork(nr) {
         return 0; // the new task, returning from its parent's call: one call, once
@@ -139,10 +143,4 @@ fn returned(s: &mut SyscallStat, nr: u64, ret: i64) {
     } else if is_readiness_wait(nr) {
         s.ready += ret as u64;
     }
-}
-
-/// Syscalls return -errno in [-4095, -1].
-#[inline(always)]
-pub fn is_error(ret: i64) -> bool {
-    (-4095..0).contains(&ret)
 }

@@ -3,6 +3,10 @@
 //! (NET_RX delivering a packet, the local timer firing an hrtimer), whatever task it
 //! interrupted (kernel-notes.md pitfall 5). Edges waker -> wakee are counted in
 //! `WAKE_EDGES`; the wakee's switch-in adds the wake-to-run latency.
+#![expect(
+    clippy::needless_borrows_for_generic_args,
+    reason = "aya-ebpf's map methods take `impl Borrow`: a key or value passed by value is copied onto the 512-byte BPF stack, which the probes that inline these calls then exceed (page_fault_kernel, sched_switch, sys_enter); borrowed, it is not copied"
+)]
 use aya_ebpf::{
     bindings::BPF_NOEXIST,
     helpers::{bpf_get_current_pid_tgid, bpf_get_smp_processor_id, bpf_ktime_get_ns},
@@ -14,7 +18,7 @@ use tracer_common::{
     syscalls::{is_epoll_wait, log2_bucket},
 };
 
-use super::{comm_into, read_u64, typed_u32};
+use super::kernel::{comm_into, read, typed};
 use crate::{
     globals::off,
     maps::{ENOMEM, THREADS, WAKE_EDGES, ZERO_EDGE, count_full, count_full_by, cpu_state, hit, is_target},
@@ -79,11 +83,11 @@ fn runnable(p: u64) {
 /// bystander's wakeup costs two loads and a bit test.
 #[inline(always)]
 fn wakee(p: u64) -> Option<(u32, &'static mut ThreadState)> {
-    let tgid = typed_u32(p, off!(task_tgid))?;
+    let tgid = typed::<u32>(p, off!(task_tgid))?;
     if !is_target(tgid) {
         return None;
     }
-    let pid = typed_u32(p, off!(task_pid))?;
+    let pid = typed::<u32>(p, off!(task_pid))?;
     // SAFETY: the wakee's map value; it is not running this code.
     THREADS.get_ptr_mut(&pid).map(|w| (pid, unsafe { &mut *w }))
 }
@@ -94,7 +98,8 @@ fn current_waker() -> Waker {
     // SAFETY: plain helpers.
     let cpu = unsafe { bpf_get_smp_processor_id() };
     let Some(c) = cpu_state() else { return Waker::default() };
-    let sock_ino = if c.sdr_sk != 0 && c.sdr_ctx == super::irq::wake_context(c) { socket_inode(c.sdr_sk) } else { 0 };
+    let sock_ino =
+        if c.sdr_sk != 0 && c.sdr_ctx == super::softirq::wake_context(c) { socket_inode(c.sdr_sk) } else { 0 };
     if c.hrtimer != 0 {
         // An expiring hrtimer: the timer woke it, whichever interrupt ran the expiry.
         if c.softirq != tracer_common::record::NO_SOFTIRQ {
@@ -115,9 +120,9 @@ fn current_waker() -> Waker {
 /// sk->sk_socket->file->f_inode->i_ino: the number /proc/PID/fd shows as socket:[ino].
 #[inline(always)]
 fn socket_inode(sk: u64) -> u64 {
-    let file = read_u64(read_u64(sk, off!(sock_socket)).unwrap_or(0), off!(socket_file)).unwrap_or(0);
-    let inode = read_u64(file, off!(file_inode)).unwrap_or(0);
-    read_u64(inode, off!(inode_ino)).unwrap_or(0)
+    let file = read::<u64>(read::<u64>(sk, off!(sock_socket)).unwrap_or(0), off!(socket_file)).unwrap_or(0);
+    let inode = read::<u64>(file, off!(file_inode)).unwrap_or(0);
+    read::<u64>(inode, off!(inode_ino)).unwrap_or(0)
 }
 
 #[inline(always)]

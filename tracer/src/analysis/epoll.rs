@@ -9,7 +9,7 @@ use tracer_common::{
 };
 
 use super::{
-    MAX_ROWS, fold_quietest,
+    rows::{MAX_ROWS, fold_quietest},
     wakeups::{latency_buckets, source},
 };
 use crate::report::{Epoll, EpollCtl, EpollFd, EventsBucket, SourceCount};

@@ -5,7 +5,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use tracer_common::record::{OffCpuKey, OffCpuStat, OffCpuTotals, WAKER_NONE, WAKER_TASK};
 
-use super::{MAX_ROWS, fold_quietest, wakeups::source};
+use super::{
+    rows::{MAX_ROWS, fold_quietest},
+    wakeups::source,
+};
 use crate::{
     decode::StackNames,
     report::{OffCpuRow, Stacks, WakerStack},

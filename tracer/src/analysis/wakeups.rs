@@ -5,7 +5,7 @@ use tracer_common::record::{
     SOFTIRQ_NAMES, WAKER_HARDIRQ, WAKER_IRQ_WORK, WAKER_NONE, WAKER_SOFTIRQ, WAKER_TASK, WAKER_TIMER, WakeEdgeTotals,
 };
 
-use super::{MAX_ROWS, sched::comm_str};
+use super::{rows::MAX_ROWS, sched::comm_str};
 use crate::report::{LatencyBucket, SourceCount, WakeEdgeRow, Wakeups};
 
 /// The kind of waker, as the report names it.
