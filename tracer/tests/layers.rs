@@ -1,4 +1,4 @@
-//! No import cycles, in any crate of the tracer (tracer, tracer-common, tracer-ebpf):
+//! No import cycles, in any crate (tracer, tracer-common, tracer-ebpf, xtask; integration-test is one file):
 //! data flows one way (docs/architecture.md), so no module may reach, through `use`
 //! or a path, a module that reaches back to it.
 //!
@@ -370,6 +370,11 @@ fn tracer_common_has_no_import_cycles() {
 #[test]
 fn tracer_ebpf_has_no_import_cycles() {
     check("tracer-ebpf/src/main.rs");
+}
+
+#[test]
+fn xtask_has_no_import_cycles() {
+    check("xtask/src/main.rs");
 }
 
 /// The checker finds a cycle where there is one: modules that name each other round.

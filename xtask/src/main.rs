@@ -1,13 +1,12 @@
 //! Orchestration only: install what a new machine lacks, then build, check and test. The
 //! eBPF object is built by `tracer/build.rs` alone; nothing here builds it another way.
-use std::{path::PathBuf, process::ExitCode};
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 mod apt;
 mod bareroot;
 mod bench;
-mod cycles;
 mod deb;
 mod dist;
 mod lint;
@@ -16,7 +15,7 @@ mod sh;
 mod test;
 mod vm;
 
-use sh::{Result, run};
+use sh::{Result, build_for, run};
 
 #[derive(Parser)]
 #[command(name = "cargo xtask", about = "Set-up, tests, demo, benchmarks and packages for tracer")]
@@ -41,7 +40,7 @@ enum Task {
     /// What tracing costs: per event, in throughput, the user-space pipeline, or a soak.
     Bench(bench::Options),
     /// `cargo fmt --check` and clippy with warnings denied over both workspaces (the eBPF
-    /// crate included), and no import cycles in any crate.
+    /// crate included).
     Lint,
     /// Static builds of the tracer and the workloads in target/dist.
     Dist,
@@ -74,24 +73,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// Builds the tracer and its workloads for a task that loads eBPF programs (so needs root).
-fn build_for(what: &str) -> Result<PathBuf> {
-    run(sh::cargo().args([
-        "build",
-        "--release",
-        "--quiet",
-        "--package",
-        "tracer",
-        "--package",
-        "workloads",
-        "--bins",
-    ]))?;
-    if !sh::is_root() {
-        return Err(format!("the {what} loads eBPF programs: run `cargo xtask {what}` as root"));
-    }
-    Ok(sh::release_dir())
 }
 
 /// Builds, then runs `tracer demo`.

@@ -59,3 +59,12 @@ pub fn stage<T>(name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
     eprintln!("xtask: == {name}: {verdict} in {}m{:02}s", secs / 60, secs % 60);
     result
 }
+
+/// Builds the tracer and its workloads for a task that loads eBPF programs (so needs root).
+pub fn build_for(what: &str) -> Result<PathBuf> {
+    run(cargo().args(["build", "--release", "--quiet", "--package", "tracer", "--package", "workloads", "--bins"]))?;
+    if !is_root() {
+        return Err(format!("the {what} loads eBPF programs: run `cargo xtask {what}` as root"));
+    }
+    Ok(release_dir())
+}

@@ -16,8 +16,8 @@ use std::{
 use serde_json::Value;
 
 use super::{
-    Options,
     observer::{attach, median, stop},
+    options::Options,
 };
 use crate::sh::{Result, which};
 

@@ -13,8 +13,8 @@ use std::{
 use serde_json::Value;
 
 use super::{
-    Options,
     observer::{attach, cpu_ms, epoll_server, median, stop},
+    options::Options,
 };
 use crate::sh::{Result, which};
 

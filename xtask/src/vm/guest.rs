@@ -11,9 +11,9 @@ use std::{
 };
 
 use super::{
-    StaticTests,
     kernels::Kernel,
     suite::{INIT, Outcome, parse_results, suite},
+    tests::{OTHER_TESTS, SECTIONS, StaticTests},
 };
 use crate::{
     dist::DIST,
@@ -58,7 +58,7 @@ impl Guest {
             let name = from.file_name().ok_or("a binary without a name")?;
             fs::copy(&from, release.join(name)).map_err(|e| format!("{}: {e}", from.display()))?;
         }
-        for name in super::SECTIONS.iter().chain(super::OTHER_TESTS) {
+        for name in SECTIONS.iter().chain(OTHER_TESTS) {
             fs::copy(&tests.tests[*name], release.join("deps").join(name)).map_err(|e| e.to_string())?;
         }
         oracle(&disk.join("oracle"))?;

@@ -5,31 +5,21 @@
 //! newest build the mirrors hold): fetch and unpack it ([`kernels`]), build a guest and
 //! boot it ([`guest`]), run `tracer check` and every section's tests in it and read the
 //! results ([`suite`]).
-use std::{
-    collections::BTreeMap,
-    fs,
-    path::PathBuf,
-    process::{Command, Stdio},
-};
+use std::{fs, process::Command};
 
 use clap::Args;
-use serde_json::Value;
 
 use crate::{
-    dist::{STATIC_RUSTFLAGS, STATIC_TARGET, dist},
-    sh::{Result, cargo, root},
+    dist::dist,
+    sh::{Result, root},
 };
 
 mod guest;
 mod kernels;
 mod suite;
+mod tests;
 
 use suite::TIMELINE;
-
-/// The sections the suite judges, each by the test binary of the same name.
-const SECTIONS: &[&str] = &["syscalls", "copies", "epoll", "sched", "wakeups", "softirq", "faults"];
-/// Test binaries that run in the guest besides the sections' (command line, replay, detach, limits).
-const OTHER_TESTS: &[&str] = &["cli", "replay", "cleanup", "limits", "stacks", "targets"];
 
 #[derive(Args, Default)]
 pub struct Options {
@@ -45,7 +35,7 @@ pub fn vm(o: &Options) -> Result {
     let work = root().join("target/vm");
     fs::create_dir_all(&work).map_err(|e| e.to_string())?;
     let dist = dist()?;
-    let tests = static_tests()?;
+    let tests = tests::static_tests()?;
     let apt = kernels::Apt::new(&work)?;
     let series: Vec<&str> = if o.kernels.is_empty() {
         kernels::SERIES.iter().map(|(n, _)| *n).collect()
@@ -76,45 +66,6 @@ pub fn vm(o: &Options) -> Result {
     }
     suite::print_matrix(&matrix);
     if failed.is_empty() { Ok(()) } else { Err(format!("the VM suite failed: {}", failed.join("; "))) }
-}
-
-/// The integration tests, and the probe programs they run, built static.
-struct StaticTests {
-    /// Test target name -> executable.
-    tests: BTreeMap<String, PathBuf>,
-    /// The package's own programs (sched-child, wake-probe, ...).
-    bins: Vec<PathBuf>,
-}
-
-fn static_tests() -> Result<StaticTests> {
-    let out = cargo()
-        .current_dir(root())
-        .args(["test", "--release", "--no-run", "--package", "integration-test", "--message-format=json"])
-        .args(["--target", STATIC_TARGET])
-        .env(STATIC_RUSTFLAGS.0, STATIC_RUSTFLAGS.1)
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if !out.status.success() {
-        return Err("building the static integration tests failed".into());
-    }
-    let mut tests = BTreeMap::new();
-    let mut bins = Vec::new();
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let Ok(v) = serde_json::from_str::<Value>(line) else { continue };
-        let (Some(exe), Some(kinds)) = (v["executable"].as_str(), v["target"]["kind"].as_array()) else { continue };
-        if kinds.iter().any(|k| k == "test") {
-            tests.insert(v["target"]["name"].as_str().unwrap_or("").to_owned(), PathBuf::from(exe));
-        } else if kinds.iter().any(|k| k == "bin") && v["profile"]["test"] == false {
-            bins.push(PathBuf::from(exe));
-        }
-    }
-    for name in SECTIONS.iter().chain(OTHER_TESTS) {
-        if !tests.contains_key(*name) {
-            return Err(format!("integration-test has no test target {name}"));
-        }
-    }
-    Ok(StaticTests { tests, bins })
 }
 
 /// The guest's Perfetto trace, checked against its report by the tests' own checker

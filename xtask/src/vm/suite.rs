@@ -9,7 +9,7 @@ use std::{
 
 use serde_json::Value;
 
-use super::{OTHER_TESTS, SECTIONS};
+use super::tests::{OTHER_TESTS, SECTIONS};
 use crate::sh::{Result, run};
 
 pub struct Outcome {
