@@ -143,6 +143,18 @@ pub enum Command {
         #[command(flatten)]
         output: OutputArgs,
     },
+    /// Print a shell's completion script, e.g. `tracer completions bash >
+    /// /etc/bash_completion.d/tracer`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the manual pages (tracer.1, tracer-attach.1, ...) into DIR: for packagers.
+    #[command(hide = true)]
+    Manpages {
+        /// Where to write the pages (created if absent).
+        dir: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

@@ -60,17 +60,19 @@ pub async fn run(which: DemoWhich, s: &Settings, format: Format, signals: &Signa
     render::demo::render(&demo, format)
 }
 
-/// The bundled programs are installed beside the tracer binary.
+/// The bundled programs: beside the tracer binary (a build tree), or in `../lib/tracer`
+/// from it (the Debian package installs them in /usr/lib/tracer, off the PATH).
 fn workload(name: &str) -> Result<PathBuf> {
     let exe = std::env::current_exe().context("cannot find the tracer's own executable")?;
-    let path = exe.parent().map(|d| d.join(name)).unwrap_or_default();
-    if !path.is_file() {
-        bail!(
-            "the bundled workload {name} is not beside the tracer ({}): build everything with `cargo build --release`",
-            path.display()
-        );
+    let dir = exe.parent().unwrap_or(Path::new("/"));
+    let candidates = [dir.join(name), dir.join("../lib/tracer").join(name)];
+    match candidates.iter().find(|p| p.is_file()) {
+        Some(path) => Ok(path.clone()),
+        None => bail!(
+            "the bundled workload {name} is neither beside the tracer nor in {}: build everything with `cargo build --release`, or install the tracer package",
+            dir.join("../lib/tracer").display()
+        ),
     }
-    Ok(path)
 }
 
 /// The command traced (with stacks and the timeline for the pictures); its report and

@@ -15,6 +15,7 @@ pub mod collect;
 pub mod cost;
 pub mod decode;
 pub mod demo;
+pub mod manual;
 pub mod mappings;
 pub mod output;
 pub mod plan;

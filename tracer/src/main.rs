@@ -12,7 +12,7 @@ use tracer::{
     cli::{Cli, Command, OutputArgs, TargetArgs, TraceArgs},
     collect::{Live, StopReason},
     decode::decode,
-    demo, plan, procfs, recording,
+    demo, manual, plan, procfs, recording,
     render::{self, Format},
     report::Report,
     serve,
@@ -148,6 +148,15 @@ async fn execute(cli: Cli) -> Result<ExitCode> {
             );
             sink.write(&report, output.format)?;
             pictures.write(&report, &timeline)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Completions { shell } => {
+            manual::completions(shell, &mut io::stdout().lock())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Manpages { dir } => {
+            let pages = manual::manpages(&dir)?;
+            eprintln!("tracer: {pages} manual pages in {}", dir.display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { which, size, duration, connections, pictures, output } => {

@@ -13,7 +13,7 @@ pub const STATIC_RUSTFLAGS: (&str, &str) =
 /// build scripts).
 pub const STATIC_TARGET: &str = "x86_64-unknown-linux-gnu";
 /// What `cargo xtask dist` ships: the tracer and the workloads it demonstrates with.
-pub const DIST: &[&str] = &["tracer", "epoll-server", "epoll-client", "zerocopy"];
+pub const DIST: &[&str] = &["tracer", "epoll-server", "epoll-client", "zerocopy", "memlab"];
 
 pub fn dist() -> Result<PathBuf> {
     run(cargo()
