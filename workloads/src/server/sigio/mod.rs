@@ -14,7 +14,11 @@ use std::{io, os::fd::RawFd, sync::mpsc, thread};
 use serde_json::{Map, Value, json};
 
 use self::reactor::{Counts, SigReactor};
-use super::{Args, PROGRAM, handoff::is_transient_accept_error, tally::Tally};
+use super::{
+    args::{Args, PROGRAM},
+    handoff::is_transient_accept_error,
+    tally::Tally,
+};
 use crate::{
     fail, net,
     stop::{self, Ended},

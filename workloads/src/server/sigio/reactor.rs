@@ -7,8 +7,9 @@ use super::Signals;
 use crate::{
     fail, net,
     server::{
-        BUF, PROGRAM,
+        args::PROGRAM,
         backlog::{Backlog, Wrote, write_nonblocking},
+        limits::BUF,
         tally::{Done, Tally},
     },
     sys::{Call, Sys},

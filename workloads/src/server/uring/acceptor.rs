@@ -8,7 +8,7 @@ use io_uring::{opcode, squeue, types::Fd};
 use super::{CANCEL, HANDOFF, LISTEN, STOP, reactor::accept};
 use crate::{
     fail,
-    server::PROGRAM,
+    server::args::PROGRAM,
     sys::Sys,
     uring::{Ring, Stats, user_data},
 };

@@ -14,7 +14,10 @@ use io_uring::opcode;
 use serde_json::{Map, Value, json};
 
 use self::reactor::{Extra, Reactor};
-use super::{Args, PROGRAM, tally::Tally};
+use super::{
+    args::{Args, PROGRAM},
+    tally::Tally,
+};
 use crate::{
     fail,
     stop::{self, Ended},

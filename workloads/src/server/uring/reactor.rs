@@ -16,7 +16,8 @@ use super::{
 use crate::{
     fail,
     server::{
-        BUF, PROGRAM,
+        args::PROGRAM,
+        limits::BUF,
         tally::{Done, Tally},
     },
     sys::Sys,
