@@ -3,7 +3,7 @@
 //! handed-over connection, rescan after an overflow, or stop.
 use std::{collections::HashMap, io, os::fd::RawFd, sync::mpsc::Sender};
 
-use super::Signals;
+use super::signals::Signals;
 use crate::{
     fail, net,
     server::{
