@@ -5,7 +5,10 @@ use std::os::fd::RawFd;
 
 use io_uring::{opcode, squeue, types::Fd};
 
-use super::{CANCEL, HANDOFF, LISTEN, STOP, reactor::accept};
+use super::{
+    reactor::accept,
+    tokens::{CANCEL, HANDOFF, LISTEN, STOP},
+};
 use crate::{
     fail,
     server::args::PROGRAM,
