@@ -1,4 +1,4 @@
-//! No import cycles, in any crate (tracer, tracer-common, tracer-ebpf, xtask; integration-test is one file):
+//! No import cycles, in any crate (tracer, tracer-common, tracer-ebpf, xtask, workloads; integration-test is one file):
 //! data flows one way (docs/architecture.md), so no module may reach, through `use`
 //! or a path, a module that reaches back to it.
 //!
@@ -375,6 +375,11 @@ fn tracer_ebpf_has_no_import_cycles() {
 #[test]
 fn xtask_has_no_import_cycles() {
     check("xtask/src/main.rs");
+}
+
+#[test]
+fn workloads_have_no_import_cycles() {
+    check("workloads/src/lib.rs");
 }
 
 /// The checker finds a cycle where there is one: modules that name each other round.

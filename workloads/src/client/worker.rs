@@ -7,7 +7,7 @@ use std::{
 };
 
 use super::{
-    Args,
+    args::Args,
     stream::{fill, verify},
 };
 use crate::sys::{Call, Sys};

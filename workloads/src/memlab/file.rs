@@ -6,7 +6,7 @@ use std::{
     path::Path,
 };
 
-use super::{fail, region::PAGE};
+use super::{args::fail, region::PAGE};
 use crate::sys::Sys;
 
 pub fn filled(sys: &mut Sys, dir: &Path, name: &str, pages: usize, byte: u8) -> File {

@@ -8,11 +8,12 @@ use std::{os::fd::AsRawFd, path::Path};
 use serde_json::Value;
 
 use super::{
-    Report, fail,
+    args::fail,
     file::filled,
     pagemap::{Pagemap, same},
     phase::{Phase, warm_up},
     region::{PAGE, Region, read_pages, write_pages},
+    report::Report,
 };
 use crate::sys::Sys;
 

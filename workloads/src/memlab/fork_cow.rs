@@ -4,12 +4,12 @@
 //! page is the parent's alone by then, so the kernel reuses it (its frames stay).
 use serde_json::{Value, json};
 
-use super::fail;
 use super::{
-    Report,
+    args::fail,
     pagemap::{Pagemap, same},
     phase::{Phase, warm_up},
     region::{Region, write_pages},
+    report::Report,
 };
 use crate::sys::{Call, Sys};
 

@@ -7,10 +7,11 @@ use std::{os::fd::AsRawFd, path::Path};
 use serde_json::Value;
 
 use super::{
-    Report, fail,
+    args::fail,
     file::filled,
     phase::{Phase, warm_up},
     region::{Region, read_pages},
+    report::Report,
 };
 use crate::sys::{Call, Sys};
 

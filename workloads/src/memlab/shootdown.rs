@@ -29,17 +29,13 @@ use std::{
 use serde_json::{Value, json};
 
 use super::{
-    Report, fail, interrupts,
+    args::{Op, fail},
+    interrupts,
     phase::{Phase, rusage, warm_up},
     region::{Region, read_pages, write_pages},
+    report::Report,
 };
 use crate::sys::{Call, Sys};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Op {
-    Mprotect,
-    Munmap,
-}
 
 /// The readers' shared state: stop flag, passes over the region, pages read.
 #[derive(Default)]

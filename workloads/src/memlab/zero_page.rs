@@ -4,10 +4,11 @@
 use serde_json::Value;
 
 use super::{
-    Report, fail,
+    args::fail,
     pagemap::{Pagemap, distinct},
     phase::{Phase, warm_up},
     region::{Region, read_pages, write_pages},
+    report::Report,
 };
 use crate::sys::Sys;
 

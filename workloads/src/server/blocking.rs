@@ -8,8 +8,8 @@ use std::{
 };
 
 use super::{
-    BUF,
     handoff::is_transient_accept_error,
+    limits::BUF,
     tally::{Done, Tally},
 };
 use crate::{net, sys::Sys};

@@ -8,7 +8,7 @@ use std::{
 };
 
 use super::{
-    PROGRAM,
+    args::PROGRAM,
     tally::{Done, Tally},
 };
 use crate::{

@@ -2,7 +2,10 @@
 //! select), behind one interface.
 use std::{collections::BTreeMap, os::fd::RawFd};
 
-use super::{MAX_EVENTS, Mode, PROGRAM};
+use super::{
+    args::{Mode, PROGRAM},
+    limits::MAX_EVENTS,
+};
 use crate::{
     fail,
     sys::{Call, Sys},

@@ -3,9 +3,10 @@
 use std::{collections::HashMap, io, os::fd::RawFd, sync::Arc};
 
 use super::{
-    BUF, MAX_EVENTS, Mode, PROGRAM,
+    args::{Mode, PROGRAM},
     backlog::{Backlog, Wrote, write_nonblocking},
     handoff::Inbox,
+    limits::{BUF, MAX_EVENTS},
     poller::{Poller, READ, Ready, WRITE},
     tally::{Done, Tally},
 };

@@ -9,7 +9,8 @@ use std::{
 };
 
 use super::{
-    Args, Mode, PROGRAM, blocking, handoff,
+    args::{Args, Mode, PROGRAM},
+    blocking, handoff,
     handoff::Inbox,
     reactor::Reactor,
     tally::{Done, Tally},

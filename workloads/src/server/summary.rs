@@ -3,7 +3,7 @@ use std::time::Instant;
 
 use serde_json::{Map, Value, json};
 
-use super::{PROGRAM, tally::Tally};
+use super::{args::PROGRAM, tally::Tally};
 use crate::{
     stop::Ended,
     sys::{self, Call, Sys},

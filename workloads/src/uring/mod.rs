@@ -5,15 +5,17 @@
 //! carries its opcode in the low byte of its user_data, so every CQE is counted under the
 //! opcode of the request that produced it ([`Stats`]).
 mod buf_ring;
+mod cqe;
 mod probe;
 mod stats;
 
 use std::{io, time::Duration};
 
-use io_uring::{IoUring, cqueue, squeue, types};
+use io_uring::{IoUring, squeue, types};
 
 pub use self::{
     buf_ring::BufRing,
+    cqe::{Cqe, IORING_NOTIF_USAGE_ZC_COPIED, user_data},
     probe::{Feature, Kernel, refusal},
     stats::{Stats, op_name},
 };
@@ -22,7 +24,6 @@ use crate::sys::{Call, Sys};
 /// From linux/io_uring.h (the crate keeps its copy private).
 pub const IORING_RECV_MULTISHOT: u16 = 1 << 1;
 pub const IORING_SEND_ZC_REPORT_USAGE: u16 = 1 << 3;
-pub const IORING_NOTIF_USAGE_ZC_COPIED: u32 = 1 << 31;
 const IORING_ENTER_GETEVENTS: u32 = 1 << 0;
 const IORING_ENTER_SQ_WAKEUP: u32 = 1 << 1;
 const IORING_ENTER_SQ_WAIT: u32 = 1 << 2;
@@ -31,37 +32,6 @@ const IORING_ENTER_EXT_ARG: u32 = 1 << 3;
 /// With SQPOLL, how long the thread polls the CQ for a completion before it sleeps in
 /// io_uring_enter (a busy server finds one within this and makes no syscall at all).
 const SQPOLL_SPIN: Duration = Duration::from_micros(200);
-
-/// user_data for a request: the caller's token above the opcode byte.
-pub const fn user_data(token: u64, opcode: u8) -> u64 {
-    (token << 8) | opcode as u64
-}
-
-/// A completion, decoded.
-#[derive(Clone, Copy, Debug)]
-pub struct Cqe {
-    pub token: u64,
-    pub op: u8,
-    pub res: i32,
-    pub flags: u32,
-}
-
-impl Cqe {
-    /// More completions will follow for the same request (multishot, or SEND_ZC's
-    /// notification).
-    pub fn more(&self) -> bool {
-        cqueue::more(self.flags)
-    }
-
-    /// SEND_ZC's second CQE: the buffer is the caller's again.
-    pub fn notif(&self) -> bool {
-        cqueue::notif(self.flags)
-    }
-
-    pub fn buffer(&self) -> Option<u16> {
-        cqueue::buffer_select(self.flags)
-    }
-}
 
 pub struct Ring {
     ring: IoUring,

@@ -4,7 +4,7 @@
 //! refusal the program prints and exits on, never a quiet fallback.
 use io_uring::opcode;
 
-use super::op_name;
+use super::stats::op_name;
 
 /// What the kernel reported.
 #[derive(Clone, Debug, Default)]

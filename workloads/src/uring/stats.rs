@@ -5,7 +5,7 @@ use std::{collections::BTreeMap, io};
 use io_uring::opcode;
 use serde_json::{Map, Value, json};
 
-use super::{Cqe, IORING_NOTIF_USAGE_ZC_COPIED};
+use super::cqe::{Cqe, IORING_NOTIF_USAGE_ZC_COPIED};
 
 /// The kernel's name of an opcode (io_uring_get_opcode(), the `op_str` of the
 /// io_uring_submit_req tracepoint), for the opcodes the workloads use.

@@ -5,7 +5,7 @@ use std::{ffi::CString, io, os::fd::RawFd, os::unix::ffi::OsStrExt, path::Path};
 
 use serde_json::{Value, json};
 
-use super::PROGRAM;
+use super::args::PROGRAM;
 use crate::{
     fail,
     sys::{Call, Sys},

@@ -1,7 +1,7 @@
 //! The receiver thread: accept, read(2) to EOF, checksum each copy of the file.
 use std::{io, os::fd::RawFd};
 
-use super::{PROGRAM, checksum::Checksum};
+use super::{args::PROGRAM, checksum::Checksum};
 use crate::{fail, net, sys::Sys};
 
 const RECV_BUF: usize = 64 << 10;

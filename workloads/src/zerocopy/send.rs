@@ -5,7 +5,12 @@ use std::{
     os::fd::{AsRawFd, RawFd},
 };
 
-use super::{Mode, PROGRAM, mapping::Mapping, pipe::Pipe, source::Source};
+use super::{
+    args::{Mode, PROGRAM},
+    mapping::Mapping,
+    pipe::Pipe,
+    source::Source,
+};
 use crate::{
     fail,
     sys::{Call, Sys},

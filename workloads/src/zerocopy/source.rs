@@ -6,7 +6,10 @@ use std::{
     path::PathBuf,
 };
 
-use super::{Args, PROGRAM, checksum::Checksum};
+use super::{
+    args::{Args, PROGRAM},
+    checksum::Checksum,
+};
 use crate::{
     fail,
     sys::{Call, Sys},

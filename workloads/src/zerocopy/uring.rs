@@ -6,7 +6,7 @@ use std::{io, os::fd::RawFd};
 use io_uring::{opcode, squeue::Flags, types::Fd};
 use serde_json::{Map, Value};
 
-use super::PROGRAM;
+use super::args::PROGRAM;
 use crate::{
     fail,
     sys::Sys,

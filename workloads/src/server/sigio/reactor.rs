@@ -3,12 +3,13 @@
 //! handed-over connection, rescan after an overflow, or stop.
 use std::{collections::HashMap, io, os::fd::RawFd, sync::mpsc::Sender};
 
-use super::Signals;
+use super::signals::Signals;
 use crate::{
     fail, net,
     server::{
-        BUF, PROGRAM,
+        args::PROGRAM,
         backlog::{Backlog, Wrote, write_nonblocking},
+        limits::BUF,
         tally::{Done, Tally},
     },
     sys::{Call, Sys},

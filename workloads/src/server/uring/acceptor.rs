@@ -5,10 +5,13 @@ use std::os::fd::RawFd;
 
 use io_uring::{opcode, squeue, types::Fd};
 
-use super::{CANCEL, HANDOFF, LISTEN, STOP, reactor::accept};
+use super::{
+    reactor::accept,
+    tokens::{CANCEL, HANDOFF, LISTEN, STOP},
+};
 use crate::{
     fail,
-    server::PROGRAM,
+    server::args::PROGRAM,
     sys::Sys,
     uring::{Ring, Stats, user_data},
 };

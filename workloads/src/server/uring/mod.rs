@@ -6,15 +6,23 @@
 //! are counted.
 mod acceptor;
 mod conn;
+mod options;
 mod reactor;
+mod tokens;
 
-use std::{os::fd::RawFd, thread, time::Duration};
+use std::{os::fd::RawFd, thread};
 
 use io_uring::opcode;
 use serde_json::{Map, Value, json};
 
-use self::reactor::{Extra, Reactor};
-use super::{Args, PROGRAM, tally::Tally};
+use self::{
+    options::Options,
+    reactor::{Extra, Reactor},
+};
+use super::{
+    args::{Args, PROGRAM},
+    tally::Tally,
+};
 use crate::{
     fail,
     stop::{self, Ended},
@@ -22,26 +30,11 @@ use crate::{
     uring::{BufRing, Feature, Ring, Stats, refusal},
 };
 
-/// Tokens of the requests that are not a connection's (connections are their slot, below
-/// 2^32, with a provided buffer's id above it).
-const STOP: u64 = (1 << 56) - 1;
-const LISTEN: u64 = STOP - 1;
-const CANCEL: u64 = STOP - 2;
-/// The CQE a MSG_RING from the acceptor posts in a reactor's ring.
-const HANDOFF: u64 = STOP - 3;
-
 /// SQ entries per ring (the CQ gets twice as many).
 const ENTRIES: u32 = 1024;
 /// --multishot: the provided-buffer ring of each reactor.
 const BUFS: u16 = 256;
 const BUF_LEN: u32 = 16 << 10;
-
-#[derive(Clone, Copy, Debug)]
-pub struct Options {
-    pub sqpoll: Option<u32>,
-    pub multishot: bool,
-    pub send_zc: bool,
-}
 
 /// The rings, set up and checked against the kernel before the server listens.
 pub struct Rings {
@@ -171,7 +164,3 @@ fn summary(opts: &Options, threads: u32, stats: &Stats, extra: &Extra) -> Map<St
     out.insert("io_uring".into(), Value::Object(m));
     out
 }
-
-/// How long the stop waits for the last completions (SEND_ZC notifications wait for the
-/// peer to read what was sent) before it reports them as unreaped.
-pub const DRAIN: Duration = Duration::from_secs(2);

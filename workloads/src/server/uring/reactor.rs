@@ -10,18 +10,24 @@ use std::{
 use io_uring::{opcode, squeue, types::Fd};
 
 use super::{
-    CANCEL, DRAIN, HANDOFF, LISTEN, Options, STOP,
     conn::{Conn, Pending},
+    options::Options,
+    tokens::{CANCEL, HANDOFF, LISTEN, STOP},
 };
 use crate::{
     fail,
     server::{
-        BUF, PROGRAM,
+        args::PROGRAM,
+        limits::BUF,
         tally::{Done, Tally},
     },
     sys::Sys,
     uring::{BufRing, Cqe, IORING_SEND_ZC_REPORT_USAGE, Ring, Stats, user_data},
 };
+
+/// How long the stop waits for the last completions (SEND_ZC notifications wait for the
+/// peer to read what was sent) before it reports them as unreaped.
+const DRAIN: Duration = Duration::from_secs(2);
 
 /// Counts of the mode's own events, beside the ring's.
 #[derive(Clone, Copy, Debug, Default)]
