@@ -159,7 +159,7 @@ fn use_it() -> Result {
     says(Command::new("man").args(["-P", "cat", "tracer"]), "tracer-attach")?;
     says(Command::new("man").args(["-P", "cat", "tracer-attach"]), "--pid")?;
     let bash = "source /usr/share/bash-completion/completions/tracer && complete -p tracer";
-    says(Command::new("bash").args(["-c", bash]), "complete -F")?;
+    says(Command::new("bash").args(["-c", bash]), "-F _tracer tracer")?;
     says(Command::new("zsh").args(["-n", "/usr/share/zsh/vendor-completions/_tracer"]), "")?;
     says(Command::new("fish").args(["--no-execute", "/usr/share/fish/vendor_completions.d/tracer.fish"]), "")
 }
