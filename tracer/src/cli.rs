@@ -115,6 +115,35 @@ pub enum Command {
         #[command(flatten)]
         output: OutputArgs,
     },
+    /// A full-screen live view, as top and perf top: the syscalls, epoll waits, copies,
+    /// threads, softirqs and faults of a process (a cgroup's, a name's, or a command
+    /// launched here), read from the kernel's maps every interval (`?` lists the keys).
+    /// Prints the final report when it ends, as `attach` does. Without a terminal (or
+    /// with --no-tui): one JSON report per interval on stdout.
+    Top {
+        /// Process ID to watch (instead of a command).
+        #[arg(short, long, conflicts_with_all = ["command", "cgroup", "comm"], required_unless_present_any = ["command", "cgroup", "comm"])]
+        pid: Option<u32>,
+        /// A cgroup's processes, as `attach --cgroup` (instead of a command).
+        #[arg(long, value_name = "DIR", conflicts_with_all = ["command", "comm"])]
+        cgroup: Option<PathBuf>,
+        /// A name's processes, as `attach --comm` (instead of a command).
+        #[arg(long, value_name = "NAME", conflicts_with = "command")]
+        comm: Option<String>,
+        /// How often the maps are read and the screen redrawn (at least 250ms).
+        #[arg(long, default_value = "1s", value_parser = top_interval)]
+        interval: Duration,
+        /// No full-screen view: one JSON report per interval on stdout.
+        #[arg(long)]
+        no_tui: bool,
+        #[command(flatten)]
+        output: OutputArgs,
+        #[command(flatten)]
+        kernel: KernelArgs,
+        /// The command to launch and watch (put `--` before it).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
+        command: Vec<OsString>,
+    },
     /// Print the report of a recording (`tracer record`, or --record), offline.
     Report {
         /// The recording.
@@ -280,6 +309,14 @@ impl KernelArgs {
     }
 }
 
+/// The view redraws at most four times a second.
+fn top_interval(text: &str) -> Result<Duration, String> {
+    match duration_flag(text)? {
+        d if d >= Duration::from_millis(250) => Ok(d),
+        _ => Err(format!("`{text}` is too short: the view redraws at most 4 times a second (use 250ms or more)")),
+    }
+}
+
 fn parse_ring_kib(text: &str) -> Result<u32, String> {
     match text.parse::<u32>() {
         Ok(k) if k >= 4 && k.is_power_of_two() && k <= 1 << 20 => Ok(k),
@@ -290,6 +327,13 @@ fn parse_ring_kib(text: &str) -> Result<u32, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn top_redraws_at_most_four_times_a_second() {
+        assert_eq!(top_interval("250ms"), Ok(Duration::from_millis(250)));
+        assert!(top_interval("100ms").unwrap_err().contains("at most 4 times a second (use 250ms or more)"));
+        assert!(top_interval("soon").is_err());
+    }
 
     #[test]
     fn duration_errors_say_what_to_type() {
