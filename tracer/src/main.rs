@@ -242,10 +242,16 @@ async fn traced(
     let live = t.interval.map(|every| Live { every, show: Some(&mut show), requests: None, status });
     let traced = trace::trace(job, live, signals).await;
     // The terminal is given back before anything else is printed.
-    if let Some(s) = screen {
-        s.close()?;
-    }
+    let view = screen.map(Screen::close).transpose();
     let traced = traced?;
+    if let Err(e) = view {
+        // The view's terminal is gone (or was never usable): the report still goes where
+        // it was asked to, and the reason to stderr, which may be gone too.
+        sink.write(&traced.report, out.format)?;
+        pictures.write(&traced.report, &traced.timeline)?;
+        let _ = writeln!(io::stderr(), "tracer: the live view ended: {e:#}");
+        return Ok(traced);
+    }
     warn(&traced);
     sink.write(&traced.report, out.format)?;
     pictures.write(&traced.report, &traced.timeline)?;

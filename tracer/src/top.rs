@@ -20,10 +20,10 @@ use ratatui::{
     Terminal,
     backend::CrosstermBackend,
     crossterm::{
-        cursor, event,
-        event::{Event, KeyEventKind},
+        cursor,
+        event::{KeyCode, KeyEvent, KeyModifiers},
         execute,
-        terminal::{EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode},
+        terminal::{self, EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode},
     },
 };
 
@@ -92,7 +92,16 @@ impl Drop for Screen {
 
 /// The view's thread: until the trace ends (`rx` closes).
 fn ui(rx: &Receiver<Box<Report>>) -> Result<()> {
-    let result = run_view(rx);
+    let entered = Term::enter().context("cannot take over the terminal for `tracer top` (try --no-tui)");
+    let result = entered.and_then(|mut term| {
+        let result = run_view(&mut term, rx);
+        if result.is_err() {
+            // A terminal that is gone cannot be given back: ratatui's own restore would
+            // fail, and its message (to that terminal) would panic in `Drop`.
+            std::mem::forget(term);
+        }
+        result
+    });
     if result.is_err() {
         // The terminal is gone or unusable: end the trace as a `kill` would.
         stop(libc::SIGTERM);
@@ -100,10 +109,10 @@ fn ui(rx: &Receiver<Box<Report>>) -> Result<()> {
     result
 }
 
-fn run_view(rx: &Receiver<Box<Report>>) -> Result<()> {
-    let mut term = Term::enter().context("cannot take over the terminal for `tracer top` (try --no-tui)")?;
+fn run_view(term: &mut Term, rx: &Receiver<Box<Report>>) -> Result<()> {
     let (mut live, mut shown, mut view) = (Readings::default(), Readings::default(), View::default());
     let mut dirty = true;
+    let mut last_size = terminal::size().context("cannot read the terminal's size")?;
     let mut drawn = Instant::now().checked_sub(FRAME).unwrap_or_else(Instant::now);
     loop {
         loop {
@@ -124,32 +133,92 @@ fn run_view(rx: &Receiver<Box<Report>>) -> Result<()> {
             (drawn, dirty) = (Instant::now(), false);
         }
         let wait = if dirty { FRAME.saturating_sub(drawn.elapsed()).min(TICK) } else { TICK };
-        if !event::poll(wait).context("cannot read the terminal")? {
-            continue;
+        // A resize redraws (`draw` fits the frame to the new size).
+        let size = terminal::size().context("cannot read the terminal's size")?;
+        if size != last_size {
+            (last_size, dirty) = (size, true);
         }
-        match event::read().context("cannot read the terminal")? {
-            Event::Key(k) if k.kind == KeyEventKind::Press => {
-                let was_paused = view.paused;
-                match view.key(k) {
-                    Action::Quit => {
-                        view.message = Some("stopping: detaching, then the final report ...".into());
-                        stop(libc::SIGINT);
-                    }
-                    Action::Export => view.message = Some(export(&shown)),
-                    Action::Redraw => {}
+        for k in typed(wait)? {
+            let was_paused = view.paused;
+            match view.key(k) {
+                Action::Quit => {
+                    view.message = Some("stopping: detaching, then the final report ...".into());
+                    stop(libc::SIGINT);
                 }
-                if was_paused && !view.paused {
-                    shown.clone_from(&live);
-                }
-                dirty = true;
+                Action::Export => view.message = Some(export(&shown)),
+                Action::Redraw => {}
             }
-            Event::Resize(..) => {
-                term.0.autoresize()?;
-                dirty = true;
+            if was_paused && !view.paused {
+                shown.clone_from(&live);
             }
-            _ => {}
+            dirty = true;
         }
     }
+}
+
+/// The keys typed within `wait`, read from stdin here rather than by crossterm's event
+/// reader, which spins without end once the terminal hangs up. A hung-up or closed
+/// terminal is an error.
+fn typed(wait: Duration) -> Result<Vec<KeyEvent>> {
+    let mut fd = libc::pollfd { fd: libc::STDIN_FILENO, events: libc::POLLIN, revents: 0 };
+    let ms = i32::try_from(wait.as_millis()).unwrap_or(i32::MAX);
+    // SAFETY: one pollfd, the count passed.
+    if unsafe { libc::poll(&mut fd, 1, ms) } < 0 {
+        let e = io::Error::last_os_error();
+        return if e.kind() == io::ErrorKind::Interrupted {
+            Ok(Vec::new())
+        } else {
+            Err(e).context("cannot read the terminal")
+        };
+    }
+    anyhow::ensure!(fd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) == 0, "the terminal closed");
+    if fd.revents & libc::POLLIN == 0 {
+        return Ok(Vec::new());
+    }
+    let mut buf = [0u8; 256];
+    // SAFETY: reading into a buffer of the length passed.
+    let n = unsafe { libc::read(libc::STDIN_FILENO, buf.as_mut_ptr().cast(), buf.len()) };
+    match n {
+        0 => anyhow::bail!("the terminal closed"),
+        n if n < 0 => {
+            let e = io::Error::last_os_error();
+            match e.kind() {
+                io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock => Ok(Vec::new()),
+                _ => Err(e).context("cannot read the terminal"),
+            }
+        }
+        n => Ok(keys(&buf[..n as usize])),
+    }
+}
+
+/// The keys in what a terminal in raw mode sent: characters, Enter, Tab, Shift-Tab,
+/// Backspace, Esc and Ctrl-C; other escape sequences (arrows, ...) are skipped.
+fn keys(bytes: &[u8]) -> Vec<KeyEvent> {
+    let text = String::from_utf8_lossy(bytes);
+    let mut out = Vec::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        let key = match c {
+            '\r' | '\n' => KeyEvent::from(KeyCode::Enter),
+            '\t' => KeyEvent::from(KeyCode::Tab),
+            '\x7f' | '\x08' => KeyEvent::from(KeyCode::Backspace),
+            '\x03' => KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL),
+            '\x1b' if matches!(chars.peek(), Some('[' | 'O')) => {
+                chars.next();
+                // Parameters, then the final byte (@ to ~).
+                let last = chars.by_ref().find(|c| ('@'..='~').contains(c));
+                match last {
+                    Some('Z') => KeyEvent::from(KeyCode::BackTab),
+                    _ => continue,
+                }
+            }
+            '\x1b' => KeyEvent::from(KeyCode::Esc),
+            c if c.is_control() => continue,
+            c => KeyEvent::from(KeyCode::Char(c)),
+        };
+        out.push(key);
+    }
+    out
 }
 
 /// Ends the trace: the main thread reads this signal (`signals.rs`) as it reads Ctrl-C.
@@ -192,5 +261,31 @@ impl Drop for Term {
     fn drop(&mut self) {
         let _ = execute!(self.0.backend_mut(), LeaveAlternateScreen, cursor::Show);
         let _ = disable_raw_mode();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_from_a_raw_terminal() {
+        let k = keys(b"/acc\x7f\r q\x1b[Z\t\x03\x1b[A\x1b");
+        let want = [
+            KeyEvent::from(KeyCode::Char('/')),
+            KeyEvent::from(KeyCode::Char('a')),
+            KeyEvent::from(KeyCode::Char('c')),
+            KeyEvent::from(KeyCode::Char('c')),
+            KeyEvent::from(KeyCode::Backspace),
+            KeyEvent::from(KeyCode::Enter),
+            KeyEvent::from(KeyCode::Char(' ')),
+            KeyEvent::from(KeyCode::Char('q')),
+            KeyEvent::from(KeyCode::BackTab),
+            KeyEvent::from(KeyCode::Tab),
+            KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL),
+            // The up arrow is skipped; a lone Esc at the end is Esc.
+            KeyEvent::from(KeyCode::Esc),
+        ];
+        assert_eq!(k, want);
     }
 }
