@@ -12,7 +12,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use integration_test::{binary, json_file, last_json_line, listening_port, scratch};
+use integration_test::{binary, epoll_server_in, json_file, last_json_line, scratch};
 use serde_json::Value;
 
 /// A tmux server of this test's own (its own socket), one session, one pane.
@@ -125,19 +125,6 @@ fn assert_detached(before: &BTreeSet<u64>, how: &str) {
     }
 }
 
-/// A level-triggered epoll server started by the test (its stdout piped: its port, then
-/// its own account).
-fn server() -> (Child, String) {
-    let mut child = Command::new(binary("epoll-server"))
-        .args(["--mode", "epoll-lt", "--port", "0"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut first).unwrap();
-    (child, listening_port(&first))
-}
-
 fn stop(mut server: Child) -> Value {
     // SAFETY: signalling the server the test started.
     unsafe { libc::kill(server.id() as i32, libc::SIGINT) };
@@ -203,7 +190,7 @@ fn traced_secs(screen: &str) -> f64 {
 #[test]
 fn the_screen_shows_the_reports_figures_and_the_keys_work() {
     let before = programs();
-    let (server, port) = server();
+    let (server, port) = epoll_server_in(None);
     let t = Tmux::start("keys", &top_command(server.id(), &scratch("keys")));
     t.wait_for("tracer top  pid");
     assert!(programs().len() > before.len(), "the view runs while the tracer's programs are loaded");
@@ -285,7 +272,7 @@ fn the_screen_shows_the_reports_figures_and_the_keys_work() {
 /// One way of leaving: the view is up, `leave` ends it, and then everything is as before.
 fn leaves(name: &str, leave: impl FnOnce(&Tmux, &mut Option<Child>), restored: bool) {
     let before = programs();
-    let (server, port) = server();
+    let (server, port) = epoll_server_in(None);
     let dir = scratch(name);
     let t = Tmux::start(name, &top_command(server.id(), &dir));
     t.wait_for("tracer top  pid");
@@ -342,4 +329,40 @@ fn every_way_out_restores_the_terminal_and_detaches() {
         },
         false,
     );
+}
+
+#[test]
+fn without_a_terminal_one_json_report_per_interval() {
+    let (server, port) = epoll_server_in(None);
+    let dir = scratch("no-tty");
+    std::fs::create_dir_all(&dir).unwrap();
+    let final_path = dir.join("final.json");
+    // stdout a pipe: no screen, JSON lines (as `attach --interval`).
+    let mut tracer = Command::new(binary("tracer"))
+        .args(["top", "--pid", &server.id().to_string(), "--interval", "250ms", "--format", "json", "--output"])
+        .arg(&final_path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(tracer.stderr.take().unwrap());
+    let mut ready = String::new();
+    stderr.read_line(&mut ready).unwrap();
+    assert!(ready.starts_with("tracing PID"), "{ready}");
+    load(&port, 1000);
+    std::thread::sleep(Duration::from_millis(1500));
+    // SAFETY: signalling the tracer this test started.
+    unsafe { libc::kill(tracer.id() as i32, libc::SIGINT) };
+    let mut out = String::new();
+    tracer.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    assert!(tracer.wait().unwrap().success());
+    let lines: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).expect("one JSON object a line")).collect();
+    assert!(lines.len() >= 4, "one per 250 ms: {}", lines.len());
+    let durations: Vec<u64> = lines.iter().map(|l| l["duration_ns"].as_u64().unwrap()).collect();
+    assert!(durations.windows(2).all(|w| w[0] < w[1]), "each a report so far: {durations:?}");
+    let report = json_file(&final_path);
+    let own = stop(server);
+    let last = lines.last().unwrap();
+    assert_eq!(report_calls(last, "read"), report_calls(&report, "read"), "idle after the load");
+    assert_eq!(report_calls(&report, "read"), own["syscalls"]["read"]["calls"].as_u64().unwrap(), "{own}");
 }

@@ -79,23 +79,13 @@ pub enum Command {
         /// The recording to write.
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         file: PathBuf,
-        /// Process ID to trace (instead of a command).
-        #[arg(short, long, conflicts_with_all = ["command", "cgroup", "comm"], required_unless_present_any = ["command", "cgroup", "comm"])]
-        pid: Option<u32>,
-        /// A cgroup's processes, as `attach --cgroup` (instead of a command).
-        #[arg(long, value_name = "DIR", conflicts_with_all = ["command", "comm"])]
-        cgroup: Option<PathBuf>,
-        /// A name's processes, as `attach --comm` (instead of a command).
-        #[arg(long, value_name = "NAME", conflicts_with = "command")]
-        comm: Option<String>,
         /// Stop after this long.
         #[arg(short, long, value_parser = duration_flag)]
         duration: Option<Duration>,
         #[command(flatten)]
         kernel: KernelArgs,
-        /// The command to launch and trace.
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
-        command: Vec<OsString>,
+        #[command(flatten)]
+        target: TargetOrCommand,
     },
     /// What this kernel lets tracer measure: per report section exact, degraded (and why)
     /// or unavailable, and the programs and variants it would load. Decided from the
@@ -121,15 +111,6 @@ pub enum Command {
     /// Prints the final report when it ends, as `attach` does. Without a terminal (or
     /// with --no-tui): one JSON report per interval on stdout.
     Top {
-        /// Process ID to watch (instead of a command).
-        #[arg(short, long, conflicts_with_all = ["command", "cgroup", "comm"], required_unless_present_any = ["command", "cgroup", "comm"])]
-        pid: Option<u32>,
-        /// A cgroup's processes, as `attach --cgroup` (instead of a command).
-        #[arg(long, value_name = "DIR", conflicts_with_all = ["command", "comm"])]
-        cgroup: Option<PathBuf>,
-        /// A name's processes, as `attach --comm` (instead of a command).
-        #[arg(long, value_name = "NAME", conflicts_with = "command")]
-        comm: Option<String>,
         /// How often the maps are read and the screen redrawn (at least 250ms).
         #[arg(long, default_value = "1s", value_parser = top_interval)]
         interval: Duration,
@@ -140,9 +121,8 @@ pub enum Command {
         output: OutputArgs,
         #[command(flatten)]
         kernel: KernelArgs,
-        /// The command to launch and watch (put `--` before it).
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
-        command: Vec<OsString>,
+        #[command(flatten)]
+        target: TargetOrCommand,
     },
     /// Print the report of a recording (`tracer record`, or --record), offline.
     Report {
@@ -235,6 +215,23 @@ pub struct TargetArgs {
     /// start later.
     #[arg(long, value_name = "NAME")]
     pub comm: Option<String>,
+}
+
+/// What `record` and `top` trace: a PID, a cgroup, a name, or else a command launched.
+#[derive(Debug, Args)]
+pub struct TargetOrCommand {
+    /// Process ID to trace (instead of a command).
+    #[arg(short, long, conflicts_with_all = ["command", "cgroup", "comm"], required_unless_present_any = ["command", "cgroup", "comm"])]
+    pub pid: Option<u32>,
+    /// A cgroup's processes, as `attach --cgroup` (instead of a command).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["command", "comm"])]
+    pub cgroup: Option<PathBuf>,
+    /// A name's processes, as `attach --comm` (instead of a command).
+    #[arg(long, value_name = "NAME", conflicts_with = "command")]
+    pub comm: Option<String>,
+    /// The command to launch and trace (put `--` before it if it starts with `-`).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
+    pub command: Vec<OsString>,
 }
 
 #[derive(Debug, Args)]
@@ -370,9 +367,24 @@ mod tests {
     #[test]
     fn record_and_demo_parse() {
         let cli = Cli::try_parse_from(["tracer", "record", "-o", "t.bin", "--", "sleep", "1"]).unwrap();
-        assert!(matches!(cli.command, Command::Record { pid: None, ref command, .. } if command == &["sleep", "1"]));
+        assert!(matches!(
+            cli.command,
+            Command::Record { target: TargetOrCommand { pid: None, ref command, .. }, .. } if command == &["sleep", "1"]
+        ));
         let cli = Cli::try_parse_from(["tracer", "record", "-o", "t.bin", "--comm", "nginx"]).unwrap();
-        assert!(matches!(cli.command, Command::Record { pid: None, comm: Some(ref c), .. } if c == "nginx"));
+        assert!(matches!(
+            cli.command,
+            Command::Record { target: TargetOrCommand { pid: None, comm: Some(ref c), .. }, .. } if c == "nginx"
+        ));
+        // `top` takes the same targets, and a command too.
+        let cli = Cli::try_parse_from(["tracer", "top", "--", "epoll-server", "--port", "0"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Top { target: TargetOrCommand { pid: None, ref command, .. }, no_tui: false, .. }
+                if command == &["epoll-server", "--port", "0"]
+        ));
+        assert!(Cli::try_parse_from(["tracer", "top", "--pid", "1", "ls"]).is_err(), "not both");
+        assert!(Cli::try_parse_from(["tracer", "top"]).is_err(), "a target");
         let cli = Cli::try_parse_from(["tracer", "attach", "--cgroup", "/sys/fs/cgroup/a.slice"]).unwrap();
         assert!(matches!(
             cli.command,

@@ -1,7 +1,5 @@
 use std::{
-    ffi::OsString,
     io::{self, IsTerminal, Write},
-    path::PathBuf,
     process::ExitCode,
     time::Duration,
 };
@@ -12,7 +10,7 @@ use tracer::{
     analysis::{Analysis, timeline::Timeline},
     btf::Btf,
     check,
-    cli::{Cli, Command, OutputArgs, TargetArgs, TraceArgs},
+    cli::{Cli, Command, OutputArgs, TargetArgs, TargetOrCommand, TraceArgs},
     collect::{Live, StopReason},
     decode::decode,
     demo, plan, procfs, recording,
@@ -79,9 +77,9 @@ async fn execute(cli: Cli) -> Result<ExitCode> {
             let t = traced(target, None, &trace, kernel.settings(verbose), &output, &signals, watch).await?;
             Ok(command_exit(t.reason))
         }
-        Command::Top { pid, cgroup, comm, interval, no_tui, output, kernel, command } => {
-            let launched = !command.is_empty();
-            let target = one_target(pid, cgroup, comm, command);
+        Command::Top { interval, no_tui, output, kernel, target } => {
+            let launched = !target.command.is_empty();
+            let target = one_target(target);
             // A screen needs a terminal to draw on and one to read keys from.
             let tui = !no_tui && io::stdout().is_terminal() && io::stdin().is_terminal();
             let watch = if tui { Watching::Screen } else { Watching::Reports(Format::Json) };
@@ -89,8 +87,8 @@ async fn execute(cli: Cli) -> Result<ExitCode> {
             let t = traced(target, None, &trace, kernel.settings(verbose), &output, &signals, watch).await?;
             Ok(if launched { command_exit(t.reason) } else { ExitCode::SUCCESS })
         }
-        Command::Record { file, pid, cgroup, comm, duration, kernel, command } => {
-            let target = one_target(pid, cgroup, comm, command);
+        Command::Record { file, duration, kernel, target } => {
+            let target = one_target(target);
             let job = Job { target, duration, record: Some(file.clone()), settings: kernel.settings(verbose) };
             let t = trace::trace(job, None, &signals).await?;
             warn(&t);
@@ -177,12 +175,12 @@ fn target_of(t: TargetArgs) -> Target {
 }
 
 /// `record`'s and `top`'s target: a PID, a cgroup, a name, or else the command.
-fn one_target(pid: Option<u32>, cgroup: Option<PathBuf>, comm: Option<String>, command: Vec<OsString>) -> Target {
-    match (pid, cgroup, comm) {
+fn one_target(t: TargetOrCommand) -> Target {
+    match (t.pid, t.cgroup, t.comm) {
         (Some(pid), _, _) => Target::Pid(pid),
         (_, Some(dir), _) => Target::Cgroup(dir),
         (_, _, Some(name)) => Target::Comm(name),
-        _ => Target::Command { words: command, capture_stdout: false },
+        _ => Target::Command { words: t.command, capture_stdout: false },
     }
 }
 
