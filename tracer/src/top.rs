@@ -40,6 +40,8 @@ use crate::{
 const FRAME: Duration = Duration::from_millis(250);
 /// How often the thread looks for a new reading or the trace's end while no key comes.
 const TICK: Duration = Duration::from_millis(50);
+/// How often the whole screen is drawn again rather than what changed.
+const REPAINT: Duration = Duration::from_secs(2);
 
 /// The full-screen view, opened at the first reading (so the start-up messages stay on
 /// the normal screen).
@@ -113,6 +115,7 @@ fn run_view(term: &mut Term, rx: &Receiver<Box<Report>>) -> Result<()> {
     let (mut live, mut shown, mut view) = (Readings::default(), Readings::default(), View::default());
     let mut dirty = true;
     let mut last_size = terminal::size().context("cannot read the terminal's size")?;
+    let mut painted = Instant::now();
     let mut drawn = Instant::now().checked_sub(FRAME).unwrap_or_else(Instant::now);
     loop {
         loop {
@@ -129,6 +132,12 @@ fn run_view(term: &mut Term, rx: &Receiver<Box<Report>>) -> Result<()> {
             }
         }
         if dirty && drawn.elapsed() >= FRAME {
+            if painted.elapsed() >= REPAINT {
+                // Whatever else wrote to the terminal (a launched command's output) goes:
+                // this frame is drawn whole, not as changes.
+                term.0.clear().context("cannot draw on the terminal")?;
+                painted = Instant::now();
+            }
             term.0.draw(|f| draw(f, &shown, &view)).context("cannot draw on the terminal")?;
             (drawn, dirty) = (Instant::now(), false);
         }
