@@ -15,7 +15,7 @@ use std::{
 use integration_test::{binary, epoll_server_in, json_file, last_json_line, scratch};
 use serde_json::Value;
 
-/// A tmux server of this test's own (its own socket), one session, one pane.
+/// A tmux server of this test's own, one session, one pane.
 struct Tmux {
     socket: String,
     dir: PathBuf,
@@ -27,7 +27,8 @@ impl Tmux {
     fn start(name: &str, command: &str) -> Self {
         let dir = scratch(name);
         std::fs::create_dir_all(&dir).unwrap();
-        let socket = format!("tracer-top-{}-{name}", std::process::id());
+        // Its socket in the scratch directory, not tmux's shared one.
+        let socket = dir.join("tmux.sock").display().to_string();
         let script = format!("{command}; echo $? > {0}/rc; stty -a > {0}/stty 2>&1; sleep 600", dir.display());
         let t = Tmux { socket, dir };
         t.run(&["new-session", "-d", "-x", "150", "-y", "50", "-c", t.dir.to_str().unwrap(), &script]);
@@ -35,7 +36,7 @@ impl Tmux {
     }
 
     fn run(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux").args(["-L", &self.socket]).args(args).output().expect("run tmux");
+        let out = Command::new("tmux").args(["-S", &self.socket]).args(args).output().expect("run tmux");
         assert!(out.status.success(), "tmux {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
@@ -100,7 +101,7 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
-        let _ = Command::new("tmux").args(["-L", &self.socket, "kill-server"]).output();
+        let _ = Command::new("tmux").args(["-S", &self.socket, "kill-server"]).output();
     }
 }
 
