@@ -79,23 +79,13 @@ pub enum Command {
         /// The recording to write.
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         file: PathBuf,
-        /// Process ID to trace (instead of a command).
-        #[arg(short, long, conflicts_with_all = ["command", "cgroup", "comm"], required_unless_present_any = ["command", "cgroup", "comm"])]
-        pid: Option<u32>,
-        /// A cgroup's processes, as `attach --cgroup` (instead of a command).
-        #[arg(long, value_name = "DIR", conflicts_with_all = ["command", "comm"])]
-        cgroup: Option<PathBuf>,
-        /// A name's processes, as `attach --comm` (instead of a command).
-        #[arg(long, value_name = "NAME", conflicts_with = "command")]
-        comm: Option<String>,
         /// Stop after this long.
         #[arg(short, long, value_parser = duration_flag)]
         duration: Option<Duration>,
         #[command(flatten)]
         kernel: KernelArgs,
-        /// The command to launch and trace.
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
-        command: Vec<OsString>,
+        #[command(flatten)]
+        target: TargetOrCommand,
     },
     /// What this kernel lets tracer measure: per report section exact, degraded (and why)
     /// or unavailable, and the programs and variants it would load. Decided from the
@@ -114,6 +104,25 @@ pub enum Command {
         minimize: Option<PathBuf>,
         #[command(flatten)]
         output: OutputArgs,
+    },
+    /// A full-screen live view, as top and perf top: the syscalls, epoll waits, copies,
+    /// threads, softirqs and faults of a process (a cgroup's, a name's, or a command
+    /// launched here), read from the kernel's maps every interval (`?` lists the keys).
+    /// Prints the final report when it ends, as `attach` does. Without a terminal (or
+    /// with --no-tui): one JSON report per interval on stdout.
+    Top {
+        /// How often the maps are read and the screen redrawn (at least 250ms).
+        #[arg(long, default_value = "1s", value_parser = top_interval)]
+        interval: Duration,
+        /// No full-screen view: one JSON report per interval on stdout.
+        #[arg(long)]
+        no_tui: bool,
+        #[command(flatten)]
+        output: OutputArgs,
+        #[command(flatten)]
+        kernel: KernelArgs,
+        #[command(flatten)]
+        target: TargetOrCommand,
     },
     /// Print the report of a recording (`tracer record`, or --record), offline.
     Report {
@@ -220,6 +229,23 @@ pub struct TargetArgs {
     pub comm: Option<String>,
 }
 
+/// What `record` and `top` trace: a PID, a cgroup, a name, or else a command launched.
+#[derive(Debug, Args)]
+pub struct TargetOrCommand {
+    /// Process ID to trace (instead of a command).
+    #[arg(short, long, conflicts_with_all = ["command", "cgroup", "comm"], required_unless_present_any = ["command", "cgroup", "comm"])]
+    pub pid: Option<u32>,
+    /// A cgroup's processes, as `attach --cgroup` (instead of a command).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["command", "comm"])]
+    pub cgroup: Option<PathBuf>,
+    /// A name's processes, as `attach --comm` (instead of a command).
+    #[arg(long, value_name = "NAME", conflicts_with = "command")]
+    pub comm: Option<String>,
+    /// The command to launch and trace (put `--` before it if it starts with `-`).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
+    pub command: Vec<OsString>,
+}
+
 #[derive(Debug, Args)]
 pub struct TraceArgs {
     /// Also save the record stream to this file (replay it with `tracer report FILE`).
@@ -292,6 +318,14 @@ impl KernelArgs {
     }
 }
 
+/// The view redraws at most four times a second.
+fn top_interval(text: &str) -> Result<Duration, String> {
+    match duration_flag(text)? {
+        d if d >= Duration::from_millis(250) => Ok(d),
+        _ => Err(format!("`{text}` is too short: the view redraws at most 4 times a second (use 250ms or more)")),
+    }
+}
+
 fn parse_ring_kib(text: &str) -> Result<u32, String> {
     match text.parse::<u32>() {
         Ok(k) if k >= 4 && k.is_power_of_two() && k <= 1 << 20 => Ok(k),
@@ -302,6 +336,13 @@ fn parse_ring_kib(text: &str) -> Result<u32, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn top_redraws_at_most_four_times_a_second() {
+        assert_eq!(top_interval("250ms"), Ok(Duration::from_millis(250)));
+        assert!(top_interval("100ms").unwrap_err().contains("at most 4 times a second (use 250ms or more)"));
+        assert!(top_interval("soon").is_err());
+    }
 
     #[test]
     fn duration_errors_say_what_to_type() {
@@ -338,9 +379,24 @@ mod tests {
     #[test]
     fn record_and_demo_parse() {
         let cli = Cli::try_parse_from(["tracer", "record", "-o", "t.bin", "--", "sleep", "1"]).unwrap();
-        assert!(matches!(cli.command, Command::Record { pid: None, ref command, .. } if command == &["sleep", "1"]));
+        assert!(matches!(
+            cli.command,
+            Command::Record { target: TargetOrCommand { pid: None, ref command, .. }, .. } if command == &["sleep", "1"]
+        ));
         let cli = Cli::try_parse_from(["tracer", "record", "-o", "t.bin", "--comm", "nginx"]).unwrap();
-        assert!(matches!(cli.command, Command::Record { pid: None, comm: Some(ref c), .. } if c == "nginx"));
+        assert!(matches!(
+            cli.command,
+            Command::Record { target: TargetOrCommand { pid: None, comm: Some(ref c), .. }, .. } if c == "nginx"
+        ));
+        // `top` takes the same targets, and a command too.
+        let cli = Cli::try_parse_from(["tracer", "top", "--", "epoll-server", "--port", "0"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Top { target: TargetOrCommand { pid: None, ref command, .. }, no_tui: false, .. }
+                if command == &["epoll-server", "--port", "0"]
+        ));
+        assert!(Cli::try_parse_from(["tracer", "top", "--pid", "1", "ls"]).is_err(), "not both");
+        assert!(Cli::try_parse_from(["tracer", "top"]).is_err(), "a target");
         let cli = Cli::try_parse_from(["tracer", "attach", "--cgroup", "/sys/fs/cgroup/a.slice"]).unwrap();
         assert!(matches!(
             cli.command,

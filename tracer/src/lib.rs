@@ -29,4 +29,5 @@ pub mod session;
 pub mod signals;
 pub mod symbols;
 pub mod target;
+pub mod top;
 pub mod trace;

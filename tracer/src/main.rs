@@ -1,6 +1,7 @@
 use std::{
-    io::{self, Write},
+    io::{self, IsTerminal, Write},
     process::ExitCode,
+    time::Duration,
 };
 
 use anyhow::{Context, Result};
@@ -9,7 +10,7 @@ use tracer::{
     analysis::{Analysis, timeline::Timeline},
     btf::Btf,
     check,
-    cli::{Cli, Command, OutputArgs, TargetArgs, TraceArgs},
+    cli::{Cli, Command, OutputArgs, TargetArgs, TargetOrCommand, TraceArgs},
     collect::{Live, StopReason},
     decode::decode,
     demo, manual, plan, procfs, recording,
@@ -18,6 +19,7 @@ use tracer::{
     serve,
     session::Settings,
     signals::{self, Signals},
+    top::Screen,
     trace::{self, Job, Target, Traced},
 };
 
@@ -64,27 +66,29 @@ async fn execute(cli: Cli) -> Result<ExitCode> {
         }
         Command::Attach { target, duration, output, trace, kernel } => {
             let target = target_of(target);
-            traced(target, duration, &trace, kernel.settings(verbose), &output, &signals)
+            let watch = Watching::Reports(output.format);
+            traced(target, duration, &trace, kernel.settings(verbose), &output, &signals, watch)
                 .await
                 .map(|_| ExitCode::SUCCESS)
         }
         Command::Run { output, trace, kernel, command } => {
             let target = Target::Command { words: command, capture_stdout: false };
-            let t = traced(target, None, &trace, kernel.settings(verbose), &output, &signals).await?;
-            let code = match t.reason {
-                StopReason::TargetExited(Some(code)) => code,
-                StopReason::Interrupted(sig) => 128 + sig,
-                _ => 1,
-            };
-            Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+            let watch = Watching::Reports(output.format);
+            let t = traced(target, None, &trace, kernel.settings(verbose), &output, &signals, watch).await?;
+            Ok(command_exit(t.reason))
         }
-        Command::Record { file, pid, cgroup, comm, duration, kernel, command } => {
-            let target = match (pid, cgroup, comm) {
-                (Some(pid), _, _) => Target::Pid(pid),
-                (_, Some(dir), _) => Target::Cgroup(dir),
-                (_, _, Some(name)) => Target::Comm(name),
-                _ => Target::Command { words: command, capture_stdout: false },
-            };
+        Command::Top { interval, no_tui, output, kernel, target } => {
+            let launched = !target.command.is_empty();
+            let target = one_target(target);
+            // A screen needs a terminal to draw on and one to read keys from.
+            let tui = !no_tui && io::stdout().is_terminal() && io::stdin().is_terminal();
+            let watch = if tui { Watching::Screen } else { Watching::Reports(Format::Json) };
+            let trace = TraceArgs { record: None, interval: Some(interval) };
+            let t = traced(target, None, &trace, kernel.settings(verbose), &output, &signals, watch).await?;
+            Ok(if launched { command_exit(t.reason) } else { ExitCode::SUCCESS })
+        }
+        Command::Record { file, duration, kernel, target } => {
+            let target = one_target(target);
             let job = Job { target, duration, record: Some(file.clone()), settings: kernel.settings(verbose) };
             let t = trace::trace(job, None, &signals).await?;
             warn(&t);
@@ -179,15 +183,44 @@ fn target_of(t: TargetArgs) -> Target {
     }
 }
 
+/// `record`'s and `top`'s target: a PID, a cgroup, a name, or else the command.
+fn one_target(t: TargetOrCommand) -> Target {
+    match (t.pid, t.cgroup, t.comm) {
+        (Some(pid), _, _) => Target::Pid(pid),
+        (_, Some(dir), _) => Target::Cgroup(dir),
+        (_, _, Some(name)) => Target::Comm(name),
+        _ => Target::Command { words: t.command, capture_stdout: false },
+    }
+}
+
+/// A launched command's exit status as ours (128+N if a signal N ended the trace).
+fn command_exit(reason: StopReason) -> ExitCode {
+    let code = match reason {
+        StopReason::TargetExited(Some(code)) => code,
+        StopReason::Interrupted(sig) => 128 + sig,
+        _ => 1,
+    };
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+/// How the reports made while tracing (every --interval) are shown.
+enum Watching {
+    /// Printed on stdout as they come, in this format (JSON: one object per line).
+    Reports(Format),
+    /// `tracer top`'s full-screen view.
+    Screen,
+}
+
 /// Traces per `target` and writes the report (and, with --interval, a report per
-/// interval) where `out` says.
+/// interval, as `watch` says) where `out` says.
 async fn traced(
     target: Target,
-    duration: Option<std::time::Duration>,
+    duration: Option<Duration>,
     t: &TraceArgs,
     settings: Settings,
     out: &OutputArgs,
     signals: &Signals,
+    watch: Watching,
 ) -> Result<Traced> {
     anyhow::ensure!(
         settings.stacks || !out.needs_stacks(),
@@ -197,18 +230,35 @@ async fn traced(
     let pictures = out.pictures()?;
     let settings = Settings { timeline: settings.timeline || out.perfetto.is_some(), ..settings };
     let job = Job { target, duration, record: t.record.clone(), settings };
+    let mut screen = matches!(watch, Watching::Screen).then(Screen::new);
+    let status = screen.is_none();
     let mut show = |r: &Report| -> Result<()> {
+        if let Some(s) = &mut screen {
+            return s.show(r);
+        }
         // Live views go to stdout as they come (tables separated, JSON one per line).
         let mut stdout = io::stdout().lock();
-        match out.format {
-            Format::Json => writeln!(stdout, "{}", serde_json::to_string(r)?)?,
-            f => render::render(r, f, &mut stdout)?,
+        match watch {
+            Watching::Reports(Format::Json) => writeln!(stdout, "{}", serde_json::to_string(r)?)?,
+            Watching::Reports(f) => render::render(r, f, &mut stdout)?,
+            Watching::Screen => unreachable!("drawn above"),
         }
         stdout.flush()?;
         Ok(())
     };
-    let live = t.interval.map(|every| Live { every, show: Some(&mut show), requests: None });
-    let traced = trace::trace(job, live, signals).await?;
+    let live = t.interval.map(|every| Live { every, show: Some(&mut show), requests: None, status });
+    let traced = trace::trace(job, live, signals).await;
+    // The terminal is given back before anything else is printed.
+    let view = screen.map(Screen::close).transpose();
+    let traced = traced?;
+    if let Err(e) = view {
+        // The view's terminal is gone (or was never usable): the report still goes where
+        // it was asked to, and the reason to stderr, which may be gone too.
+        sink.write(&traced.report, out.format)?;
+        pictures.write(&traced.report, &traced.timeline)?;
+        let _ = writeln!(io::stderr(), "tracer: the live view ended: {e:#}");
+        return Ok(traced);
+    }
     warn(&traced);
     sink.write(&traced.report, out.format)?;
     pictures.write(&traced.report, &traced.timeline)?;

@@ -40,7 +40,7 @@ pub async fn run(job: Job, listen: SocketAddr, signals: &Signals) -> Result<Trac
     let (asks, requests) = mpsc::channel(16);
     let server = tokio::spawn(accept(listener, asks));
     eprintln!("serving metrics on http://{listen}/metrics");
-    let live = Live { every: Duration::from_secs(3600), show: None, requests: Some(requests) };
+    let live = Live { every: Duration::from_secs(3600), show: None, requests: Some(requests), status: true };
     let traced = trace::trace(job, Some(live), signals).await;
     server.abort();
     traced

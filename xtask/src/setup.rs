@@ -79,6 +79,11 @@ const NEEDS: &[Need] = &[
         check: Check::Says(&["prometheus", "--version"], "prometheus"),
     },
     Need {
+        package: "tmux",
+        why: "a real terminal for the `tracer top` test",
+        check: Check::Says(&["tmux", "-V"], "tmux"),
+    },
+    Need {
         package: "curl",
         why: "queries Prometheus in the tests",
         check: Check::Says(&["curl", "--version"], "curl"),

@@ -67,6 +67,8 @@ pub struct Live<'a> {
     pub every: Duration,
     pub show: Option<Show<'a>>,
     pub requests: Option<Requests>,
+    /// The status line on stderr (when a terminal): off where a full-screen view owns it.
+    pub status: bool,
 }
 
 /// Where interval reports go.
@@ -102,7 +104,7 @@ pub async fn trace(
     let shows = live.as_ref().is_some_and(|l| l.show.is_some());
     let mut requests = live.as_mut().and_then(|l| l.requests.take());
     let mut view = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-    let progress = std::io::stderr().is_terminal();
+    let progress = live.as_ref().is_none_or(|l| l.status) && std::io::stderr().is_terminal();
     let mut status = tokio::time::interval(PROGRESS);
     let mut sweep = tokio::time::interval_at(tokio::time::Instant::now() + SWEEP, SWEEP);
     // A signal that came while the programs loaded is the first `recv` hands out: it ends

@@ -8,6 +8,7 @@ pub mod metrics;
 pub mod perfetto;
 pub mod sink;
 pub mod table;
+pub mod top;
 
 use std::io::Write;
 

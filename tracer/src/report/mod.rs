@@ -5,6 +5,7 @@ mod copies;
 pub mod demo;
 mod epoll;
 mod faults;
+mod interval;
 mod latency;
 #[cfg(test)]
 mod sample;

@@ -1,6 +1,6 @@
 //! Human rendering with comfy-table: a summary line per section, then its table. One file
 //! per section, named as the report's; `cells` holds what they all use.
-mod cells;
+pub(crate) mod cells;
 mod copies;
 mod epoll;
 mod faults;
