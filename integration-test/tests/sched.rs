@@ -182,13 +182,14 @@ fn times_match_schedstat() {
     }
     // The kernel folds a thread's clock into its process's just before its last switch:
     // what it runs after that (the last microseconds of its exit) is the tracer's alone,
-    // once per thread: tens of µs here (allowed 0.5 ms a thread), up to 1.5 ms a thread
-    // under qemu's TCG (allowed 2 ms; the per-thread checks above catch a slice counted
-    // twice). Below: the main thread's own time between its two clock reads, one call
+    // once per thread: tens of µs here (allowed 0.5 ms a thread), up to 2.03 ms a thread
+    // under qemu's TCG, where the exit path and the tracer's programs on it are emulated
+    // (8.14 ms over 4 threads seen on 6.12; allowed 3 ms a thread there; the per-thread
+    // checks above catch a slice counted twice). Below: the main thread's own time between its two clock reads, one call
     // (tens of µs; under TCG, where the tracer's programs are emulated too, 186 µs seen
     // on 5.10 with three calls between them: allowed 0.5 ms).
     let dead = n(&truth["self"]["cpu_ns"]) - n(&truth["main"]["cpu_ns"]);
-    let per_thread = if tcg() { 2_000_000 } else { 500_000 };
+    let per_thread = if tcg() { 3_000_000 } else { 500_000 };
     let tail = per_thread * truth["threads"].as_array().unwrap().len() as i64;
     let gap = if tcg() { 500_000 } else { 100_000 };
     assert!(
