@@ -1,6 +1,6 @@
 //! `cargo xtask bench`: what tracing costs the traced program. epoll-server runs at full
 //! load from epoll-client on loopback, in configurations interleaved round by round
-//! (untraced, the floor, the tracer, and strace / bpftrace where installed), so a noisy
+//! (untraced, the floor, the tracer, `tracer top` drawing in a terminal, and strace / bpftrace where installed), so a noisy
 //! machine hits every configuration alike. Prints median requests/s, the median of each
 //! round's ratio to that round's untraced run, events handled per second, losses, and the
 //! tracer's own CPU time per million events. Not a test: it asserts nothing.
@@ -60,6 +60,9 @@ fn default_configs(s: &Options) -> Vec<String> {
         ["untraced", "floor", "tracer", "tracer+stacks", "tracer+timeline"].map(String::from).to_vec();
     // What a user who asks for syscalls alone pays, with and without their latency.
     configs.extend(["tracer:syscalls", "tracer:syscalls --no-latency"].map(String::from));
+    // Every probe watched live in `tracer top` (in a tmux pane), at its default redraw
+    // and at its fastest: what the view adds to tracing alone.
+    configs.extend(["top:1s", "top:250ms"].map(String::from));
     for g in &s.groups {
         let config = format!("tracer:{g}");
         if !configs.contains(&config) {
@@ -135,11 +138,11 @@ fn measure(bin: &Path, config: &str, s: &Options) -> Result<Sample> {
     let observer = attach(bin, config, &pid, &report);
     let result = observer.and_then(|observer| {
         let rps = load(bin, &port, s)?;
-        let cpu = observer.as_ref().map_or(0.0, |o| cpu_ms(o.id()));
+        let cpu = observer.as_ref().map_or(0.0, |o| cpu_ms(o.pid()));
         let mut sample = Sample { rps, tracer_cpu_ms: cpu, ..Sample::default() };
         if let Some(o) = observer {
             stop(o)?;
-            if config == "floor" || config.starts_with("tracer") {
+            if reports(config) {
                 let text = std::fs::read_to_string(&report).map_err(|e| format!("no tracer report: {e}"))?;
                 let v: Value = serde_json::from_str(&text).map_err(|e| format!("bad tracer report: {e}"))?;
                 sample.lost = v["lost_events"].as_u64().unwrap_or(0) + v["missed_events"].as_u64().unwrap_or(0);
@@ -155,6 +158,11 @@ fn measure(bin: &Path, config: &str, s: &Options) -> Result<Sample> {
     let _ = server.wait();
     let _ = std::fs::remove_file(&report);
     result
+}
+
+/// Whether the configuration is the tracer's (it writes a report to read).
+fn reports(config: &str) -> bool {
+    config == "floor" || config.starts_with("tracer") || config.starts_with("top:")
 }
 
 /// Tracepoint hits a trace handled: the floor counts them; for the tracer, two per syscall
@@ -213,7 +221,7 @@ fn print(configs: &[String], samples: &[Vec<Sample>], s: &Options) {
             ratio,
             range,
             show(events, &|v| format!("{v:.0}")),
-            if !(config == "floor" || config.starts_with("tracer")) { "-".into() } else { lost.to_string() },
+            if reports(config) { lost.to_string() } else { "-".into() },
             show(cpu, &|v| format!("{v:.1}")),
         );
         if config == "tracer" {

@@ -4,7 +4,7 @@ use std::{
     io::{BufRead, BufReader},
     path::Path,
     process::{Child, Command, Stdio},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use crate::sh::Result;
@@ -22,8 +22,27 @@ pub fn epoll_server(bin: &Path, mode: &str) -> Result<(Child, String)> {
     Ok((server, port.to_owned()))
 }
 
+/// What observes the target: a process of ours, or `tracer top` drawing in a terminal.
+pub enum Observer {
+    Process(Child),
+    Screen(Screen),
+}
+
+impl Observer {
+    /// The observing process itself (the tracer, not the terminal holding it).
+    pub fn pid(&self) -> u32 {
+        match self {
+            Observer::Process(c) => c.id(),
+            Observer::Screen(s) => s.tracer,
+        }
+    }
+}
+
 /// Starts the configuration's observer on `pid` and waits until it is live.
-pub fn attach(bin: &Path, config: &str, pid: &str, report: &Path) -> Result<Option<Child>> {
+pub fn attach(bin: &Path, config: &str, pid: &str, report: &Path) -> Result<Option<Observer>> {
+    if let Some(interval) = config.strip_prefix("top:") {
+        return Screen::start(bin, interval, pid, report).map(|s| Some(Observer::Screen(s)));
+    }
     let (mut cmd, ready): (Command, &str) = match config {
         "untraced" => return Ok(None),
         "strace" => {
@@ -107,7 +126,70 @@ pub fn attach(bin: &Path, config: &str, pid: &str, report: &Path) -> Result<Opti
         }
     }
     std::thread::sleep(Duration::from_millis(200));
-    Ok(Some(child))
+    Ok(Some(Observer::Process(child)))
+}
+
+/// `tracer top` in a tmux pane of a tmux server of its own: what a user watching the
+/// target pays, redraws included.
+pub struct Screen {
+    socket: String,
+    tracer: u32,
+}
+
+impl Screen {
+    fn start(bin: &Path, interval: &str, pid: &str, report: &Path) -> Result<Self> {
+        let socket = std::env::temp_dir().join(format!("tracer-bench-tmux-{}", std::process::id()));
+        let command = format!(
+            "exec {} top --pid {pid} --interval {interval} --format json --output {}",
+            bin.join("tracer").display(),
+            report.display()
+        );
+        let screen = Screen { socket: socket.display().to_string(), tracer: 0 };
+        screen.tmux(&["new-session", "-d", "-x", "150", "-y", "50", &command])?;
+        // `exec`: the pane's process is the tracer itself.
+        let tracer = screen.tmux(&["display", "-p", "-t", "0", "#{pane_pid}"])?;
+        let tracer = tracer.trim().parse().map_err(|_| format!("tmux gave no pane PID: {tracer:?}"))?;
+        let screen = Screen { tracer, ..screen };
+        let until = Instant::now() + READY_TIMEOUT;
+        // Its header is drawn once the programs are attached and the first interval read.
+        while !screen.tmux(&["capture-pane", "-p", "-t", "0"])?.contains("tracer top") {
+            if Instant::now() > until {
+                return Err(format!("tracer top drew nothing within {} s", READY_TIMEOUT.as_secs()));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(screen)
+    }
+
+    fn tmux(&self, args: &[&str]) -> Result<String> {
+        let out = Command::new("tmux")
+            .args(["-S", &self.socket])
+            .args(args)
+            .output()
+            .map_err(|e| format!("cannot run tmux (cargo xtask setup installs it): {e}"))?;
+        if !out.status.success() {
+            return Err(format!("tmux {args:?}: {}", String::from_utf8_lossy(&out.stderr).trim()));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// SIGINT to the tracer (it writes its report and exits), then the tmux server goes.
+    fn stop(self) -> Result {
+        let _ = Command::new("kill").args(["-INT", &self.tracer.to_string()]).status();
+        let alive = || Path::new(&format!("/proc/{}", self.tracer)).exists();
+        let until = Instant::now() + STOP_TIMEOUT;
+        while alive() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let gone = !alive();
+        let _ = self.tmux(&["kill-server"]);
+        let _ = std::fs::remove_file(&self.socket);
+        if gone {
+            Ok(())
+        } else {
+            Err(format!("tracer top did not stop within {} s of SIGINT", STOP_TIMEOUT.as_secs()))
+        }
+    }
 }
 
 /// How long an observer gets to attach.
@@ -115,11 +197,18 @@ const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long an observer gets to finish its report once stopped.
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
-pub fn stop(mut child: Child) -> Result {
+pub fn stop(observer: Observer) -> Result {
+    match observer {
+        Observer::Process(child) => stop_process(child),
+        Observer::Screen(screen) => screen.stop(),
+    }
+}
+
+fn stop_process(mut child: Child) -> Result {
     let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
-    let until = std::time::Instant::now() + STOP_TIMEOUT;
+    let until = Instant::now() + STOP_TIMEOUT;
     while child.try_wait().map_err(|e| e.to_string())?.is_none() {
-        if std::time::Instant::now() > until {
+        if Instant::now() > until {
             let _ = child.kill();
             let _ = child.wait();
             return Err(format!("the observer did not stop within {} s of SIGINT", STOP_TIMEOUT.as_secs()));

@@ -34,7 +34,8 @@ pub struct Options {
     #[arg(long = "only")]
     pub groups: Vec<String>,
     /// Exactly these configurations, `;`-separated (untraced is always first), e.g.
-    /// 'syscount;tracer:syscalls --no-latency': more rounds of a few when the full set's
+    /// 'syscount;tracer:syscalls --no-latency;top:250ms' (`top:INTERVAL`: `tracer top` in a
+    /// tmux pane, redrawing every INTERVAL): more rounds of a few when the full set's
     /// spread hides their difference.
     #[arg(long, value_parser = configs)]
     pub configs: Option<Configs>,
