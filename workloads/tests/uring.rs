@@ -181,8 +181,8 @@ fn its_mappings_are_the_ones_strace_sees() {
     let mut live = std::collections::HashSet::new();
     for l in text.lines() {
         let Some(call) = l.split_once(' ').map(|(_, c)| c.trim_start()) else { continue };
-        if call.starts_with("mmap(") {
-            let args: Vec<&str> = l.split('(').nth(1).unwrap().split(", ").collect();
+        if let Some(rest) = call.strip_prefix("mmap(") {
+            let args: Vec<&str> = rest.split(", ").collect();
             let addr = l.rsplit(" = ").next().unwrap().trim();
             let ring_map = args[3].contains("MAP_SHARED") && ring_fds.iter().any(|fd| args[4] == fd);
             let anon = args[3] == "MAP_PRIVATE|MAP_ANONYMOUS";
@@ -191,8 +191,8 @@ fn its_mappings_are_the_ones_strace_sees() {
                 mapped += 1;
                 live.insert(addr.to_owned());
             }
-        } else if call.starts_with("munmap(") && live.remove(call[7..].split(',').next().unwrap()) {
-            unmapped += 1;
+        } else if let Some(rest) = call.strip_prefix("munmap(") {
+            unmapped += u64::from(live.remove(rest.split(',').next().unwrap()));
         }
     }
     let sys = &srv["syscalls"];

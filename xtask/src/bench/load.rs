@@ -1,9 +1,10 @@
 //! `cargo xtask bench`: what tracing costs the traced program. epoll-server runs at full
 //! load from epoll-client on loopback, in configurations interleaved round by round
-//! (untraced, the floor, the tracer, `tracer top` drawing in a terminal, and strace / bpftrace where installed), so a noisy
-//! machine hits every configuration alike. Prints median requests/s, the median of each
-//! round's ratio to that round's untraced run, events handled per second, losses, and the
-//! tracer's own CPU time per million events. Not a test: it asserts nothing.
+//! (untraced, the floor, the tracer, `tracer top` drawing in a terminal, and strace /
+//! bpftrace where installed), so a noisy machine hits every configuration alike. Prints
+//! median requests/s, the median of each round's ratio to that round's untraced run,
+//! events handled per second, losses, and the tracer's own CPU time per million events.
+//! Not a test: it asserts nothing.
 use std::{
     path::Path,
     process::{Child, Command, Stdio},

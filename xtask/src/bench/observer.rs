@@ -139,38 +139,31 @@ pub struct Screen {
 impl Screen {
     fn start(bin: &Path, interval: &str, pid: &str, report: &Path) -> Result<Self> {
         let socket = std::env::temp_dir().join(format!("tracer-bench-tmux-{}", std::process::id()));
+        let socket = socket.display().to_string();
         let command = format!(
             "exec {} top --pid {pid} --interval {interval} --format json --output {}",
             bin.join("tracer").display(),
             report.display()
         );
-        let screen = Screen { socket: socket.display().to_string(), tracer: 0 };
-        screen.tmux(&["new-session", "-d", "-x", "150", "-y", "50", &command])?;
+        tmux(&socket, &["new-session", "-d", "-x", "150", "-y", "50", &command])?;
         // `exec`: the pane's process is the tracer itself.
-        let tracer = screen.tmux(&["display", "-p", "-t", "0", "#{pane_pid}"])?;
-        let tracer = tracer.trim().parse().map_err(|_| format!("tmux gave no pane PID: {tracer:?}"))?;
-        let screen = Screen { tracer, ..screen };
-        let until = Instant::now() + READY_TIMEOUT;
+        let pane = tmux(&socket, &["display", "-p", "-t", "0", "#{pane_pid}"]);
+        let Some(tracer) = pane.as_deref().ok().and_then(|p| p.trim().parse().ok()) else {
+            let _ = tmux(&socket, &["kill-server"]);
+            return Err(format!("tmux gave no pane PID: {pane:?}"));
+        };
+        let screen = Screen { socket, tracer };
         // Its header is drawn once the programs are attached and the first interval read.
-        while !screen.tmux(&["capture-pane", "-p", "-t", "0"])?.contains("tracer top") {
+        let until = Instant::now() + READY_TIMEOUT;
+        while !tmux(&screen.socket, &["capture-pane", "-p", "-t", "0"]).is_ok_and(|s| s.contains("tracer top")) {
             if Instant::now() > until {
-                return Err(format!("tracer top drew nothing within {} s", READY_TIMEOUT.as_secs()));
+                // Nothing left attached: the tracer is stopped and the terminal closed.
+                let stopped = screen.stop();
+                return Err(format!("tracer top drew nothing within {} s ({stopped:?})", READY_TIMEOUT.as_secs()));
             }
             std::thread::sleep(Duration::from_millis(100));
         }
         Ok(screen)
-    }
-
-    fn tmux(&self, args: &[&str]) -> Result<String> {
-        let out = Command::new("tmux")
-            .args(["-S", &self.socket])
-            .args(args)
-            .output()
-            .map_err(|e| format!("cannot run tmux (cargo xtask setup installs it): {e}"))?;
-        if !out.status.success() {
-            return Err(format!("tmux {args:?}: {}", String::from_utf8_lossy(&out.stderr).trim()));
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
     /// SIGINT to the tracer (it writes its report and exits), then the tmux server goes.
@@ -182,7 +175,7 @@ impl Screen {
             std::thread::sleep(Duration::from_millis(50));
         }
         let gone = !alive();
-        let _ = self.tmux(&["kill-server"]);
+        let _ = tmux(&self.socket, &["kill-server"]);
         let _ = std::fs::remove_file(&self.socket);
         if gone {
             Ok(())
@@ -190,6 +183,19 @@ impl Screen {
             Err(format!("tracer top did not stop within {} s of SIGINT", STOP_TIMEOUT.as_secs()))
         }
     }
+}
+
+/// One tmux command against the tmux server at `socket`; its output.
+fn tmux(socket: &str, args: &[&str]) -> Result<String> {
+    let out = Command::new("tmux")
+        .args(["-S", socket])
+        .args(args)
+        .output()
+        .map_err(|e| format!("cannot run tmux (cargo xtask setup installs it): {e}"))?;
+    if !out.status.success() {
+        return Err(format!("tmux {args:?}: {}", String::from_utf8_lossy(&out.stderr).trim()));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// How long an observer gets to attach.
