@@ -47,6 +47,8 @@ struct Readers {
     /// meets a PTE while mprotect rewrites it (x86 clears it for a moment) faults, and
     /// waits for the change to end.
     minflt: AtomicU64,
+    /// Readers that have taken their last sample (after `stop`).
+    done: AtomicU64,
 }
 
 pub struct Plan {
@@ -82,9 +84,17 @@ pub fn run(sys: &mut Sys, plan: &Plan, scratch: &Region) -> Report {
     warm_up(scratch.addr);
     let before = interrupts::tlb_shootdowns();
     let (mut made, mut witnessed) = (0u64, 0u64);
-    let phase = Phase::measure(sys, "changes", |sys| (made, witnessed) = change(sys, plan, &shared, &readers));
+    // The readers stop and take their last sample inside the phase: a reader's fault that
+    // met the last change completes (and is counted) after that change returns, so the
+    // readers' window must end before the process's does, or that fault is theirs alone.
+    let phase = Phase::measure(sys, "changes", |sys| {
+        (made, witnessed) = change(sys, plan, &shared, &readers);
+        readers.stop.store(true, Ordering::Release);
+        while readers.done.load(Ordering::Acquire) < handles.len() as u64 {
+            std::hint::spin_loop();
+        }
+    });
     let after = interrupts::tlb_shootdowns();
-    readers.stop.store(true, Ordering::Release);
     let mut reader_sys = Sys::default();
     for h in handles {
         reader_sys.add(&h.join().expect("reader thread panicked"));
@@ -157,6 +167,7 @@ fn read_until_stopped(cpu: usize, shared: &Region, readers: &Readers) -> Sys {
     }
     let end = rusage(&mut sys, libc::RUSAGE_THREAD);
     readers.minflt.fetch_add(end.minflt - start.minflt, Ordering::Release);
+    readers.done.fetch_add(1, Ordering::Release);
     sys
 }
 
