@@ -49,7 +49,7 @@ pub fn absolute(mounts: &[Mount], r: &FileNameRecord) -> String {
     let mut path = if r.flags & NAME_TRUNCATED != 0 {
         format!("...{inner}")
     } else {
-        mount_point(mounts, r.dev, &inner).unwrap_or(inner)
+        mount_point(mounts, r.dev, &inner).or_else(|| through_overlay(mounts, &inner)).unwrap_or(inner)
     };
     if r.flags & NAME_DELETED != 0 {
         path.push_str(" (deleted)");
@@ -70,11 +70,49 @@ fn fs_path(names: &[u8]) -> String {
 /// `inner` seen through the mount of `dev` whose root holds it (the deepest such root;
 /// the first listed on a tie, the way the mount was made before any bind mounts of it).
 fn mount_point(mounts: &[Mount], dev: u32, inner: &str) -> Option<String> {
-    let holds =
-        |root: &str| root == "/" || inner == root || inner.strip_prefix(root).is_some_and(|r| r.starts_with('/'));
-    let m = mounts.iter().filter(|m| m.dev == dev && holds(&m.root)).min_by_key(|m| std::cmp::Reverse(m.root.len()))?;
-    let rest = if m.root == "/" { inner } else { &inner[m.root.len()..] };
-    Some(if m.point == "/" { rest.to_owned() } else { format!("{}{rest}", m.point) })
+    let m = mounts
+        .iter()
+        .filter(|m| m.dev == dev && below(&m.root, inner).is_some())
+        .min_by_key(|m| std::cmp::Reverse(m.root.len()))?;
+    below(&m.root, inner).map(|rest| joined(&m.point, rest))
+}
+
+/// A file inside an overlay's layer, seen at the overlay's mount point. A mapped file of an
+/// overlay is its layer's file (the kernel maps the real one), so the kernel names it
+/// inside the layer's filesystem: in a container, or any overlay root, that is a host path
+/// (/var/lib/.../upper/usr/bin/x) where the process sees /usr/bin/x, as its maps show it.
+/// The layer directories are paths where the mounter saw that filesystem, `inner` a path
+/// from its root; where it is mounted deeper than / they differ by a leading part, so a
+/// layer's trailing parts are tried too, the longest first.
+fn through_overlay(mounts: &[Mount], inner: &str) -> Option<String> {
+    mounts.iter().find_map(|m| {
+        let in_overlay = m.layers.iter().find_map(|layer| tails(layer).find_map(|tail| below(tail, inner)))?;
+        let rest = if in_overlay.is_empty() { "/" } else { in_overlay };
+        below(&m.root, rest).map(|rest| joined(&m.point, rest))
+    })
+}
+
+/// `dir` and each of its trailing parts: /a/b/c, /b/c, /c.
+fn tails(dir: &str) -> impl Iterator<Item = &str> {
+    let dir = dir.trim_end_matches('/');
+    dir.match_indices('/').map(|(i, _)| &dir[i..]).filter(|t| t.len() > 1)
+}
+
+/// What follows `dir` in `path` ("" or "/..."), if `path` is `dir` or below it.
+fn below<'a>(dir: &str, path: &'a str) -> Option<&'a str> {
+    if dir == "/" {
+        return Some(path);
+    }
+    path.strip_prefix(dir).filter(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// `rest` (a path from a mount's root) at mount point `point`.
+fn joined(point: &str, rest: &str) -> String {
+    match (point, rest) {
+        ("/", "") => "/".to_owned(),
+        ("/", _) => rest.to_owned(),
+        _ => format!("{point}{rest}"),
+    }
 }
 
 fn set_path(r: &mut FileNameRecord, path: &str) {
@@ -106,7 +144,7 @@ mod tests {
     fn parses_mountinfo_with_escapes() {
         let m = parse_mountinfo(MOUNTINFO);
         assert_eq!(m.len(), 3);
-        assert_eq!(m[0], Mount { dev: (254 << 20) | 1, root: "/".into(), point: "/".into() });
+        assert_eq!(m[0], Mount { dev: (254 << 20) | 1, root: "/".into(), point: "/".into(), layers: vec![] });
         assert_eq!(m[1].dev, 23);
         assert_eq!(m[2].point, "/mnt/my data");
     }
@@ -125,6 +163,49 @@ mod tests {
         assert_eq!(absolute(&m, &kernel(root, &["d", "c"], NAME_TRUNCATED)), ".../c/d");
         // No mount of that filesystem (memfd, or another namespace): the path inside it.
         assert_eq!(absolute(&m, &kernel(7, &["memfd:ring"], NAME_DELETED)), "/memfd:ring (deleted)");
+    }
+
+    /// An overlay root (the bare root of `cargo xtask bare-root`, a container's): the
+    /// layers' files are named where the process sees them, the way /proc/PID/maps does.
+    const OVERLAY_ROOT: &str = "\
+812 790 0:95 / / rw,relatime - overlay overlay rw,lowerdir=/var/cache/tracer-xtask/bookworm-minbase,upperdir=/var/tmp/tracer-bare-root-7/upper,workdir=/var/tmp/tracer-bare-root-7/work,uuid=on
+813 812 254:1 /root/.rustup /usr/local/rustup ro,relatime - ext4 /dev/vda1 rw
+814 812 0:96 / /srv rw,relatime - overlay overlay rw,lowerdir=/var/lib/docker/l/A\\134:1:/var/lib/docker/l/B::/var/lib/docker/data,upperdir=/var/lib/docker/abc/diff,workdir=/var/lib/docker/abc/work
+815 812 0:97 / /opt rw,relatime - overlay overlay rw,lowerdir+=/layers/one,lowerdir+=/layers/two,datadir+=/layers/data
+";
+
+    #[test]
+    fn parses_an_overlays_layers_upper_first() {
+        let m = parse_mountinfo(OVERLAY_ROOT);
+        assert_eq!(m[0].layers, ["/var/tmp/tracer-bare-root-7/upper", "/var/cache/tracer-xtask/bookworm-minbase"]);
+        assert!(m[1].layers.is_empty(), "not an overlay");
+        let docker =
+            ["/var/lib/docker/abc/diff", "/var/lib/docker/l/A:1", "/var/lib/docker/l/B", "/var/lib/docker/data"];
+        assert_eq!(m[2].layers, docker, "an escaped colon stays in its path; '::' marks data-only layers");
+        assert_eq!(m[3].layers, ["/layers/one", "/layers/two", "/layers/data"], "6.8+'s one option per layer");
+    }
+
+    #[test]
+    fn names_an_overlays_files_at_its_mount_point() {
+        let m = parse_mountinfo(OVERLAY_ROOT);
+        let host = (254 << 20) | 1;
+        let at = |names: &[&str]| absolute(&m, &kernel(host, names, 0));
+        let upper = ["fault-probe", "release", "target", "src", "upper", "tracer-bare-root-7", "tmp", "var"];
+        assert_eq!(at(&upper), "/src/target/release/fault-probe");
+        let lower = ["libc.so.6", "x86_64-linux-gnu", "lib", "usr", "bookworm-minbase", "tracer-xtask", "cache", "var"];
+        assert_eq!(at(&lower), "/usr/lib/x86_64-linux-gnu/libc.so.6");
+        // A filesystem the process mounts is named through that mount first.
+        assert_eq!(
+            at(&["rustc", "bin", "stable", "toolchains", ".rustup", "root"]),
+            "/usr/local/rustup/toolchains/stable/bin/rustc"
+        );
+        // The layers' filesystem mounted at /var/lib/docker: its paths lack that prefix.
+        assert_eq!(at(&["x", "bin", "diff", "abc"]), "/srv/bin/x");
+        assert_eq!(at(&["y", "1", "A:1", "l"]), "/srv/1/y", "escaped colon");
+        assert_eq!(at(&["z", "two", "layers"]), "/opt/z");
+        // Beside the layers (the work directory, another tree): left as the kernel named it.
+        assert_eq!(at(&["w", "work", "tracer-bare-root-7", "tmp", "var"]), "/var/tmp/tracer-bare-root-7/work/w");
+        assert_eq!(at(&["upper-notes", "tracer-bare-root-7", "tmp", "var"]), "/var/tmp/tracer-bare-root-7/upper-notes");
     }
 
     #[test]

@@ -90,12 +90,14 @@ pub fn has_memory_map(pid: u32) -> bool {
 }
 
 /// One mountinfo line: filesystem `dev` (the kernel's dev_t), the directory of it that is
-/// mounted (`root`), and where (`point`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// mounted (`root`), where (`point`), and for an overlay its layer directories (upper
+/// first, then the lower ones), as the mounter named them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Mount {
     pub dev: u32,
     pub root: String,
     pub point: String,
+    pub layers: Vec<String>,
 }
 
 /// /proc/PID/mountinfo.
@@ -103,16 +105,55 @@ pub fn mountinfo(of: Proc) -> io::Result<Vec<Mount>> {
     fs::read_to_string(format!("{}/mountinfo", of.dir())).map(|t| parse_mountinfo(&t))
 }
 
-/// /proc/PID/mountinfo: `id parent major:minor root point ...`, paths with octal escapes.
+/// /proc/PID/mountinfo: `id parent major:minor root point ... - fstype source options`,
+/// paths with octal escapes.
 pub fn parse_mountinfo(text: &str) -> Vec<Mount> {
     text.lines()
         .filter_map(|line| {
             let mut f = line.split(' ').skip(2);
             let (major, minor) = f.next()?.split_once(':')?;
             let dev = (major.parse::<u32>().ok()? << 20) | minor.parse::<u32>().ok()?;
-            Some(Mount { dev, root: unescape(f.next()?), point: unescape(f.next()?) })
+            let (root, point) = (unescape(f.next()?), unescape(f.next()?));
+            let mut tail = line.split_once(" - ").map(|(_, t)| t.split(' ')).into_iter().flatten();
+            let layers = match (tail.next(), tail.nth(1)) {
+                (Some("overlay"), Some(options)) => overlay_layers(options),
+                _ => Vec::new(),
+            };
+            Some(Mount { dev, root, point, layers })
         })
         .collect()
+}
+
+/// An overlay's `upperdir=`, then its lower layers: `lowerdir=A:B` (`::` before data-only
+/// layers), or one `lowerdir+=`/`datadir+=` each (6.8+). A comma inside a path is shown
+/// octal-escaped and a colon as the mounter's `\:` (its backslash escaped, `\134:`), so
+/// splitting on the bare ones is exact.
+fn overlay_layers(options: &str) -> Vec<String> {
+    let mut upper = Vec::new();
+    let mut lower = Vec::new();
+    for option in options.split(',') {
+        match option.split_once('=') {
+            Some(("upperdir", dir)) => upper.push(unescape(dir)),
+            Some(("lowerdir", dirs)) => lower.extend(split_lowerdirs(dirs).map(|d| unescape(d).replace("\\:", ":"))),
+            Some(("lowerdir+" | "datadir+", dir)) => lower.push(unescape(dir)),
+            _ => {}
+        }
+    }
+    upper.extend(lower);
+    upper
+}
+
+/// `lowerdir=`'s paths: split at each colon not escaped (`\134:`), empty ones dropped.
+fn split_lowerdirs(dirs: &str) -> impl Iterator<Item = &str> {
+    let mut start = 0;
+    let ends = dirs.match_indices(':').map(|(i, _)| i).filter(|&i| !dirs[..i].ends_with("\\134"));
+    ends.chain([dirs.len()])
+        .map(move |end| {
+            let dir = &dirs[start..end];
+            start = end + 1;
+            dir
+        })
+        .filter(|d| !d.is_empty())
 }
 
 /// Undoes the kernel's `\ooo` escapes of space, tab, newline and backslash.
