@@ -61,6 +61,11 @@ const NEEDS: &[Need] = &[
         why: "lints the eBPF crate with its own compiler",
         check: Check::Says(&["/usr/bin/clippy-driver", "--version"], "clippy"),
     },
+    Need {
+        package: "libc6-dbg",
+        why: "names libc's own functions (start_thread...) in the stack tests",
+        check: Check::Says(&["dpkg-query", "-W", "-f=${Status}", "libc6-dbg"], "ok installed"),
+    },
     Need { package: "strace", why: "the syscall oracle", check: Check::Says(&["strace", "--version"], "strace") },
     Need {
         package: "linux-perf",
