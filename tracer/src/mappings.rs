@@ -70,11 +70,12 @@ fn fs_path(names: &[u8]) -> String {
 /// `inner` seen through the mount of `dev` whose root holds it (the deepest such root;
 /// the first listed on a tie, the way the mount was made before any bind mounts of it).
 fn mount_point(mounts: &[Mount], dev: u32, inner: &str) -> Option<String> {
-    let m = mounts
+    let (m, rest) = mounts
         .iter()
-        .filter(|m| m.dev == dev && below(&m.root, inner).is_some())
-        .min_by_key(|m| std::cmp::Reverse(m.root.len()))?;
-    below(&m.root, inner).map(|rest| joined(&m.point, rest))
+        .filter(|m| m.dev == dev)
+        .filter_map(|m| Some((m, below(&m.root, inner)?)))
+        .min_by_key(|(m, _)| std::cmp::Reverse(m.root.len()))?;
+    Some(joined(&m.point, rest))
 }
 
 /// A file inside an overlay's layer, seen at the overlay's mount point. A mapped file of an
@@ -87,8 +88,7 @@ fn mount_point(mounts: &[Mount], dev: u32, inner: &str) -> Option<String> {
 fn through_overlay(mounts: &[Mount], inner: &str) -> Option<String> {
     mounts.iter().find_map(|m| {
         let in_overlay = m.layers.iter().find_map(|layer| tails(layer).find_map(|tail| below(tail, inner)))?;
-        let rest = if in_overlay.is_empty() { "/" } else { in_overlay };
-        below(&m.root, rest).map(|rest| joined(&m.point, rest))
+        below(&m.root, in_overlay).map(|rest| joined(&m.point, rest))
     })
 }
 

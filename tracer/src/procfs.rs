@@ -92,7 +92,7 @@ pub fn has_memory_map(pid: u32) -> bool {
 /// One mountinfo line: filesystem `dev` (the kernel's dev_t), the directory of it that is
 /// mounted (`root`), where (`point`), and for an overlay its layer directories (upper
 /// first, then the lower ones), as the mounter named them.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mount {
     pub dev: u32,
     pub root: String,
